@@ -1,0 +1,493 @@
+//! Contact queries: search (SQL path), the profile, lookup by email.
+//!
+//! Search text is always a bound parameter (`LIKE ? ESCAPE '\'` with the
+//! wildcards of the query escaped); no SQL is ever built from it.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Order, Query, SelectStatement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::StoreError;
+use super::entity::{account, audit_event, contact, grant, offer, outbox, reset_link};
+
+/// How many rows a search page holds unless asked otherwise.
+pub const PAGE_SIZE: usize = 50;
+
+/// The dashboard's kind filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum KindFilter {
+    /// Everyone.
+    #[default]
+    All,
+    /// Contacts with at least one grant.
+    Customers,
+    /// Contacts who agreed to marketing email.
+    Subscribers,
+    /// Neither customers nor subscribers.
+    Neither,
+}
+
+impl KindFilter {
+    /// The next filter in the `Tab` cycle.
+    #[must_use]
+    pub fn next(self) -> Self {
+        match self {
+            Self::All => Self::Customers,
+            Self::Customers => Self::Subscribers,
+            Self::Subscribers => Self::Neither,
+            Self::Neither => Self::All,
+        }
+    }
+    /// Label as on the dashboard.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::All => "All",
+            Self::Customers => "Customers",
+            Self::Subscribers => "Subscribers",
+            Self::Neither => "Contacts",
+        }
+    }
+    /// Whether a contact with these flags passes.
+    #[must_use]
+    pub fn admits(self, customer: bool, subscriber: bool) -> bool {
+        match self {
+            Self::All => true,
+            Self::Customers => customer,
+            Self::Subscribers => subscriber,
+            Self::Neither => !customer && !subscriber,
+        }
+    }
+}
+
+/// Keyset position: the last row seen, in `(name_lower, id)` order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    /// Lowercased name of the last row.
+    pub name_lower: String,
+    /// Its id, to break ties.
+    pub id: i64,
+}
+
+/// One search request.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// Substring of name or email, any case; empty for everyone.
+    pub text: String,
+    /// Kind filter.
+    pub kind: KindFilter,
+    /// Continue after this row.
+    pub after: Option<Cursor>,
+    /// Page size; `0` means [`PAGE_SIZE`].
+    pub limit: usize,
+}
+
+impl SearchQuery {
+    /// The effective page size.
+    #[must_use]
+    pub fn page_size(&self) -> usize {
+        if self.limit == 0 {
+            PAGE_SIZE
+        } else {
+            self.limit.min(1000)
+        }
+    }
+    /// The needle as the index and SQL compare it: trimmed, lowercased.
+    #[must_use]
+    pub fn needle(&self) -> String {
+        self.text.trim().to_lowercase()
+    }
+}
+
+/// How many contacts match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchCount {
+    /// Counted exactly.
+    Exact(u64),
+    /// Estimated from a sample, because counting exactly would be slow.
+    Estimate(u64),
+}
+
+impl MatchCount {
+    /// The number, exact or not.
+    #[must_use]
+    pub fn value(self) -> u64 {
+        match self {
+            Self::Exact(n) | Self::Estimate(n) => n,
+        }
+    }
+}
+
+impl std::fmt::Display for MatchCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(n) => write!(f, "{n}"),
+            Self::Estimate(n) => write!(f, "~{n}"),
+        }
+    }
+}
+
+/// A contact as the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactRow {
+    /// Key.
+    pub id: i64,
+    /// Name as entered (not yet sanitised for a terminal).
+    pub name: String,
+    /// Email as entered.
+    pub email: String,
+    /// Sort key.
+    pub name_lower: String,
+    /// Has at least one grant.
+    pub customer: bool,
+    /// Agreed to marketing email.
+    pub subscriber: bool,
+    /// Added on.
+    pub created_at: DateTime<Utc>,
+}
+
+impl ContactRow {
+    /// The keyset cursor just after this row.
+    #[must_use]
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            name_lower: self.name_lower.clone(),
+            id: self.id,
+        }
+    }
+}
+
+/// One page of results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchPage {
+    /// The rows, in `(name_lower, id)` order.
+    pub rows: Vec<ContactRow>,
+    /// Matches in all pages.
+    pub total: MatchCount,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+}
+
+/// Escapes `%`, `_` and `\` so the text matches literally in `LIKE`.
+#[must_use]
+pub fn like_pattern(needle: &str) -> String {
+    let mut out = String::with_capacity(needle.len() + 2);
+    out.push('%');
+    for ch in needle.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+fn matching(query: &SearchQuery) -> SelectStatement {
+    let mut select = Query::select();
+    select.from(contact::Entity);
+    let needle = query.needle();
+    if !needle.is_empty() {
+        let pattern = like_pattern(&needle);
+        select.and_where(
+            Expr::col(contact::Column::NameLower)
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+                .or(Expr::col(contact::Column::EmailLower)
+                    .like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    let has_grant = Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(grant::Entity)
+            .and_where(
+                Expr::col((grant::Entity, grant::Column::ContactId))
+                    .equals((contact::Entity, contact::Column::Id)),
+            )
+            .to_owned(),
+    );
+    match query.kind {
+        KindFilter::All => {}
+        KindFilter::Customers => {
+            select.and_where(has_grant);
+        }
+        KindFilter::Subscribers => {
+            select.and_where(Expr::col(contact::Column::Subscribed).eq(true));
+        }
+        KindFilter::Neither => {
+            select
+                .and_where(Expr::col(contact::Column::Subscribed).eq(false))
+                .and_where(has_grant.not());
+        }
+    }
+    select
+}
+
+/// Searches with SQL alone: the baseline, and the path while the in-memory
+/// index loads or when it is turned off.
+///
+/// # Errors
+/// When the database fails.
+pub async fn search_sql(
+    db: &impl ConnectionTrait,
+    query: &SearchQuery,
+) -> Result<SearchPage, StoreError> {
+    let limit = query.page_size();
+    let mut page = matching(query);
+    page.columns([contact::Column::Id, contact::Column::NameLower]);
+    if let Some(after) = &query.after {
+        page.and_where(
+            Expr::col(contact::Column::NameLower)
+                .gt(after.name_lower.clone())
+                .or(Expr::col(contact::Column::NameLower)
+                    .eq(after.name_lower.clone())
+                    .and(Expr::col(contact::Column::Id).gt(after.id))),
+        );
+    }
+    page.order_by(contact::Column::NameLower, Order::Asc)
+        .order_by(contact::Column::Id, Order::Asc)
+        .limit(limit as u64 + 1);
+    let found = db.query_all(&page).await?;
+    let mut ids = Vec::with_capacity(found.len());
+    for row in &found {
+        ids.push(row.try_get::<i64>("", "id")?);
+    }
+    let more = ids.len() > limit;
+    ids.truncate(limit);
+
+    let mut count = matching(query);
+    count.expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"));
+    let total = db
+        .query_one(&count)
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+
+    let rows = rows_by_id(db, &ids).await?;
+    let next = if more {
+        rows.last().map(ContactRow::cursor)
+    } else {
+        None
+    };
+    Ok(SearchPage {
+        rows,
+        total: MatchCount::Exact(u64::try_from(total).unwrap_or(0)),
+        next,
+    })
+}
+
+/// Loads list rows for these ids, in the order given (missing ids are skipped).
+///
+/// # Errors
+/// When the database fails.
+pub async fn rows_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<Vec<ContactRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let contacts = contact::Entity::find()
+        .filter(contact::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    let customers: HashSet<i64> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::ContactId)
+        .filter(grant::Column::ContactId.is_in(ids.iter().copied()))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut by_id: HashMap<i64, contact::Model> = contacts.into_iter().map(|c| (c.id, c)).collect();
+    Ok(ids
+        .iter()
+        .filter_map(|id| by_id.remove(id))
+        .map(|c| ContactRow {
+            customer: customers.contains(&c.id),
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            name_lower: c.name_lower,
+            subscriber: c.subscribed,
+            created_at: c.created_at,
+        })
+        .collect())
+}
+
+/// An offer a contact holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldOffer {
+    /// Offer title.
+    pub name: String,
+    /// Products it gives access to.
+    pub products: String,
+    /// `purchased` or `granted`.
+    pub source: String,
+    /// Who granted it.
+    pub granted_by: String,
+    /// When.
+    pub granted_at: DateTime<Utc>,
+}
+
+/// Everything the profile pane shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The contact.
+    pub contact: contact::Model,
+    /// Offers held; non-empty means Customer.
+    pub offers: Vec<HeldOffer>,
+    /// The login, for customers who have one.
+    pub account: Option<account::Model>,
+    /// Reset links neither used, revoked nor expired.
+    pub open_links: Vec<reset_link::Model>,
+    /// The latest email queued for this contact.
+    pub latest_mail: Option<outbox::Model>,
+    /// Latest 20 audit events, newest first.
+    pub audit: Vec<audit_event::Model>,
+}
+
+impl Profile {
+    /// Customer = holds at least one offer.
+    #[must_use]
+    pub fn is_customer(&self) -> bool {
+        !self.offers.is_empty()
+    }
+    /// When the first offer was granted.
+    #[must_use]
+    pub fn customer_since(&self) -> Option<DateTime<Utc>> {
+        self.offers.iter().map(|o| o.granted_at).min()
+    }
+}
+
+/// Loads a contact's profile.
+///
+/// # Errors
+/// [`StoreError::NotFound`] for an unknown id, or a database error.
+pub async fn profile(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+    now: DateTime<Utc>,
+) -> Result<Profile, StoreError> {
+    let contact = contact::Entity::find_by_id(contact_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("contact {contact_id}")))?;
+    let grants = grant::Entity::find()
+        .filter(grant::Column::ContactId.eq(contact_id))
+        .order_by_asc(grant::Column::GrantedAt)
+        .all(db)
+        .await?;
+    let offer_ids: Vec<i64> = grants.iter().map(|g| g.offer_id).collect();
+    let offers: HashMap<i64, offer::Model> = if offer_ids.is_empty() {
+        HashMap::new()
+    } else {
+        offer::Entity::find()
+            .filter(offer::Column::Id.is_in(offer_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect()
+    };
+    let offers = grants
+        .into_iter()
+        .map(|g| {
+            let offer = offers.get(&g.offer_id);
+            HeldOffer {
+                name: offer.map(|o| o.name.clone()).unwrap_or_default(),
+                products: offer.map(|o| o.products.clone()).unwrap_or_default(),
+                source: g.source,
+                granted_by: g.granted_by,
+                granted_at: g.granted_at,
+            }
+        })
+        .collect();
+    let account = account::Entity::find()
+        .filter(account::Column::ContactId.eq(contact_id))
+        .one(db)
+        .await?;
+    let open_links = match &account {
+        Some(acc) => {
+            reset_link::Entity::find()
+                .filter(reset_link::Column::AccountId.eq(acc.id))
+                .filter(reset_link::Column::UsedAt.is_null())
+                .filter(reset_link::Column::RevokedAt.is_null())
+                .filter(reset_link::Column::ExpiresAt.gt(now))
+                .order_by_desc(reset_link::Column::Id)
+                .all(db)
+                .await?
+        }
+        None => Vec::new(),
+    };
+    let latest_mail = outbox::Entity::find()
+        .filter(outbox::Column::ContactId.eq(contact_id))
+        .order_by_desc(outbox::Column::Id)
+        .one(db)
+        .await?;
+    let audit = audit_event::Entity::find()
+        .filter(audit_event::Column::ContactId.eq(contact_id))
+        .order_by_desc(audit_event::Column::Id)
+        .limit(20)
+        .all(db)
+        .await?;
+    Ok(Profile {
+        contact,
+        offers,
+        account,
+        open_links,
+        latest_mail,
+        audit,
+    })
+}
+
+/// Finds a contact by email, ignoring case.
+///
+/// # Errors
+/// A database error.
+pub async fn by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<contact::Model>, StoreError> {
+    Ok(contact::Entity::find()
+        .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()))
+        .one(db)
+        .await?)
+}
+
+/// Whether the contact holds any offer.
+///
+/// # Errors
+/// A database error.
+pub async fn is_customer(db: &impl ConnectionTrait, contact_id: i64) -> Result<bool, StoreError> {
+    Ok(grant::Entity::find()
+        .filter(grant::Column::ContactId.eq(contact_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// A customer (contact with an offer) by email, ignoring case, with their account.
+///
+/// # Errors
+/// A database error.
+pub async fn customer_by_email(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Option<(contact::Model, Option<account::Model>)>, StoreError> {
+    let Some(contact) = by_email(db, email).await? else {
+        return Ok(None);
+    };
+    if !is_customer(db, contact.id).await? {
+        return Ok(None);
+    }
+    let account = account::Entity::find()
+        .filter(account::Column::ContactId.eq(contact.id))
+        .one(db)
+        .await?;
+    Ok(Some((contact, account)))
+}

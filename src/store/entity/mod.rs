@@ -1,0 +1,13 @@
+//! sea-orm entities, one file per table. Relations are expressed as
+//! explicit joins in the queries; the entities stay plain rows.
+
+pub mod account;
+pub mod audit_event;
+pub mod contact;
+pub mod grant;
+pub mod offer;
+pub mod operator;
+pub mod outbox;
+pub mod reset_link;
+pub mod session;
+pub mod throttle;

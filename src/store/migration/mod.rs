@@ -1,0 +1,15 @@
+//! Schema migrations, one file each, applied in order on every backend.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_create_tables;
+
+/// Every migration keydesk knows.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_create_tables::Migration)]
+    }
+}
