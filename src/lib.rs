@@ -8,5 +8,6 @@
 
 pub mod cli;
 pub mod clock;
+pub mod import;
 pub mod settings;
 pub mod store;
