@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::store::entity::{audit_event, contact, grant, offer};
 use crate::store::{Store, StoreError};
@@ -152,7 +152,7 @@ pub fn parse(
     let mut seen: HashMap<String, u64> = HashMap::new();
     for (index, record) in reader.records().enumerate() {
         let line = index as u64 + 2;
-        if line % 10_000 == 0 {
+        if line.is_multiple_of(10_000) {
             progress(line);
         }
         let record = match record {
