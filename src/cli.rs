@@ -70,6 +70,11 @@ pub async fn open_store(settings: &Settings) -> Result<Store> {
 /// Any failure not mapped to an exit code of its own.
 pub async fn run(cli: Cli) -> Result<i32> {
     let settings = load_settings(&cli)?;
+    crate::logging::init(
+        &settings.log,
+        &settings.data_dir,
+        crate::logging::Destination::Stderr,
+    )?;
     match cli.command {
         Some(Command::Config) => {
             print!("{}", settings.to_redacted_toml()?);

@@ -9,5 +9,6 @@
 pub mod cli;
 pub mod clock;
 pub mod import;
+pub mod logging;
 pub mod settings;
 pub mod store;
