@@ -11,5 +11,6 @@ pub mod clock;
 pub mod desk;
 pub mod import;
 pub mod logging;
+pub mod mail;
 pub mod settings;
 pub mod store;
