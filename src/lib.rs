@@ -8,5 +8,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod desk;
+pub mod mail;
 pub mod settings;
 pub mod store;
