@@ -29,7 +29,7 @@ use crate::clock::delta;
 use crate::store::entity::{account, contact, reset_link};
 
 /// The path of the reset page under `site.base_url`; the token follows it.
-pub const RESET_PATH: &str = "/reset/";
+pub const RESET_PATH: &str = "/password/reset/";
 
 /// The link a customer receives for `token`.
 #[must_use]
