@@ -140,7 +140,8 @@ impl Desk {
         let mut customer = lock_customer_by_id(&txn, contact_id).await?;
         let account = ensure_account(&txn, &mut customer, now).await?;
         let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended = sessions::revoke_all(&txn, account.id, now).await?;
+        let sessions_ended =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let temporary_expires_at =
             require_change.then(|| now + delta(self.settings.password.temporary_ttl));
         let mut row: account::ActiveModel = account.into();
@@ -474,7 +475,8 @@ impl Desk {
             return Err(DeskError::BadCredentials);
         }
         let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended = sessions::revoke_all(&txn, account.id, now).await?;
+        let sessions_ended =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let account_id = account.id;
         let mut row: account::ActiveModel = account.into();
         row.password_hash = Set(Some(new_phc.to_owned()));

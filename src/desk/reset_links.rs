@@ -502,7 +502,8 @@ impl Desk {
         used.used_at = Set(Some(now));
         used.update(&txn).await?;
         let revoked_links = revoke_open(&txn, account.id, now, Some(link.id)).await?;
-        let ended_sessions = sessions::revoke_all(&txn, account.id, now).await?;
+        let ended_sessions =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let mut row: account::ActiveModel = account.into();
         row.password_hash = Set(Some(phc.to_owned()));
         row.must_change_password = Set(false);
