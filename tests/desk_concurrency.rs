@@ -127,4 +127,7 @@ async fn fifty_simultaneous_forgot_requests_lose_no_count(db: TestDb) {
     assert_eq!(live_links(&db).await, 1);
     assert_eq!(common::outbox_rows(&db.store).await.len(), 1);
 }
-on_every_backend!(fifty_forgot, fifty_simultaneous_forgot_requests_lose_no_count);
+on_every_backend!(
+    fifty_forgot,
+    fifty_simultaneous_forgot_requests_lose_no_count
+);

@@ -116,10 +116,18 @@ async fn forgot_password_takes_the_same_floor_either_way(db: TestDb) {
         ],
     );
     let started = Instant::now();
-    assert!(strict.request_reset("nobody@example.com", "x").await.is_err());
+    assert!(
+        strict
+            .request_reset("nobody@example.com", "x")
+            .await
+            .is_err()
+    );
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
-on_every_backend!(timing_floor, forgot_password_takes_the_same_floor_either_way);
+on_every_backend!(
+    timing_floor,
+    forgot_password_takes_the_same_floor_either_way
+);
 
 async fn forgot_password_is_rate_limited_per_email_and_per_client(db: TestDb) {
     let (desk, clock) = common::desk_with(
@@ -155,7 +163,8 @@ async fn forgot_password_is_rate_limited_per_email_and_per_client(db: TestDb) {
             .unwrap();
     }
     assert!(matches!(
-        desk.request_reset("fresh@example.com", "203.0.113.50").await,
+        desk.request_reset("fresh@example.com", "203.0.113.50")
+            .await,
         Err(DeskError::RateLimited { .. })
     ));
     desk.request_reset("fresh@example.com", "203.0.113.51")

@@ -98,7 +98,9 @@ async fn each_role_may_do_exactly_its_share(db: TestDb) {
     desk.sign_out_everywhere(&admin, "ada@example.com")
         .await
         .unwrap();
-    desk.add_operator(&admin, "eve", Role::Viewer).await.unwrap();
+    desk.add_operator(&admin, "eve", Role::Viewer)
+        .await
+        .unwrap();
 
     // Every denial is in the audit log, as denied.
     let audit = desk.audit(&viewer, &Default::default()).await.unwrap();
@@ -112,7 +114,8 @@ async fn each_role_may_do_exactly_its_share(db: TestDb) {
     assert!(
         denied
             .iter()
-            .any(|e| e.action == "password.change" && e.contact.as_deref() == Some("ada@example.com"))
+            .any(|e| e.action == "password.change"
+                && e.contact.as_deref() == Some("ada@example.com"))
     );
 
     // Front ends can ask before offering an action.
@@ -175,7 +178,10 @@ async fn the_first_operator_becomes_admin_and_the_last_admin_stays(db: TestDb) {
     };
     let told = desk.ensure_first_admin(&me).await.unwrap();
     let told = told.expect("told they are the first admin");
-    assert!(told.contains("ops-lead") && told.contains("admin"), "{told}");
+    assert!(
+        told.contains("ops-lead") && told.contains("admin"),
+        "{told}"
+    );
     assert_eq!(
         desk.ensure_first_admin(&Identity {
             name: "someone-else".into(),
@@ -192,7 +198,10 @@ async fn the_first_operator_becomes_admin_and_the_last_admin_stays(db: TestDb) {
     desk.add_operator(&lead, "alex", Role::Agent).await.unwrap();
     let list = desk.list_operators(&lead).await.unwrap();
     let names: Vec<_> = list.iter().map(|o| (o.name.as_str(), o.role)).collect();
-    assert_eq!(names, vec![("alex", Role::Agent), ("ops-lead", Role::Admin)]);
+    assert_eq!(
+        names,
+        vec![("alex", Role::Agent), ("ops-lead", Role::Admin)]
+    );
     assert_eq!(list[0].created_by, "ops-lead");
 
     for err in [
