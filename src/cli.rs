@@ -159,7 +159,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
             | Command::Audit { .. }
             | Command::Operators(_)),
         ) => {
-            let store = open_store(&settings).await?;
+            let store = match desk_commands::open(&settings).await {
+                Ok(store) => store,
+                Err(code) => return Ok(code),
+            };
             desk_commands::run(store, settings, command).await
         }
         None => {

@@ -67,6 +67,24 @@ pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32>
     }
 }
 
+/// Opens and migrates the store; an outage is reported as such, with its
+/// own exit code, so scripts can retry.
+pub(super) async fn open(settings: &Settings) -> std::result::Result<Store, i32> {
+    let opened = match Store::connect(&settings.database).await {
+        Ok(store) => store.migrate().await.map(|()| store),
+        Err(err) => Err(err),
+    };
+    opened.map_err(|err| {
+        let err = DeskError::from(err);
+        eprintln!(
+            "keydesk: {} ({})",
+            printable(&err.to_string()),
+            crate::settings::redact_url(&settings.database.url)
+        );
+        err.exit_code()
+    })
+}
+
 /// Runs one customer-access command.
 pub(super) async fn run(store: Store, settings: Settings, command: Command) -> Result<i32> {
     let desk = Desk::new(store, settings, Clock::system())?;

@@ -106,7 +106,7 @@ impl Desk {
             .await;
         if let Ok(set) = &result {
             self.wake_outbox();
-            tracing::info!(by = %op.name, contact = set.contact_id, require_change, "password changed by staff");
+            tracing::info!(by = ?op.name, contact = set.contact_id, require_change, "password changed by staff");
         }
         result
     }
@@ -561,7 +561,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, was_locked, "account unlocked");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, was_locked, "account unlocked");
         Ok(was_locked)
     }
 }

@@ -159,9 +159,9 @@ impl Desk {
         match &result {
             Ok(sent) => {
                 self.wake_outbox();
-                tracing::info!(by = %op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
+                tracing::info!(by = ?op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
             }
-            Err(err) => tracing::info!(by = %op.name, refusal = err.kind(), "reset link not sent"),
+            Err(err) => tracing::info!(by = ?op.name, refusal = err.kind(), "reset link not sent"),
         }
         result
     }
@@ -285,7 +285,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, revoked, "reset links revoked");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, revoked, "reset links revoked");
         Ok(revoked)
     }
 

@@ -263,7 +263,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, ended, "signed out everywhere");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, ended, "signed out everywhere");
         Ok(ended)
     }
 }
