@@ -22,10 +22,6 @@ use crate::store::entity::outbox;
 /// When the transport cannot be set up.
 pub async fn run_worker(store: Store, settings: &Settings) -> Result<(), SetupError> {
     let worker = Worker::new(store, settings, Clock::system(), Arc::new(Notify::new()))?;
-    eprintln!(
-        "keydesk worker: delivering through {}; Ctrl-C or SIGTERM stops",
-        worker.transport_label()
-    );
     worker.run(stop_signal()).await;
     Ok(())
 }

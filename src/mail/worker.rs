@@ -226,26 +226,26 @@ impl Worker {
         let mut pass = Pass::default();
         let kept = match outcome {
             Ok(()) => {
-                tracing::info!(outbox = row.id, kind = %row.kind, attempt = row.attempts, via = %self.transport.label(), "email delivered");
+                tracing::info!(outbox = row.id, kind = ?row.kind, attempt = row.attempts, via = %self.transport.label(), "email delivered");
                 pass.sent = 1;
                 let now = self.clock.now();
                 persist(|| queue::mark_sent(db, lease, now)).await?
             }
             Err(SendError::Permanent(reason)) => {
-                tracing::warn!(outbox = row.id, kind = %row.kind, %reason, "email refused for good");
+                tracing::warn!(outbox = row.id, kind = ?row.kind, reason = ?reason, "email refused for good");
                 pass.failed = 1;
                 persist(|| queue::mark_failed(db, lease, &reason)).await?
             }
             Err(SendError::Temporary(reason) | SendError::TimedOut(reason)) => {
                 let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
                 if attempts >= self.outbox.max_attempts {
-                    tracing::warn!(outbox = row.id, kind = %row.kind, attempts, %reason, "email given up after the last attempt");
+                    tracing::warn!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, "email given up after the last attempt");
                     pass.failed = 1;
                     let reason = format!("gave up after {attempts} attempts: {reason}");
                     persist(|| queue::mark_failed(db, lease, &reason)).await?
                 } else {
                     let wait = backoff::delay(&self.outbox, attempts);
-                    tracing::info!(outbox = row.id, kind = %row.kind, attempts, %reason, retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())), "email delivery failed; will retry");
+                    tracing::info!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())), "email delivery failed; will retry");
                     pass.retried = 1;
                     let next_at = self.clock.now() + delta(wait);
                     persist(|| queue::mark_retry(db, lease, next_at, &reason)).await?
