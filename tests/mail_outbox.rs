@@ -125,7 +125,7 @@ async fn the_file_transport_writes_one_eml_per_message(db: TestDb) {
     let conn = db.store.conn();
     let a = queue(conn, "ada@example.com", "file-1", clock.now()).await;
     let b = queue(conn, "bob@example.com", "file-2", clock.now()).await;
-    let mut w = Worker::new(db.store.clone(), &s, clock.clone(), Arc::new(Notify::new())).unwrap();
+    let w = Worker::new(db.store.clone(), &s, clock.clone(), Arc::new(Notify::new())).unwrap();
     assert_eq!(w.transport_label(), format!("file {}", s.mail.file.dir));
     assert_eq!(
         w.deliver_due().await.unwrap(),
@@ -187,7 +187,7 @@ async fn the_sendmail_transport_hands_the_message_to_the_command() {
     let conn = db.store.conn();
     let ok = queue(conn, "ada@example.com", "sendmail-1", clock.now()).await;
     let busy = queue(conn, "busy@example.com", "sendmail-2", clock.now()).await;
-    let mut w = Worker::new(db.store.clone(), &s, clock.clone(), Arc::new(Notify::new())).unwrap();
+    let w = Worker::new(db.store.clone(), &s, clock.clone(), Arc::new(Notify::new())).unwrap();
     let done = w.deliver_due().await.unwrap();
     assert_eq!((done.sent, done.retried), (1, 1));
 

@@ -46,7 +46,7 @@ fn worker(store: &Store, settings: &Settings, clock: &Clock) -> Worker {
 }
 
 /// A deadline around a pass, so a hang fails the test instead of stalling it.
-async fn pass(w: &mut Worker) -> Pass {
+async fn pass(w: &Worker) -> Pass {
     tokio::time::timeout(Duration::from_secs(60), w.deliver_due())
         .await
         .expect("a delivery pass finishes")
@@ -61,9 +61,9 @@ async fn plain_delivery_sends_once_and_clears_the_body() {
     let queued = queue(db.store.conn(), "ada@example.com", "plain-1", clock.now()).await;
     let body = queued.body.clone().unwrap();
 
-    let mut w = worker(&db.store, &settings, &clock);
+    let w = worker(&db.store, &settings, &clock);
     assert_eq!(
-        pass(&mut w).await,
+        pass(&w).await,
         Pass {
             sent: 1,
             ..Pass::default()
@@ -88,7 +88,7 @@ async fn plain_delivery_sends_once_and_clears_the_body() {
     assert_eq!(after.attempts, 1);
     assert_eq!(after.claimed_until, None);
 
-    assert!(pass(&mut w).await.is_empty(), "nothing is sent twice");
+    assert!(pass(&w).await.is_empty(), "nothing is sent twice");
     assert_eq!(server.messages().len(), 1);
 }
 
@@ -105,8 +105,8 @@ async fn starttls_required_by_the_server_works_with_the_ca_file() {
     // Without trusting the private CA, the handshake fails: retried, not lost.
     settings.mail.smtp.tls = SmtpTls::Starttls;
     let untrusted = queue(db.store.conn(), "ada@example.com", "tls-1", clock.now()).await;
-    let mut w = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut w).await.retried, 1);
+    let w = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&w).await.retried, 1);
     let r = row(db.store.conn(), untrusted.id).await;
     assert_eq!(r.state, state::QUEUED);
     assert!(r.last_error.contains("TLS"), "{}", r.last_error);
@@ -115,8 +115,8 @@ async fn starttls_required_by_the_server_works_with_the_ca_file() {
     // A plain-text client is refused by this server: retried too.
     settings.mail.smtp.tls = SmtpTls::None;
     clock.advance(Duration::from_secs(3600));
-    let mut plain = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut plain).await.retried, 1);
+    let plain = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&plain).await.retried, 1);
     let r = row(db.store.conn(), untrusted.id).await;
     assert!(
         r.last_error.contains("530") || r.last_error.to_lowercase().contains("starttls"),
@@ -129,12 +129,23 @@ async fn starttls_required_by_the_server_works_with_the_ca_file() {
     settings.mail.smtp.tls = SmtpTls::Starttls;
     settings.mail.smtp.ca_file = tls.ca.display().to_string();
     clock.advance(Duration::from_secs(3600));
-    let mut trusted = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut trusted).await.sent, 1);
+    let trusted = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&trusted).await.sent, 1);
     let got = server.wait_for(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     assert!(got[0].tls, "the message travelled over TLS");
     assert_eq!(got[0].header("Subject").as_deref(), Some("tls-1"));
+
+    // STARTTLS is required, not opportunistic: a relay that does not offer
+    // it gets nothing in plain text.
+    let plain_relay = SmtpServer::plain();
+    settings.mail.smtp.port = plain_relay.port;
+    let downgraded = queue(db.store.conn(), "ada@example.com", "tls-2", clock.now()).await;
+    let strict = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&strict).await.retried, 1);
+    let r = row(db.store.conn(), downgraded.id).await;
+    assert!(r.last_error.contains("STARTTLS"), "{}", r.last_error);
+    assert!(plain_relay.messages().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,8 +159,8 @@ async fn auth_with_a_password_file_and_a_wrong_password_is_retried() {
     let queued = queue(db.store.conn(), "ada@example.com", "auth-1", clock.now()).await;
 
     // No credentials: the server demands AUTH (530); kept for a retry.
-    let mut w = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut w).await.retried, 1);
+    let w = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&w).await.retried, 1);
     assert!(
         row(db.store.conn(), queued.id)
             .await
@@ -163,8 +174,8 @@ async fn auth_with_a_password_file_and_a_wrong_password_is_retried() {
     settings.mail.smtp.user = "relayuser".into();
     settings.mail.smtp.password = Secret::new("wrong");
     clock.advance(Duration::from_secs(3600));
-    let mut wrong = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut wrong).await.retried, 1);
+    let wrong = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&wrong).await.retried, 1);
     let r = row(db.store.conn(), queued.id).await;
     assert!(r.last_error.starts_with("535"), "{}", r.last_error);
     assert_eq!(r.state, state::QUEUED);
@@ -193,8 +204,8 @@ async fn auth_with_a_password_file_and_a_wrong_password_is_retried() {
     .unwrap();
     let settings = smtp_settings(&loaded, server.port);
     clock.advance(Duration::from_secs(3600));
-    let mut right = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut right).await.sent, 1);
+    let right = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&right).await.sent, 1);
     let got = server.wait_for(1, Duration::from_secs(10));
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].auth_user.as_deref(), Some("relayuser"));
@@ -207,8 +218,8 @@ async fn a_server_that_is_down_gets_the_message_once_it_is_up() {
     let clock = Clock::fixed(start());
     let queued = queue(db.store.conn(), "ada@example.com", "down-1", clock.now()).await;
 
-    let mut w = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut w).await.retried, 1);
+    let w = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&w).await.retried, 1);
     let r = row(db.store.conn(), queued.id).await;
     assert_eq!(r.state, state::QUEUED);
     assert!(
@@ -235,11 +246,11 @@ async fn a_server_that_is_down_gets_the_message_once_it_is_up() {
         port: Some(port),
         ..SmtpOptions::default()
     });
-    assert!(pass(&mut w).await.is_empty());
+    assert!(pass(&w).await.is_empty());
     assert!(server.messages().is_empty());
 
     clock.advance(Duration::from_secs(31));
-    assert_eq!(pass(&mut w).await.sent, 1);
+    assert_eq!(pass(&w).await.sent, 1);
     assert_eq!(server.wait_for(1, Duration::from_secs(10)).len(), 1);
     let r = row(db.store.conn(), queued.id).await;
     assert_eq!(r.state, state::SENT);
@@ -247,7 +258,7 @@ async fn a_server_that_is_down_gets_the_message_once_it_is_up() {
     assert_eq!(r.last_error, "");
 
     clock.advance(Duration::from_secs(3600));
-    assert!(pass(&mut w).await.is_empty());
+    assert!(pass(&w).await.is_empty());
     assert_eq!(server.messages().len(), 1, "sent exactly once");
 }
 
@@ -279,8 +290,8 @@ async fn a_rejected_recipient_fails_for_good_with_the_server_reply() {
     .await
     .unwrap();
 
-    let mut w = worker(&db.store, &settings, &clock);
-    let done = pass(&mut w).await;
+    let w = worker(&db.store, &settings, &clock);
+    let done = pass(&w).await;
     assert_eq!((done.sent, done.failed, done.retried), (1, 2, 0));
     let r = row(db.store.conn(), bad.id).await;
     assert_eq!(r.state, state::FAILED);
@@ -296,10 +307,7 @@ async fn a_rejected_recipient_fails_for_good_with_the_server_reply() {
     assert_eq!(row(db.store.conn(), good.id).await.state, state::SENT);
 
     clock.advance(Duration::from_secs(7 * 24 * 3600));
-    assert!(
-        pass(&mut w).await.is_empty(),
-        "a failed message is not retried"
-    );
+    assert!(pass(&w).await.is_empty(), "a failed message is not retried");
     let got = server.messages();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].header("Subject").as_deref(), Some("reject-2"));
@@ -315,10 +323,10 @@ async fn a_4xx_is_retried_with_growing_delays_until_max_attempts() {
     settings.outbox.max_attempts = 4;
     let clock = Clock::fixed(start());
     let queued = queue(db.store.conn(), "busy@example.com", "busy-1", clock.now()).await;
-    let mut w = worker(&db.store, &settings, &clock);
+    let w = worker(&db.store, &settings, &clock);
     let mut waits = Vec::new();
     for attempt in 1..=3 {
-        assert_eq!(pass(&mut w).await.retried, 1, "attempt {attempt}");
+        assert_eq!(pass(&w).await.retried, 1, "attempt {attempt}");
         let r = row(db.store.conn(), queued.id).await;
         assert_eq!(r.attempts, attempt);
         assert!(r.last_error.starts_with("451"), "{}", r.last_error);
@@ -332,7 +340,7 @@ async fn a_4xx_is_retried_with_growing_delays_until_max_attempts() {
         clock.advance(wait);
     }
     assert!(waits[2] > waits[0], "delays grow: {waits:?}");
-    assert_eq!(pass(&mut w).await.failed, 1);
+    assert_eq!(pass(&w).await.failed, 1);
     let r = row(db.store.conn(), queued.id).await;
     assert_eq!(r.state, state::FAILED);
     assert!(
@@ -353,8 +361,8 @@ async fn a_server_that_accepts_and_hangs_times_out_and_is_retried() {
     settings.mail.smtp.timeout = Duration::from_secs(1);
     let clock = Clock::fixed(start());
     let queued = queue(db.store.conn(), "ada@example.com", "hang-1", clock.now()).await;
-    let mut w = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut w).await.retried, 1);
+    let w = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&w).await.retried, 1);
     let r = row(db.store.conn(), queued.id).await;
     assert_eq!(r.state, state::QUEUED);
     assert!(r.last_error.contains("no answer"), "{}", r.last_error);
@@ -369,7 +377,7 @@ async fn a_server_that_accepts_and_hangs_times_out_and_is_retried() {
         ..SmtpOptions::default()
     });
     clock.advance(Duration::from_secs(60));
-    assert_eq!(pass(&mut w).await.sent, 1);
+    assert_eq!(pass(&w).await.sent, 1);
     assert_eq!(server.wait_for(1, Duration::from_secs(10)).len(), 1);
 }
 
@@ -446,8 +454,8 @@ async fn reset_emails_with_dead_links_are_expired_not_sent() {
         .await;
         ids.push((how, r.id));
     }
-    let mut w = worker(&db.store, &settings, &clock);
-    let done = pass(&mut w).await;
+    let w = worker(&db.store, &settings, &clock);
+    let done = pass(&w).await;
     assert_eq!((done.sent, done.expired), (1, 3));
     for (how, id) in ids {
         let r = row(conn, id).await;
@@ -487,14 +495,14 @@ async fn a_link_that_expires_while_the_relay_is_down_is_never_sent() {
         clock.now(),
     )
     .await;
-    let mut w = worker(&db.store, &settings, &clock);
-    assert_eq!(pass(&mut w).await.retried, 1);
+    let w = worker(&db.store, &settings, &clock);
+    assert_eq!(pass(&w).await.retried, 1);
     let server = SmtpServer::start(SmtpOptions {
         port: Some(port),
         ..SmtpOptions::default()
     });
     clock.advance(Duration::from_secs(6 * 3600));
-    assert_eq!(pass(&mut w).await.expired, 1);
+    assert_eq!(pass(&w).await.expired, 1);
     let r = row(conn, queued.id).await;
     assert_eq!(r.state, state::EXPIRED);
     assert_eq!(r.body, None);

@@ -11,5 +11,6 @@ pub mod admin;
 pub mod backoff;
 pub mod delivery_state;
 pub mod queue;
+mod smtp;
 pub mod transport;
 pub mod worker;

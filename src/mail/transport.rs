@@ -12,9 +12,10 @@ use std::time::Duration;
 use lettre::address::{Address, Envelope};
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
+use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSendmailTransport, AsyncTransport, Tokio1Executor};
+
+use super::smtp::{self as pool, Failure, Relay, Security};
 
 use crate::settings::{MailSettings, MailTransport, SmtpSettings, SmtpTls};
 
@@ -89,7 +90,7 @@ impl SendError {
 const AUTH_CODES: [u16; 4] = [530, 534, 535, 538];
 
 enum Kind {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(pool::Pool),
     File(AsyncFileTransport<Tokio1Executor>),
     Sendmail(AsyncSendmailTransport<Tokio1Executor>),
 }
@@ -113,7 +114,8 @@ impl std::fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// Builds the transport that `mail.transport` names.
+    /// Builds the transport that `mail.transport` names. Nothing connects
+    /// yet: the first send opens the first connection.
     ///
     /// # Errors
     /// A [`SetupError`] naming the setting at fault.
@@ -149,8 +151,7 @@ impl Transport {
         &self.label
     }
 
-    /// Whether this transport talks to a server over the network (and so
-    /// can leave a pooled connection in an unknown state after a timeout).
+    /// Whether this transport talks to an SMTP relay.
     #[must_use]
     pub fn is_smtp(&self) -> bool {
         matches!(self.kind, Kind::Smtp(_))
@@ -163,11 +164,10 @@ impl Transport {
     pub async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
         let attempt = async {
             match &self.kind {
-                Kind::Smtp(t) => t
-                    .send_raw(envelope, raw)
-                    .await
-                    .map(drop)
-                    .map_err(|e| classify_smtp(&e, &self.label)),
+                Kind::Smtp(p) => p.send(envelope, raw).await.map_err(|e| match e {
+                    Failure::Smtp(err) => classify_smtp(&err, &self.label),
+                    Failure::Connect(io) => classify_io(&io, &self.label),
+                }),
                 Kind::File(t) => t.send_raw(envelope, raw).await.map(drop).map_err(|e| {
                     SendError::Temporary(format!("cannot write to {}: {}", self.label, chain(&e)))
                 }),
@@ -191,10 +191,11 @@ impl Transport {
             })
     }
 
-    /// Closes pooled connections politely.
+    /// Closes pooled connections politely (bounded: a relay that stopped
+    /// answering does not hold up a shutdown).
     pub async fn shutdown(&self) {
-        if let Kind::Smtp(t) = &self.kind {
-            t.shutdown().await;
+        if let Kind::Smtp(p) = &self.kind {
+            let _ = tokio::time::timeout(self.deadline, p.shutdown()).await;
         }
     }
 }
@@ -210,28 +211,23 @@ fn smtp(s: &SmtpSettings) -> Result<Transport, SetupError> {
             problem: chain(&e),
         })
     };
-    let (tls, mode) = match s.tls {
-        SmtpTls::None => (Tls::None, "plain"),
-        SmtpTls::Starttls => (Tls::Required(params()?), "starttls"),
-        SmtpTls::Tls => (Tls::Wrapper(params()?), "tls"),
+    let (security, mode) = match s.tls {
+        SmtpTls::None => (Security::None, "plain"),
+        SmtpTls::Starttls => (Security::Starttls(params()?), "starttls"),
+        SmtpTls::Tls => (Security::Wrapper(params()?), "tls"),
     };
-    let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(s.host.clone())
-        .port(s.port)
-        .tls(tls)
-        .timeout(Some(s.timeout))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(s.pool_size)
-                .idle_timeout(Duration::from_secs(60)),
-        );
-    if !s.user.is_empty() {
-        builder = builder.credentials(Credentials::new(
-            s.user.clone(),
-            s.password.expose().to_owned(),
-        ));
-    }
+    let credentials = (!s.user.is_empty())
+        .then(|| Credentials::new(s.user.clone(), s.password.expose().to_owned()));
+    let relay = Relay {
+        host: s.host.clone(),
+        port: s.port,
+        security,
+        credentials,
+        timeout: s.timeout,
+        max_idle: usize::try_from(s.pool_size).unwrap_or(1),
+    };
     Ok(Transport {
-        kind: Kind::Smtp(builder.build()),
+        kind: Kind::Smtp(pool::Pool::new(relay)),
         deadline: s.timeout,
         label: format!("smtp {}:{} ({mode})", s.host, s.port),
     })
@@ -295,7 +291,18 @@ fn classify_smtp(err: &lettre::transport::smtp::Error, target: &str) -> SendErro
         };
     }
     if let Some(io) = io_source(err) {
-        use std::io::ErrorKind as K;
+        return classify_io(io, target);
+    }
+    if err.is_tls() {
+        return SendError::Temporary(format!("TLS with {target} failed: {}", chain(err)));
+    }
+    SendError::Temporary(format!("{target}: {}", chain(err)))
+}
+
+/// Sorts a socket-level failure: always temporary, said plainly.
+fn classify_io(io: &std::io::Error, target: &str) -> SendError {
+    use std::io::ErrorKind as K;
+    {
         let what = match io.kind() {
             K::ConnectionRefused => "connection refused".to_owned(),
             K::TimedOut => "timed out connecting".to_owned(),
@@ -315,12 +322,8 @@ fn classify_smtp(err: &lettre::transport::smtp::Error, target: &str) -> SendErro
             }
             _ => io.to_string(),
         };
-        return SendError::Temporary(format!("{what} ({target})"));
+        SendError::Temporary(format!("{what} ({target})"))
     }
-    if err.is_tls() {
-        return SendError::Temporary(format!("TLS with {target} failed: {}", chain(err)));
-    }
-    SendError::Temporary(format!("{target}: {}", chain(err)))
 }
 
 fn io_source<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {

@@ -97,7 +97,8 @@ impl WorkerHandle {
 impl Worker {
     /// A worker over `store`, sending with the transport `settings` name.
     /// `wake` is the desk's notifier: `notify_one()` after queueing a
-    /// message makes the worker look at once.
+    /// message makes the worker look at once. Build it inside the Tokio
+    /// runtime that will run it (lettre's SMTP pool keeps a task there).
     ///
     /// # Errors
     /// A [`SetupError`] when the transport cannot be built (bad CA file,
@@ -140,7 +141,7 @@ impl Worker {
     ///
     /// # Errors
     /// When the store fails; what was already recorded stays recorded.
-    pub async fn deliver_due(&mut self) -> Result<Pass, StoreError> {
+    pub async fn deliver_due(&self) -> Result<Pass, StoreError> {
         let mut total = Pass::default();
         loop {
             let pass = self.deliver_batch().await?;
@@ -152,7 +153,7 @@ impl Worker {
     }
 
     /// Claims one batch and delivers it.
-    async fn deliver_batch(&mut self) -> Result<Pass, StoreError> {
+    async fn deliver_batch(&self) -> Result<Pass, StoreError> {
         let now = self.clock.now();
         let lease_until = now + delta(self.outbox.claim_timeout);
         let claim = queue::claim(&self.store, now, lease_until, self.batch() as u64).await?;
@@ -182,9 +183,6 @@ impl Worker {
                 Err(err) => tracing::error!(%err, "a send task failed"),
             }
         }
-        let timed_out = outcomes
-            .iter()
-            .any(|(_, outcome)| matches!(outcome, Err(SendError::TimedOut(_))));
         let mut first_error = None;
         for (row, outcome) in outcomes {
             match self.record(&row, outcome).await {
@@ -194,21 +192,9 @@ impl Worker {
                 }
             }
         }
-        if timed_out && self.transport.is_smtp() {
-            // A send cut off mid-conversation leaves its pooled connection out
-            // of step with the server; start a fresh pool rather than reuse it.
-            self.rebuild_transport();
-        }
         match first_error {
             Some(err) => Err(err),
             None => Ok(pass),
-        }
-    }
-
-    fn rebuild_transport(&mut self) {
-        match Transport::from_settings(&self.mail) {
-            Ok(t) => self.transport = Arc::new(t),
-            Err(err) => tracing::warn!(%err, "could not rebuild the mail transport"),
         }
     }
 
@@ -284,7 +270,7 @@ impl Worker {
     /// the wake notifier, the next due time or the poll interval. A store
     /// or relay failure is logged and retried; it never ends the loop. A
     /// message being sent when `shutdown` fires is finished first.
-    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = pin!(shutdown);
         let wake = Arc::clone(&self.wake);
         let mut store_down = false;

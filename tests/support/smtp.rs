@@ -268,6 +268,16 @@ impl SmtpServer {
         }
     }
 
+    /// How many messages arrived so far (names only; cheap to poll).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.join("new")).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+    }
+
     /// Every message received so far, in arrival order.
     pub fn messages(&self) -> Vec<Captured> {
         let new = self.dir.join("new");
