@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod desk;
 pub mod import;
 pub mod logging;
 pub mod mail;

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod backoff;
+pub mod compose;
 pub mod delivery_state;
 pub mod queue;
 mod smtp;
