@@ -9,9 +9,12 @@ use color_eyre::eyre::{Result, WrapErr};
 use crate::settings::{Settings, Sources};
 use crate::store::Store;
 
+mod desk_commands;
+pub use desk_commands::{EXIT_CODES_HELP, OperatorsCommand};
+
 /// keydesk: the Contacts console for support agents.
 #[derive(Debug, Parser)]
-#[command(name = "keydesk", version, about)]
+#[command(name = "keydesk", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// A settings file layered over the defaults and system files.
     #[arg(long, global = true, value_name = "FILE")]
@@ -35,6 +38,90 @@ pub enum Command {
         /// Write the valid rows and report the invalid ones (default: write nothing if any row is invalid).
         #[arg(long)]
         skip_invalid: bool,
+    },
+    /// Email a customer a fresh reset link (agents and admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    ResetPassword {
+        /// The customer's email.
+        email: String,
+        /// Send even within `reset.resend_cooldown` of the previous link.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set a customer's password (admins): a generated one, or one read from stdin.
+    #[command(after_help = EXIT_CODES_HELP)]
+    ChangePassword {
+        /// The customer's email.
+        email: String,
+        /// Generate a temporary password and print it once (alone on stdout).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        generate: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Do not require a change at the next sign-in (the password is not temporary).
+        #[arg(long)]
+        no_require_change: bool,
+    },
+    /// Lift a lock left by failed sign-ins (admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Unlock {
+        /// The customer's email.
+        email: String,
+    },
+    /// End every site session of a customer (admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    SignOut {
+        /// The customer's email.
+        email: String,
+    },
+    /// Show the newest audit events.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Audit {
+        /// Only events about this contact.
+        #[arg(long, value_name = "EMAIL")]
+        contact: Option<String>,
+        /// How many events, newest first.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u64,
+        /// One JSON array instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage who may use keydesk, by OS user name.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Operators(OperatorsCommand),
+    /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
+    Worker,
+    /// List outbox messages: state, attempts, last error (never the content).
+    Outbox(OutboxArgs),
+}
+
+/// `keydesk outbox [--failed] [--limit N] | outbox retry ID`
+#[derive(Debug, clap::Args)]
+pub struct OutboxArgs {
+    /// Only messages that failed for good.
+    #[arg(long)]
+    pub failed: bool,
+    /// Show at most this many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// What to do instead of listing.
+    #[command(subcommand)]
+    pub action: Option<OutboxAction>,
+}
+
+/// Outbox actions.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Queue a failed message again.
+    Retry {
+        /// The message id, as `keydesk outbox` shows it.
+        id: i64,
     },
 }
 
@@ -82,15 +169,56 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Migrate) => {
-            open_store(&settings).await?;
+            let store = open_store(&settings).await?;
             println!(
                 "migrations applied to {}",
                 crate::settings::redact_url(&settings.database.url)
             );
-            Ok(0)
+            desk_commands::first_admin(store, settings).await
         }
         Some(Command::Import { file, skip_invalid }) => {
             import_file(&settings, &file, skip_invalid).await
+        }
+        Some(
+            command @ (Command::ResetPassword { .. }
+            | Command::ChangePassword { .. }
+            | Command::Unlock { .. }
+            | Command::SignOut { .. }
+            | Command::Audit { .. }
+            | Command::Operators(_)),
+        ) => {
+            let store = match desk_commands::open(&settings).await {
+                Ok(store) => store,
+                Err(code) => return Ok(code),
+            };
+            desk_commands::run(store, settings, command).await
+        }
+        Some(Command::Worker) => {
+            let store = open_store(&settings).await?;
+            crate::mail::admin::run_worker(store, &settings).await?;
+            Ok(0)
+        }
+        Some(Command::Outbox(args)) => {
+            let store = open_store(&settings).await?;
+            let now = crate::clock::Clock::system().now();
+            if let Some(OutboxAction::Retry { id }) = args.action {
+                let before = crate::mail::queue::get(store.conn(), id).await?;
+                match crate::mail::queue::retry(&store, id, now).await {
+                    Ok(()) => {
+                        let error = before.map(|r| r.last_error).unwrap_or_default();
+                        println!("outbox message {id} queued again (last error was: {error})");
+                        Ok(0)
+                    }
+                    Err(err) => {
+                        eprintln!("keydesk: {err}");
+                        Ok(1)
+                    }
+                }
+            } else {
+                let rows = crate::mail::queue::list(store.conn(), args.failed, args.limit).await?;
+                print!("{}", crate::mail::admin::format_table(&rows, now));
+                Ok(0)
+            }
         }
         None => {
             open_store(&settings).await?;
