@@ -108,6 +108,45 @@ on_every_backend!(
     reset_password_reaches_the_smtp_server_with_a_working_link
 );
 
+async fn reset_password_alone_delivers_and_says_so(db: TestDb) {
+    let server = SmtpServer::plain();
+    let home = tempfile::tempdir().unwrap();
+    common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+    common::make_operator(&db.store, &keydesk::cli::os_user(), "agent").await;
+    // No worker anywhere: the command itself delivers.
+    let out = keydesk(home.path(), &db.url, server.port)
+        .args(["reset-password", "ada@example.com"])
+        .output()
+        .expect("run keydesk reset-password");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("reset email sent"), "{stdout}");
+    assert_eq!(server.wait_for(1, Duration::from_secs(10)).len(), 1);
+
+    // Relay gone: the email stays queued, the command says so and succeeds
+    // (the link exists; a worker delivers the email later).
+    drop(server);
+    let out = keydesk(home.path(), &db.url, 9)
+        .args(["reset-password", "--force", "ada@example.com"])
+        .output()
+        .expect("run keydesk reset-password");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("retrying"), "{stdout}");
+}
+on_every_backend!(
+    reset_password_alone,
+    reset_password_alone_delivers_and_says_so
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_desk_operation_wakes_the_worker_in_its_process() {
     let db = common::fresh(common::Backend::Sqlite).await.unwrap();

@@ -143,13 +143,52 @@ async fn reset_password(
 ) -> Result<(), DeskError> {
     let sent = desk.send_reset_link(op, email, force).await?;
     println!(
-        "reset link queued for {}; it works until {} (revoked {} older link(s)). \
-         `keydesk worker` or `keydesk serve` delivers it.",
+        "reset link for {} works until {} (revoked {} older link(s))",
         printable(&sent.recipient),
         sent.expires_at.format("%Y-%m-%d %H:%M UTC"),
         sent.revoked_older
     );
+    println!("{}", deliver_now(desk, sent.contact_id).await);
     Ok(())
+}
+
+/// A command is a short-lived process with no worker of its own: after
+/// queueing mail it makes one bounded delivery pass, so the usual path to
+/// the inbox needs no `keydesk worker`, then says where the email stands.
+/// A failure here loses nothing: the row stays queued for any worker.
+async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
+    let settings = desk.settings();
+    let pass = match crate::mail::worker::Worker::new(
+        desk.store().clone(),
+        settings,
+        desk.clock().clone(),
+        desk.outbox_wake(),
+    ) {
+        Ok(worker) => {
+            let limit = settings.mail.smtp.timeout + std::time::Duration::from_secs(2);
+            match tokio::time::timeout(limit, worker.deliver_due()).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("delivery is taking longer than expected".to_owned()),
+            }
+        }
+        Err(err) => Some(err.to_string()),
+    };
+    let state = crate::mail::queue::latest_for_contact(desk.store().conn(), contact_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|row| crate::mail::delivery_state::describe_delivery(&row, desk.clock().now()));
+    match (state, pass) {
+        (Some(state), None) => state,
+        (Some(state), Some(problem)) => {
+            format!("{state} ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, Some(problem)) => {
+            format!("email queued ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, None) => "email queued".to_owned(),
+    }
 }
 
 async fn change_password(
@@ -203,6 +242,14 @@ async fn change_password(
         println!("{password}");
     } else {
         println!("{note}");
+    }
+    // The "your password was changed" notice; on stderr with --generate so
+    // stdout stays the password alone.
+    let notice = deliver_now(desk, set.contact_id).await;
+    if generate {
+        eprintln!("{notice}");
+    } else {
+        println!("{notice}");
     }
     Ok(Ok(()))
 }
