@@ -10,3 +10,4 @@ pub mod cli;
 pub mod clock;
 pub mod settings;
 pub mod store;
+pub mod tui;

@@ -1,0 +1,881 @@
+//! The one table of key bindings. Each [`Command`] has a name (the key in
+//! `[ui.keys]`), a description, a `dangerous` flag, the screens where it
+//! applies and its default keys. The footer hints, the `?` help and the
+//! key lookup all read this table, so they cannot disagree.
+//!
+//! Keys a user binds are [`Command`]s; what the program tells itself
+//! (search results, a finished action) are `Msg`s in `update.rs`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Where the user is: decides which commands a key can mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Context {
+    /// The contacts table has focus.
+    List,
+    /// The search box has focus (printable keys type).
+    Search,
+    /// The profile fills the screen (narrow terminals).
+    Profile,
+    /// A confirmation dialog.
+    Confirm,
+    /// The More Actions menu.
+    Menu,
+    /// The Change Password dialog (printable keys type).
+    ChangePassword,
+    /// A notice: not a customer, the new password, an outcome.
+    Notice,
+    /// The help screen.
+    Help,
+}
+
+impl Context {
+    /// Whether a text field has focus, so printable keys type into it.
+    #[must_use]
+    pub fn takes_text(self) -> bool {
+        matches!(self, Self::Search | Self::ChangePassword)
+    }
+    /// The title the help screen gives this context.
+    #[must_use]
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::List => "Contacts",
+            Self::Search => "Search box",
+            Self::Profile => "Profile",
+            Self::Confirm => "Confirmation",
+            Self::Menu => "More Actions",
+            Self::ChangePassword => "Change Password",
+            Self::Notice => "Notice",
+            Self::Help => "Help",
+        }
+    }
+}
+
+/// Something a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    /// Leave keydesk.
+    Quit,
+    /// Focus the search box.
+    Search,
+    /// Move up one row or item.
+    Up,
+    /// Move down one row or item.
+    Down,
+    /// Move up a page.
+    PageUp,
+    /// Move down a page.
+    PageDown,
+    /// Go to the first row.
+    Top,
+    /// Go to the last loaded row (loading more).
+    Bottom,
+    /// Open the profile / choose the focused item.
+    Open,
+    /// Close the top dialog, leave the search box or the profile.
+    Back,
+    /// Reset Password for the selected contact.
+    ResetPassword,
+    /// Open More Actions.
+    MoreActions,
+    /// Cycle the kind filter.
+    KindFilter,
+    /// Show the keys of this screen.
+    Help,
+    /// Focus the next button or field.
+    NextField,
+    /// Focus the previous button or field.
+    PrevField,
+    /// Change Password (in More Actions).
+    ChangePassword,
+    /// Revoke reset links (in More Actions).
+    RevokeLinks,
+    /// Unlock account (in More Actions).
+    Unlock,
+    /// Sign out everywhere (in More Actions).
+    SignOut,
+    /// Copy email, or the new password, to the clipboard (OSC 52).
+    Copy,
+    /// Generate a temporary password.
+    Generate,
+    /// Show or hide the typed password.
+    ToggleShow,
+    /// Toggle "require a new password at next login".
+    ToggleRequire,
+}
+
+/// The fixed facts about a command.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandInfo {
+    /// Name in `[ui.keys]`.
+    pub name: &'static str,
+    /// What it does, as help shows it.
+    pub description: &'static str,
+    /// Changes a customer's account or sends mail.
+    pub dangerous: bool,
+    /// Screens where it applies.
+    pub contexts: &'static [Context],
+    /// Default keys, in the syntax of [`KeySpec::parse`].
+    pub default_keys: &'static [&'static str],
+    /// Label in the footer; `None` keeps it out of the footer.
+    pub footer: Option<&'static str>,
+}
+
+use Context as C;
+
+const BROWSE: &[Context] = &[C::List, C::Profile];
+const MOVING: &[Context] = &[C::List, C::Search, C::Profile, C::Menu, C::Help];
+const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword];
+
+impl Command {
+    /// Every command, in help order.
+    pub const ALL: [Self; 24] = [
+        Self::Search,
+        Self::Up,
+        Self::Down,
+        Self::PageUp,
+        Self::PageDown,
+        Self::Top,
+        Self::Bottom,
+        Self::Open,
+        Self::KindFilter,
+        Self::ResetPassword,
+        Self::MoreActions,
+        Self::ChangePassword,
+        Self::RevokeLinks,
+        Self::Unlock,
+        Self::SignOut,
+        Self::Copy,
+        Self::Generate,
+        Self::ToggleShow,
+        Self::ToggleRequire,
+        Self::NextField,
+        Self::PrevField,
+        Self::Back,
+        Self::Help,
+        Self::Quit,
+    ];
+
+    /// The table row for this command.
+    #[must_use]
+    #[allow(clippy::too_many_lines)]
+    pub fn info(self) -> CommandInfo {
+        let (name, description, dangerous, contexts, default_keys, footer): (
+            &str,
+            &str,
+            bool,
+            &[Context],
+            &[&str],
+            Option<&str>,
+        ) = match self {
+            Self::Quit => (
+                "quit",
+                "Quit keydesk",
+                false,
+                &[
+                    C::List,
+                    C::Search,
+                    C::Profile,
+                    C::Confirm,
+                    C::Menu,
+                    C::ChangePassword,
+                    C::Notice,
+                    C::Help,
+                ],
+                &["q", "ctrl-c"],
+                Some("Quit"),
+            ),
+            Self::Search => (
+                "search",
+                "Search by name or email",
+                false,
+                BROWSE,
+                &["/"],
+                Some("Search"),
+            ),
+            Self::Up => ("up", "Move up", false, MOVING, &["k", "up"], None),
+            Self::Down => (
+                "down",
+                "Move down",
+                false,
+                MOVING,
+                &["j", "down"],
+                Some("Move"),
+            ),
+            Self::PageUp => (
+                "page_up",
+                "Move up a page",
+                false,
+                &[C::List, C::Search, C::Profile, C::Help],
+                &["pgup"],
+                None,
+            ),
+            Self::PageDown => (
+                "page_down",
+                "Move down a page (loads more)",
+                false,
+                &[C::List, C::Search, C::Profile, C::Help],
+                &["pgdn"],
+                None,
+            ),
+            Self::Top => (
+                "top",
+                "First contact",
+                false,
+                &[C::List, C::Profile, C::Help],
+                &["g", "home"],
+                None,
+            ),
+            Self::Bottom => (
+                "bottom",
+                "Last loaded contact (loads more)",
+                false,
+                &[C::List, C::Profile, C::Help],
+                &["G", "end"],
+                None,
+            ),
+            Self::Open => (
+                "open",
+                "Open the profile / choose",
+                false,
+                &[
+                    C::List,
+                    C::Search,
+                    C::Confirm,
+                    C::Menu,
+                    C::ChangePassword,
+                    C::Notice,
+                ],
+                &["enter"],
+                Some("Open"),
+            ),
+            Self::Back => (
+                "back",
+                "Close the dialog / back to the list",
+                false,
+                &[
+                    C::List,
+                    C::Search,
+                    C::Profile,
+                    C::Confirm,
+                    C::Menu,
+                    C::ChangePassword,
+                    C::Notice,
+                    C::Help,
+                ],
+                &["esc"],
+                Some("Back"),
+            ),
+            Self::ResetPassword => (
+                "reset_password",
+                "Reset Password: email a reset link",
+                true,
+                BROWSE,
+                &["r"],
+                Some("Reset Password"),
+            ),
+            Self::MoreActions => (
+                "more_actions",
+                "More Actions",
+                false,
+                BROWSE,
+                &["."],
+                Some("… More Actions"),
+            ),
+            Self::KindFilter => (
+                "kind_filter",
+                "Filter: All / Customers / Subscribers / Contacts",
+                false,
+                &[C::List, C::Search],
+                &["tab"],
+                Some("Filter"),
+            ),
+            Self::Help => (
+                "help",
+                "Keys of this screen",
+                false,
+                &[C::List, C::Profile, C::Menu, C::Notice, C::Help, C::Confirm],
+                &["?"],
+                Some("Help"),
+            ),
+            Self::NextField => (
+                "next_field",
+                "Next button or field",
+                false,
+                DIALOGS,
+                &["tab", "right"],
+                Some("Next"),
+            ),
+            Self::PrevField => (
+                "prev_field",
+                "Previous button or field",
+                false,
+                DIALOGS,
+                &["backtab", "left"],
+                None,
+            ),
+            Self::ChangePassword => (
+                "change_password",
+                "Change Password",
+                true,
+                &[C::Menu],
+                &["c"],
+                None,
+            ),
+            Self::RevokeLinks => (
+                "revoke_links",
+                "Revoke reset links",
+                true,
+                &[C::Menu],
+                &["v"],
+                None,
+            ),
+            Self::Unlock => ("unlock", "Unlock account", true, &[C::Menu], &["u"], None),
+            Self::SignOut => (
+                "sign_out",
+                "Sign out everywhere",
+                true,
+                &[C::Menu],
+                &["o"],
+                None,
+            ),
+            Self::Copy => (
+                "copy",
+                "Copy to your clipboard (OSC 52)",
+                false,
+                &[C::Menu, C::Notice],
+                &["y"],
+                Some("Copy"),
+            ),
+            Self::Generate => (
+                "generate",
+                "Generate a temporary password",
+                false,
+                &[C::ChangePassword],
+                &["ctrl-g"],
+                Some("Generate"),
+            ),
+            Self::ToggleShow => (
+                "toggle_show",
+                "Show or hide the password",
+                false,
+                &[C::ChangePassword],
+                &["ctrl-t"],
+                Some("Show"),
+            ),
+            Self::ToggleRequire => (
+                "toggle_require",
+                "Require a new password at next login",
+                false,
+                &[C::ChangePassword],
+                &["ctrl-r"],
+                Some("Require change"),
+            ),
+        };
+        CommandInfo {
+            name,
+            description,
+            dangerous,
+            contexts,
+            default_keys,
+            footer,
+        }
+    }
+
+    /// Finds a command by its settings name.
+    #[must_use]
+    pub fn by_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.info().name == name)
+    }
+
+    /// Whether it applies in `context`.
+    #[must_use]
+    pub fn applies_in(self, context: Context) -> bool {
+        self.info().contexts.contains(&context)
+    }
+}
+
+/// One key with its modifiers, normalised so `G` and `Shift-g` compare equal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeySpec {
+    /// The key.
+    pub code: KeyCode,
+    /// Ctrl and Alt (Shift is folded into characters).
+    pub mods: KeyModifiers,
+}
+
+/// Why a key or a binding in settings is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    /// The key text does not name a key.
+    #[error(
+        "settings: `ui.keys.{command}`: {key:?} is not a key (examples: \"x\", \"ctrl-f\", \"f2\", \"pgdn\", \"space\")"
+    )]
+    BadKey {
+        /// The command it was for.
+        command: String,
+        /// The text given.
+        key: String,
+    },
+    /// No such command.
+    #[error("settings: `ui.keys.{0}` is not a command; commands are: {1}")]
+    UnknownCommand(String, String),
+    /// Two commands would share a key on one screen.
+    #[error(
+        "settings: `ui.keys`: {key} would mean both `{first}` and `{second}` on the {context} screen"
+    )]
+    Conflict {
+        /// The key, as shown.
+        key: String,
+        /// One command.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+        /// Where they clash.
+        context: &'static str,
+    },
+}
+
+impl KeySpec {
+    /// A key without modifiers.
+    #[must_use]
+    pub const fn plain(code: KeyCode) -> Self {
+        Self {
+            code,
+            mods: KeyModifiers::NONE,
+        }
+    }
+
+    /// The normalised key of a terminal key event.
+    #[must_use]
+    pub fn from_event(event: &KeyEvent) -> Self {
+        let mut mods = event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT);
+        let code = match event.code {
+            // Ctrl-letters arrive lowercase from most terminals; compare them so.
+            KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+                KeyCode::Char(c.to_ascii_lowercase())
+            }
+            KeyCode::BackTab => {
+                mods.remove(KeyModifiers::SHIFT);
+                KeyCode::BackTab
+            }
+            KeyCode::Tab if event.modifiers.contains(KeyModifiers::SHIFT) => KeyCode::BackTab,
+            other => other,
+        };
+        Self { code, mods }
+    }
+
+    /// Parses `x`, `G`, `?`, `ctrl-f`, `alt-x`, `enter`, `esc`, `tab`,
+    /// `backtab` (or `shift-tab`), `space`, `up`, `pgdn`, `home`, `f2`, ...
+    ///
+    /// # Errors
+    /// When the text names no key (the error's `command` is left empty).
+    pub fn parse(text: &str) -> Result<Self, KeymapError> {
+        let bad = || KeymapError::BadKey {
+            command: String::new(),
+            key: text.to_owned(),
+        };
+        let mut mods = KeyModifiers::NONE;
+        let mut rest = text.trim();
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if let Some(r) = lower
+                .strip_prefix("ctrl-")
+                .or_else(|| lower.strip_prefix("c-"))
+            {
+                if r.is_empty() {
+                    break;
+                }
+                mods |= KeyModifiers::CONTROL;
+                rest = &rest[rest.len() - r.len()..];
+            } else if let Some(r) = lower
+                .strip_prefix("alt-")
+                .or_else(|| lower.strip_prefix("m-"))
+            {
+                if r.is_empty() {
+                    break;
+                }
+                mods |= KeyModifiers::ALT;
+                rest = &rest[rest.len() - r.len()..];
+            } else if lower.starts_with("shift-tab") {
+                return Ok(Self {
+                    code: KeyCode::BackTab,
+                    mods,
+                });
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "enter" | "return" => KeyCode::Enter,
+                "esc" | "escape" => KeyCode::Esc,
+                "tab" => KeyCode::Tab,
+                "backtab" => KeyCode::BackTab,
+                "space" => KeyCode::Char(' '),
+                "comma" => KeyCode::Char(','),
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "pgup" | "pageup" => KeyCode::PageUp,
+                "pgdn" | "pagedown" => KeyCode::PageDown,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                "backspace" => KeyCode::Backspace,
+                "delete" | "del" => KeyCode::Delete,
+                "insert" | "ins" => KeyCode::Insert,
+                f if f.starts_with('f') => {
+                    let n: u8 = f[1..].parse().map_err(|_| bad())?;
+                    if !(1..=24).contains(&n) {
+                        return Err(bad());
+                    }
+                    KeyCode::F(n)
+                }
+                _ => return Err(bad()),
+            },
+        };
+        Ok(Self { code, mods })
+    }
+
+    /// Whether it is a character a text field would take.
+    #[must_use]
+    pub fn is_text(self) -> bool {
+        matches!(self.code, KeyCode::Char(_))
+            && !self
+                .mods
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    }
+}
+
+impl fmt::Display for KeySpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.mods.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl-")?;
+        }
+        if self.mods.contains(KeyModifiers::ALT) {
+            f.write_str("Alt-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) if self.mods.contains(KeyModifiers::CONTROL) => {
+                write!(f, "{}", c.to_ascii_uppercase())
+            }
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("Enter"),
+            KeyCode::Esc => f.write_str("Esc"),
+            KeyCode::Tab => f.write_str("Tab"),
+            KeyCode::BackTab => f.write_str("Shift-Tab"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            KeyCode::Home => f.write_str("Home"),
+            KeyCode::End => f.write_str("End"),
+            KeyCode::Backspace => f.write_str("Backspace"),
+            KeyCode::Delete => f.write_str("Del"),
+            KeyCode::Insert => f.write_str("Ins"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// The effective bindings: defaults with the settings' overrides applied.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    keys: BTreeMap<Command, Vec<KeySpec>>,
+}
+
+impl Keymap {
+    /// The built-in defaults.
+    #[must_use]
+    pub fn defaults() -> Self {
+        let keys = Command::ALL
+            .into_iter()
+            .map(|c| {
+                let keys = c
+                    .info()
+                    .default_keys
+                    .iter()
+                    .filter_map(|k| KeySpec::parse(k).ok())
+                    .collect();
+                (c, keys)
+            })
+            .collect();
+        Self { keys }
+    }
+
+    /// Defaults overridden by `[ui.keys]`: `command = "key"`, or several
+    /// keys separated by spaces (`down = "j down ctrl-n"`).
+    ///
+    /// # Errors
+    /// An unknown command, a key that is not a key, or two commands that
+    /// would share a key on one screen; each names the setting.
+    pub fn with_overrides(overrides: &BTreeMap<String, String>) -> Result<Self, KeymapError> {
+        let mut map = Self::defaults();
+        for (name, value) in overrides {
+            let command = Command::by_name(name).ok_or_else(|| {
+                let names: Vec<&str> = Command::ALL.iter().map(|c| c.info().name).collect();
+                KeymapError::UnknownCommand(name.clone(), names.join(", "))
+            })?;
+            let keys = value
+                .split_whitespace()
+                .map(|k| {
+                    KeySpec::parse(k).map_err(|_| KeymapError::BadKey {
+                        command: name.clone(),
+                        key: k.to_owned(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            if keys.is_empty() {
+                return Err(KeymapError::BadKey {
+                    command: name.clone(),
+                    key: value.clone(),
+                });
+            }
+            map.keys.insert(command, keys);
+        }
+        map.check()?;
+        Ok(map)
+    }
+
+    /// Refuses two commands that share a key on one screen.
+    fn check(&self) -> Result<(), KeymapError> {
+        for (i, a) in Command::ALL.iter().enumerate() {
+            for b in &Command::ALL[i + 1..] {
+                for context in a.info().contexts {
+                    if !b.applies_in(*context) {
+                        continue;
+                    }
+                    if let Some(key) = self.keys(*a).iter().find(|k| self.keys(*b).contains(k)) {
+                        return Err(KeymapError::Conflict {
+                            key: key.to_string(),
+                            first: a.info().name,
+                            second: b.info().name,
+                            context: context.title(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The keys bound to a command.
+    #[must_use]
+    pub fn keys(&self, command: Command) -> &[KeySpec] {
+        self.keys.get(&command).map_or(&[], Vec::as_slice)
+    }
+
+    /// The first key of a command, as shown in hints ("?" if unbound).
+    #[must_use]
+    pub fn first_key(&self, command: Command) -> String {
+        self.keys(command)
+            .first()
+            .map_or_else(|| "?".to_owned(), ToString::to_string)
+    }
+
+    /// Every key of a command, joined for help ("k ↑").
+    #[must_use]
+    pub fn keys_text(&self, command: Command) -> String {
+        let shown: Vec<String> = self.keys(command).iter().map(ToString::to_string).collect();
+        shown.join(" ")
+    }
+
+    /// The command a key means in `context`, if any. In a text field,
+    /// plain characters are text, never commands.
+    #[must_use]
+    pub fn lookup(&self, context: Context, key: KeySpec) -> Option<Command> {
+        if context.takes_text() && key.is_text() {
+            return None;
+        }
+        Command::ALL
+            .into_iter()
+            .find(|c| c.applies_in(context) && self.keys(*c).contains(&key))
+    }
+
+    /// The commands of a context, in help order.
+    pub fn commands_in(&self, context: Context) -> impl Iterator<Item = Command> + '_ {
+        Command::ALL
+            .into_iter()
+            .filter(move |c| c.applies_in(context))
+    }
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        Self::defaults()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::KeyEventKind;
+
+    fn press(code: KeyCode, mods: KeyModifiers) -> KeySpec {
+        KeySpec::from_event(&KeyEvent::new_with_kind(code, mods, KeyEventKind::Press))
+    }
+
+    #[test]
+    fn the_defaults_have_no_conflicts_and_parse() {
+        let map = Keymap::defaults();
+        map.check().unwrap();
+        for c in Command::ALL {
+            assert_eq!(map.keys(c).len(), c.info().default_keys.len(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn vim_flavoured_defaults() {
+        let map = Keymap::defaults();
+        let key = |c| KeySpec::plain(KeyCode::Char(c));
+        assert_eq!(map.lookup(Context::List, key('/')), Some(Command::Search));
+        assert_eq!(map.lookup(Context::List, key('j')), Some(Command::Down));
+        assert_eq!(map.lookup(Context::List, key('k')), Some(Command::Up));
+        assert_eq!(map.lookup(Context::List, key('g')), Some(Command::Top));
+        assert_eq!(
+            map.lookup(
+                Context::List,
+                press(KeyCode::Char('G'), KeyModifiers::SHIFT)
+            ),
+            Some(Command::Bottom)
+        );
+        assert_eq!(
+            map.lookup(Context::List, key('r')),
+            Some(Command::ResetPassword)
+        );
+        assert_eq!(
+            map.lookup(Context::List, key('.')),
+            Some(Command::MoreActions)
+        );
+        assert_eq!(map.lookup(Context::List, key('?')), Some(Command::Help));
+        assert_eq!(map.lookup(Context::List, key('q')), Some(Command::Quit));
+        assert_eq!(
+            map.lookup(Context::List, KeySpec::plain(KeyCode::Tab)),
+            Some(Command::KindFilter)
+        );
+        assert_eq!(
+            map.lookup(Context::Confirm, KeySpec::plain(KeyCode::Tab)),
+            Some(Command::NextField)
+        );
+        assert_eq!(
+            map.lookup(
+                Context::ChangePassword,
+                press(KeyCode::Char('g'), KeyModifiers::CONTROL)
+            ),
+            Some(Command::Generate)
+        );
+        assert_eq!(
+            map.lookup(
+                Context::Search,
+                press(KeyCode::Char('c'), KeyModifiers::CONTROL)
+            ),
+            Some(Command::Quit)
+        );
+    }
+
+    #[test]
+    fn printable_keys_type_in_text_fields() {
+        let map = Keymap::defaults();
+        for c in ['q', 'j', 'r', '.', '?', '/'] {
+            assert_eq!(
+                map.lookup(Context::Search, KeySpec::plain(KeyCode::Char(c))),
+                None
+            );
+            assert_eq!(
+                map.lookup(Context::ChangePassword, KeySpec::plain(KeyCode::Char(c))),
+                None
+            );
+        }
+        assert_eq!(
+            map.lookup(Context::Search, KeySpec::plain(KeyCode::Down)),
+            Some(Command::Down)
+        );
+        assert_eq!(
+            map.lookup(Context::Search, KeySpec::plain(KeyCode::Esc)),
+            Some(Command::Back)
+        );
+    }
+
+    #[test]
+    fn keys_parse_and_print() {
+        for (text, shown) in [
+            ("x", "x"),
+            ("G", "G"),
+            ("ctrl-f", "Ctrl-F"),
+            ("Ctrl-F", "Ctrl-F"),
+            ("alt-x", "Alt-x"),
+            ("pgdn", "PgDn"),
+            ("f2", "F2"),
+            ("space", "Space"),
+            ("shift-tab", "Shift-Tab"),
+            ("enter", "Enter"),
+            ("-", "-"),
+        ] {
+            assert_eq!(KeySpec::parse(text).unwrap().to_string(), shown, "{text}");
+        }
+        for bad in ["", "ctrl-", "f99", "hyper-x", "pgdown2"] {
+            assert!(KeySpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overrides_replace_defaults() {
+        let mut o = BTreeMap::new();
+        o.insert("search".to_owned(), "ctrl-f f3".to_owned());
+        let map = Keymap::with_overrides(&o).unwrap();
+        assert_eq!(
+            map.lookup(Context::List, KeySpec::plain(KeyCode::Char('/'))),
+            None
+        );
+        assert_eq!(
+            map.lookup(
+                Context::List,
+                press(KeyCode::Char('f'), KeyModifiers::CONTROL)
+            ),
+            Some(Command::Search)
+        );
+        assert_eq!(
+            map.lookup(Context::List, KeySpec::plain(KeyCode::F(3))),
+            Some(Command::Search)
+        );
+        assert_eq!(map.keys_text(Command::Search), "Ctrl-F F3");
+    }
+
+    #[test]
+    fn bad_overrides_name_the_setting() {
+        let mut o = BTreeMap::new();
+        o.insert("serch".to_owned(), "s".to_owned());
+        let err = Keymap::with_overrides(&o).unwrap_err().to_string();
+        assert!(
+            err.contains("ui.keys.serch") && err.contains("search"),
+            "{err}"
+        );
+
+        let mut o = BTreeMap::new();
+        o.insert("search".to_owned(), "hyper-s".to_owned());
+        let err = Keymap::with_overrides(&o).unwrap_err().to_string();
+        assert!(
+            err.contains("ui.keys.search") && err.contains("hyper-s"),
+            "{err}"
+        );
+
+        let mut o = BTreeMap::new();
+        o.insert("search".to_owned(), "j".to_owned());
+        let err = Keymap::with_overrides(&o).unwrap_err().to_string();
+        assert!(err.contains("`search`") && err.contains("`down`"), "{err}");
+    }
+}
