@@ -28,6 +28,14 @@ pub enum Command {
     Migrate,
     /// Print the effective settings, secrets redacted.
     Config,
+    /// Import contacts from a CSV file with a header row name,email[,subscribed][,offers].
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// Write the valid rows and report the invalid ones (default: write nothing if any row is invalid).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
 }
 
 /// Loads settings for this invocation.
@@ -62,6 +70,12 @@ pub async fn open_store(settings: &Settings) -> Result<Store> {
 /// Any failure not mapped to an exit code of its own.
 pub async fn run(cli: Cli) -> Result<i32> {
     let settings = load_settings(&cli)?;
+    // The console owns the terminal: its log lines go to a file.
+    let destination = match cli.command {
+        None => crate::logging::Destination::File,
+        Some(_) => crate::logging::Destination::Stderr,
+    };
+    crate::logging::init(&settings.log, &settings.data_dir, destination)?;
     match cli.command {
         Some(Command::Config) => {
             print!("{}", settings.to_redacted_toml()?);
@@ -75,10 +89,91 @@ pub async fn run(cli: Cli) -> Result<i32> {
             );
             Ok(0)
         }
+        Some(Command::Import { file, skip_invalid }) => {
+            import_file(&settings, &file, skip_invalid).await
+        }
         None => {
             open_store(&settings).await?;
             println!("keydesk: the console is not built yet; try `keydesk --help`");
             Ok(0)
         }
+    }
+}
+
+/// The OS account running this process (real uid), for audit rows.
+#[must_use]
+pub fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map_or_else(|| format!("uid:{}", nix::unistd::getuid()), |u| u.name)
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+#[must_use]
+pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{msg} {wide_bar} {pos}/{len} ({per_sec}, {eta})")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_owned());
+    bar
+}
+
+async fn import_file(
+    settings: &Settings,
+    file: &std::path::Path,
+    skip_invalid: bool,
+) -> Result<i32> {
+    use crate::import::{ImportError, import};
+    let store = open_store(settings).await?;
+    let input =
+        std::fs::File::open(file).wrap_err_with(|| format!("opening {}", file.display()))?;
+    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    // Rows are unknown until read; a rough 60 bytes a row is enough for a bar.
+    let bar = progress_bar(size / 60 + 1, "importing");
+    let clock = crate::clock::Clock::system();
+    let outcome = import(
+        &store,
+        std::io::BufReader::new(input),
+        skip_invalid,
+        &os_user(),
+        clock.now(),
+        &|n| bar.set_position(n),
+    )
+    .await;
+    bar.finish_and_clear();
+    match outcome {
+        Ok(report) => {
+            for error in &report.errors {
+                eprintln!("skipped {error}");
+            }
+            println!(
+                "imported {} contact(s); skipped {}",
+                report.written,
+                report.errors.len()
+            );
+            Ok(0)
+        }
+        Err(ImportError::Invalid(errors)) => {
+            for error in &errors {
+                eprintln!("{error}");
+            }
+            eprintln!(
+                "{} invalid row(s); nothing was written (use --skip-invalid to import the valid rows)",
+                errors.len()
+            );
+            Ok(65)
+        }
+        Err(ImportError::Format(message)) => {
+            eprintln!("{}: {message}", file.display());
+            Ok(65)
+        }
+        Err(ImportError::Store(err)) => Err(err.into()),
     }
 }

@@ -8,6 +8,8 @@
 
 pub mod cli;
 pub mod clock;
+pub mod import;
+pub mod logging;
 pub mod settings;
 pub mod store;
 pub mod tui;

@@ -111,6 +111,9 @@ pub struct Settings {
     pub ssh: SshSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The data dir every default path is under (not a setting: the OS's, or a test's).
+    #[serde(skip)]
+    pub data_dir: PathBuf,
 }
 
 /// `[database]`
@@ -446,6 +449,7 @@ impl Settings {
         let mut settings: Settings = config.try_deserialize()?;
         let data_dir = sources.data_dir.clone().unwrap_or_else(default_data_dir);
         settings.resolve(&data_dir, &|key| origin_of(sources, key))?;
+        settings.data_dir = data_dir;
         Ok(settings)
     }
 
