@@ -290,6 +290,9 @@ pub struct ForgotSettings {
     /// The counting window.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// The least time every answer takes, so timing reveals nothing.
+    #[serde(with = "humantime_serde")]
+    pub min_duration: Duration,
 }
 
 /// `[login]`
@@ -576,6 +579,9 @@ impl Settings {
                 "forgot.per_email",
                 "limits must be at least 1".into(),
             ));
+        }
+        if self.forgot.min_duration > Duration::from_secs(5) {
+            return Err(invalid("forgot.min_duration", "must be at most 5s".into()));
         }
         if self.login.max_failures == 0 {
             return Err(invalid("login.max_failures", "must be at least 1".into()));
