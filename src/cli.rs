@@ -92,11 +92,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Import { file, skip_invalid }) => {
             import_file(&settings, &file, skip_invalid).await
         }
-        None => {
-            open_store(&settings).await?;
-            println!("keydesk: the console is not built yet; try `keydesk --help`");
-            Ok(0)
-        }
+        None => run_console(settings).await,
     }
 }
 
@@ -176,4 +172,19 @@ async fn import_file(
         }
         Err(ImportError::Store(err)) => Err(err.into()),
     }
+}
+
+/// `keydesk`: opens the console on this terminal.
+async fn run_console(settings: Settings) -> Result<i32> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        color_eyre::eyre::bail!(
+            "the console needs a terminal; for scripts use the subcommands (`keydesk --help`)"
+        );
+    }
+    let store = open_store(&settings).await?;
+    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())
+        .wrap_err("starting desk")?;
+    crate::tui::run_local(desk).await.wrap_err("console")?;
+    Ok(0)
 }

@@ -8,7 +8,7 @@ use tui_input::backend::crossterm::to_input_request;
 
 use super::app::{App, Level, ProfileView, Target};
 use super::keymap::{Command, Context};
-use super::msg::{Action, Cmd, PolicyFeedback};
+use super::msg::{Action, Cmd, OperatorView, PolicyFeedback};
 use crate::settings::Secret;
 
 /// An open dialog.
@@ -171,37 +171,56 @@ pub struct Menu {
     pub selected: usize,
 }
 
-/// What the operator may do, by role; `None` when not yet known (desk
-/// checks every action anyway, so the UI only informs).
+/// The desk action behind a console command, if it is one.
+#[must_use]
+pub fn desk_action(command: Command) -> Option<crate::desk::Action> {
+    use crate::desk::Action as A;
+    match command {
+        Command::ResetPassword => Some(A::SendResetLink),
+        Command::ChangePassword => Some(A::ChangePassword),
+        Command::RevokeLinks => Some(A::RevokeResetLinks),
+        Command::Unlock => Some(A::Unlock),
+        Command::SignOut => Some(A::SignOutEverywhere),
+        _ => None,
+    }
+}
+
+/// Whether a command is available for this contact, and if not, why.
+/// The role rule is desk's own ([`crate::desk::Action::needed_role`]);
+/// desk checks again when the action runs. While the operator is not yet
+/// known nothing is disabled for the role.
 #[must_use]
 pub fn availability(
-    role: Option<&str>,
+    operator: Option<&OperatorView>,
     command: Command,
     target: &Target,
     profile: Option<&ProfileView>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Disabled> {
-    let needs = |wanted: &[&str], what: &str| -> Option<Disabled> {
-        let role = role?;
-        (!wanted.contains(&role))
-            .then(|| Disabled::Reason(format!("your role ({role}) cannot {what}")))
-    };
+    let action = desk_action(command)?;
+    if !target.customer {
+        return Some(Disabled::NotACustomer);
+    }
+    if let Some(op) = operator {
+        let needed = action.needed_role();
+        match op.role {
+            None => return Some(Disabled::Reason("you are not a keydesk operator".into())),
+            Some(role) if role < needed => {
+                return Some(Disabled::Reason(format!(
+                    "needs the {needed} role (you are {role})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let profile = profile.filter(|p| p.target.contact_id == target.contact_id)?;
     match command {
-        Command::Copy => None,
-        _ if !target.customer => Some(Disabled::NotACustomer),
-        Command::ResetPassword => needs(&["agent", "admin"], "send reset links"),
-        Command::ChangePassword => needs(&["admin"], "change passwords"),
-        Command::RevokeLinks => needs(&["agent", "admin"], "revoke links").or_else(|| {
-            profile
-                .filter(|p| p.open_links.is_empty())
-                .map(|_| Disabled::Reason("no open reset links".into()))
-        }),
-        Command::Unlock => needs(&["admin"], "unlock accounts").or_else(|| {
-            profile
-                .filter(|p| !p.locked_at(now))
-                .map(|_| Disabled::Reason("the account is not locked".into()))
-        }),
-        Command::SignOut => needs(&["agent", "admin"], "sign customers out"),
+        Command::RevokeLinks if profile.open_links.is_empty() => {
+            Some(Disabled::Reason("no open reset links".into()))
+        }
+        Command::Unlock if !profile.locked_at(now) => {
+            Some(Disabled::Reason("the account is not locked".into()))
+        }
         _ => None,
     }
 }
@@ -210,7 +229,7 @@ impl Menu {
     /// The menu for a contact, with each item's availability.
     #[must_use]
     pub fn new(app: &App, target: Target) -> Self {
-        let role = app.status.operator.as_ref().map(|o| o.role.as_str());
+        let operator = app.status.operator.as_ref();
         let profile = app.target_profile();
         let items = [
             (Command::ChangePassword, "Change Password"),
@@ -223,7 +242,7 @@ impl Menu {
         .map(|(command, label)| MenuItem {
             command,
             label,
-            disabled: availability(role, command, &target, profile, app.now),
+            disabled: availability(operator, command, &target, profile, app.now),
         })
         .collect::<Vec<_>>();
         let selected = items.iter().position(|i| i.disabled.is_none()).unwrap_or(0);

@@ -20,7 +20,6 @@ pub mod update;
 pub mod view;
 
 use std::io::{self, BufWriter};
-use std::sync::Arc;
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::EventStream;
@@ -80,17 +79,6 @@ pub fn new_app(
     ))
 }
 
-/// The OS user running this process (the operator's name).
-#[must_use]
-pub fn os_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::getuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
 /// Resolves when SIGTERM or SIGHUP arrives (the SSH link dropped), or
 /// never if signals cannot be watched.
 async fn terminate_or_hangup() {
@@ -114,20 +102,17 @@ async fn terminate_or_hangup() {
 /// # Errors
 /// A bad `[ui.keys]` setting (before the terminal is touched), or a
 /// terminal failure.
-pub async fn run_local(
-    settings: Arc<Settings>,
-    store: Store,
-    clock: Clock,
-) -> Result<Exit, ConsoleError> {
+pub async fn run_local(desk: crate::desk::Desk) -> Result<Exit, ConsoleError> {
     let (w, h) = ratatui::crossterm::terminal::size()?;
+    let identity = crate::desk::Identity::from_os().map_err(|e| io::Error::other(e.to_string()))?;
     let app = new_app(
-        &settings,
-        &store,
-        &clock,
+        desk.settings(),
+        desk.store(),
+        desk.clock(),
         (w, h),
         theme::Theme::no_color_from_env(),
     )?;
-    let services = services::Services::new(store, clock, settings, os_user());
+    let services = services::Services::new(desk, identity);
     let guard = terminal::TerminalGuard::enter()?;
     let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));
     let mut term = Terminal::with_options(

@@ -95,8 +95,8 @@ pub struct OutboxCounts {
 pub struct OperatorView {
     /// OS user name.
     pub name: String,
-    /// `viewer`, `agent`, `admin`, or `none` when not an operator.
-    pub role: String,
+    /// Their role; `None` when the OS user is not an operator.
+    pub role: Option<crate::desk::Role>,
 }
 
 /// Everything `update` reacts to.
@@ -135,8 +135,8 @@ pub enum Msg {
         /// How it went.
         outcome: ActionOutcome,
     },
-    /// A generated temporary password.
-    PasswordGenerated(Secret),
+    /// A generated temporary password (or why none could be made).
+    PasswordGenerated(Result<Secret, String>),
     /// Policy feedback for the typed password.
     PolicyChecked {
         /// The check generation it answers.

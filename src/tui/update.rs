@@ -73,7 +73,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             action,
             outcome,
         } => on_action_done(app, contact_id, action, outcome),
-        Msg::PasswordGenerated(secret) => {
+        Msg::PasswordGenerated(Err(reason)) => {
+            app.say(
+                Level::Error,
+                &format!("Could not generate a password: {reason}"),
+            );
+            Vec::new()
+        }
+        Msg::PasswordGenerated(Ok(secret)) => {
             if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() {
                 cp.input = tui_input::Input::new(secret.expose().to_owned());
                 // A generated password is shown so the agent can read it out.
@@ -115,7 +122,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 Ok(op) => {
                     app.status.operator = Some(super::msg::OperatorView {
                         name: clean(&op.name),
-                        role: clean(&op.role),
+                        role: op.role,
                     });
                 }
                 Err(err) => task_failed(app, &err, |app, text| app.say(Level::Error, &text)),
@@ -240,9 +247,8 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
                 app.say(Level::Info, "No contact selected");
                 return Vec::new();
             };
-            let role = app.status.operator.as_ref().map(|o| o.role.as_str());
             match availability(
-                role,
+                app.status.operator.as_ref(),
                 Command::ResetPassword,
                 &target,
                 app.target_profile(),

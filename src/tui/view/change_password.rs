@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::confirm::button;
+use super::confirm::{button, height_of};
 use super::{centered, dialog_frame, spinner};
 use crate::tui::app::App;
 use crate::tui::dialogs::{ChangePassword, CpField};
@@ -17,65 +17,7 @@ use crate::tui::keymap::Command;
 pub fn draw(app: &App, c: &ChangePassword, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let width = 68.min(area.width.saturating_sub(2)).max(24);
-    let outer = centered(area, width, 14);
-    let inner = dialog_frame(app, frame, outer, "Change Password", false);
-    let inner = inner.inner(ratatui::layout::Margin::new(1, 0));
-    let [who, label, field, feedback, require, hints, buttons] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Min(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
-    frame.render_widget(
-        Paragraph::new(Span::styled(
-            format!("{} <{}>", c.target.name, c.target.email),
-            t.muted,
-        )),
-        who,
-    );
-    frame.render_widget(
-        Paragraph::new(Span::styled("Temporary password", t.base)),
-        label,
-    );
-
-    // The field: masked unless shown; the caret follows the input.
-    let focused = c.focus == CpField::Password;
     let value = c.input.value();
-    let shown: String = if c.show {
-        value.to_owned()
-    } else {
-        "•".repeat(value.chars().count())
-    };
-    let inner_width = usize::from(field.width.saturating_sub(2));
-    let scroll = c.input.visual_scroll(inner_width);
-    let box_style = if focused {
-        t.input.patch(t.accent)
-    } else {
-        t.input
-    };
-    let skip: String = shown.chars().skip(scroll).collect();
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled("▏", if focused { t.accent } else { t.border }),
-            Span::styled(skip, box_style),
-        ])),
-        field,
-    );
-    if focused && !c.running {
-        // With masking every char is one cell wide; shown text uses the input's own width.
-        let caret = if c.show {
-            c.input.visual_cursor()
-        } else {
-            c.input.cursor()
-        };
-        let x = field.x + 1 + u16::try_from(caret.saturating_sub(scroll)).unwrap_or(0);
-        frame.set_cursor_position((x.min(field.right().saturating_sub(1)), field.y));
-    }
-
     // Live feedback.
     let mut lines = Vec::new();
     match (&c.feedback, value.is_empty()) {
@@ -110,7 +52,67 @@ pub fn draw(app: &App, c: &ChangePassword, frame: &mut Frame, area: Rect) {
     if let Some(err) = &c.error {
         lines.push(Line::from(Span::styled(err.as_str(), t.alert)));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), feedback);
+    let feedback_text = Paragraph::new(lines).wrap(Wrap { trim: true });
+    let feedback_height = height_of(&feedback_text, width.saturating_sub(4)).max(1);
+    let outer = centered(area, width, feedback_height + 9);
+    let inner = dialog_frame(app, frame, outer, "Change Password", false);
+    let inner = inner.inner(ratatui::layout::Margin::new(1, 0));
+    let [who, label, field, feedback, require, hints, buttons] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new(Span::styled(
+            format!("{} <{}>", c.target.name, c.target.email),
+            t.muted,
+        )),
+        who,
+    );
+    frame.render_widget(
+        Paragraph::new(Span::styled("Temporary password", t.base)),
+        label,
+    );
+
+    // The field: masked unless shown; the caret follows the input.
+    let focused = c.focus == CpField::Password;
+    let shown: String = if c.show {
+        value.to_owned()
+    } else {
+        "•".repeat(value.chars().count())
+    };
+    let inner_width = usize::from(field.width.saturating_sub(2));
+    let scroll = c.input.visual_scroll(inner_width);
+    let box_style = if focused {
+        t.input.patch(t.accent)
+    } else {
+        t.input
+    };
+    let skip: String = shown.chars().skip(scroll).collect();
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("▏", if focused { t.accent } else { t.border }),
+            Span::styled(skip, box_style),
+        ])),
+        field,
+    );
+    if focused && !c.running {
+        // With masking every char is one cell wide; shown text uses the input's own width.
+        let caret = if c.show {
+            c.input.visual_cursor()
+        } else {
+            c.input.cursor()
+        };
+        let x = field.x + 1 + u16::try_from(caret.saturating_sub(scroll)).unwrap_or(0);
+        frame.set_cursor_position((x.min(field.right().saturating_sub(1)), field.y));
+    }
+
+    frame.render_widget(feedback_text, feedback);
 
     let check = if c.require_change { "[x]" } else { "[ ]" };
     let require_style = if c.focus == CpField::Require {
@@ -139,9 +141,8 @@ pub fn draw(app: &App, c: &ChangePassword, frame: &mut Frame, area: Rect) {
     let line = if c.running {
         Line::from(Span::styled(format!("{} Saving…", spinner(app)), t.muted))
     } else {
-        let save_label = if c.can_save() { "Save" } else { "Save" };
         Line::from(vec![
-            button(app, save_label, c.focus == CpField::Save),
+            button(app, "Save", c.focus == CpField::Save),
             Span::raw("  "),
             button(app, "Cancel", c.focus == CpField::Cancel),
         ])

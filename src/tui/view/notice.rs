@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::confirm::{button, wrapped_height};
+use super::confirm::{button, height_of};
 use super::{centered, dialog_frame};
 use crate::tui::app::{App, Level};
 use crate::tui::dialogs::Notice;
@@ -86,12 +86,12 @@ pub fn draw(app: &App, n: &Notice, frame: &mut Frame, area: Rect) {
             *level == Level::Error,
         ),
     };
-    let text_width = width.saturating_sub(4);
-    let text_height: u16 = paras
-        .iter()
-        .map(|(p, _)| wrapped_height(p, text_width))
-        .sum();
-    let outer = centered(area, width, text_height + 5);
+    let lines: Vec<Line> = paras
+        .into_iter()
+        .map(|(p, style)| Line::from(Span::styled(p, style)))
+        .collect();
+    let body = Paragraph::new(lines).wrap(Wrap { trim: false });
+    let outer = centered(area, width, height_of(&body, width.saturating_sub(4)) + 4);
     let inner = dialog_frame(app, frame, outer, title, alert);
     let [text_area, _, buttons] = Layout::vertical([
         Constraint::Min(1),
@@ -99,11 +99,7 @@ pub fn draw(app: &App, n: &Notice, frame: &mut Frame, area: Rect) {
         Constraint::Length(1),
     ])
     .areas(inner.inner(ratatui::layout::Margin::new(1, 0)));
-    let lines: Vec<Line> = paras
-        .into_iter()
-        .map(|(p, style)| Line::from(Span::styled(p, style)))
-        .collect();
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+    frame.render_widget(body, text_area);
     let line = match n {
         Notice::PasswordSet { copied, .. } => Line::from(vec![
             Span::styled(app.keymap.first_key(Command::Copy), t.key),

@@ -13,7 +13,7 @@ use crate::tui::app::{App, Kind, PasswordState, ProfileView, Screen};
 use crate::tui::theme::Theme;
 
 /// Label column width.
-const LABEL: usize = 14;
+const LABEL: usize = 16;
 
 fn field<'a>(t: &Theme, label: &'a str, value: Vec<Span<'a>>) -> Line<'a> {
     let mut spans = vec![Span::styled(format!("{label:<LABEL$}"), t.muted)];

@@ -55,7 +55,13 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
     let sep = || Span::styled(" │ ", t.border);
     let mut spans = vec![Span::raw(" ")];
     match &s.operator {
-        Some(op) => spans.push(Span::styled(format!("{} ({})", op.name, op.role), t.base)),
+        Some(op) => match op.role {
+            Some(role) => spans.push(Span::styled(format!("{} ({role})", op.name), t.base)),
+            None => spans.push(Span::styled(
+                format!("{} (not an operator)", op.name),
+                t.alert,
+            )),
+        },
         None => spans.push(Span::styled("operator …", t.muted)),
     }
     spans.push(sep());
