@@ -170,6 +170,9 @@ pub struct ListState {
     pub loading_more: Option<Cursor>,
     /// The last search failed with this (sanitised) text.
     pub error: Option<String>,
+    /// The rows shown do not answer the newest search (it failed); redo it
+    /// when the database is back.
+    pub stale: bool,
 }
 
 impl ListState {

@@ -8,6 +8,8 @@
 //! an SSH channel; [`run_local`] wires it to this process's terminal.
 
 pub mod app;
+pub mod commands;
+pub mod dialog_keys;
 pub mod dialogs;
 pub mod keymap;
 pub mod msg;
@@ -17,6 +19,7 @@ pub mod services;
 pub mod terminal;
 pub mod theme;
 pub mod update;
+pub mod update_actions;
 pub mod view;
 
 use std::io::{self, BufWriter};
@@ -133,3 +136,6 @@ pub async fn run_local(desk: crate::desk::Desk) -> Result<Exit, ConsoleError> {
     drop(guard);
     Ok(result?)
 }
+
+#[cfg(test)]
+mod update_tests;

@@ -10,7 +10,7 @@ use tui_input::backend::crossterm::to_input_request;
 use super::app::{App, Focus, Level, PREFETCH_ROWS, ProfileView, Row, Screen};
 use super::dialogs::{self, Confirm, Dialog, Disabled, Menu, Notice, availability};
 use super::keymap::{Command, Context, KeySpec};
-use super::msg::{ActionKind, ActionOutcome, Cmd, Msg, TaskError};
+use super::msg::{Cmd, Msg, TaskError};
 use super::sanitize::clean;
 use crate::store::contacts::SearchQuery;
 
@@ -72,7 +72,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             contact_id,
             action,
             outcome,
-        } => on_action_done(app, contact_id, action, outcome),
+        } => super::update_actions::on_action_done(app, contact_id, action, outcome),
         Msg::PasswordGenerated(Err(reason)) => {
             app.say(
                 Level::Error,
@@ -375,7 +375,7 @@ fn load_profile_if_visible(app: &mut App) -> Option<Cmd> {
     Some(reload_profile(app, id))
 }
 
-fn reload_profile(app: &mut App, contact_id: i64) -> Cmd {
+pub(crate) fn reload_profile(app: &mut App, contact_id: i64) -> Cmd {
     app.profile.generation += 1;
     app.profile.contact_id = Some(contact_id);
     app.profile.loading = true;
@@ -400,6 +400,7 @@ fn on_search_done(
     let page = match result {
         Ok(page) => page,
         Err(err) => {
+            app.list.stale |= !append;
             app.list.loading = false;
             app.list.loading_more = None;
             task_failed(app, &err, |app, text| app.list.error = Some(text));
@@ -422,6 +423,9 @@ fn on_search_done(
     }
     app.list.next = page.next;
     app.list.error = None;
+    if !append {
+        app.list.stale = false;
+    }
     keep_selection_visible(app);
     if !append {
         let shown = app.profile.contact_id;
@@ -492,7 +496,7 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
     }
     app.say(Level::Success, "The database is reachable again");
     let mut cmds = Vec::new();
-    if app.list.error.is_some() || app.list.loading || app.list.rows.is_empty() {
+    if app.list.stale || app.list.error.is_some() || app.list.loading || app.list.rows.is_empty() {
         cmds.push(start_search(app));
     }
     if let Some(id) = app.profile.contact_id {
@@ -501,140 +505,6 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
         }
     }
     cmds
-}
-
-#[allow(clippy::too_many_lines)]
-fn on_action_done(
-    app: &mut App,
-    contact_id: i64,
-    action: ActionKind,
-    outcome: ActionOutcome,
-) -> Vec<Cmd> {
-    app.dirty = true;
-    // The dialog that started it, if it is still the top one.
-    let from_dialog = match app.dialogs.last() {
-        Some(Dialog::Confirm(c)) => c.running && c.target.contact_id == contact_id,
-        Some(Dialog::ChangePassword(c)) => c.running && c.target.contact_id == contact_id,
-        _ => false,
-    };
-    let target = match app.dialogs.last() {
-        Some(Dialog::Confirm(c)) if from_dialog => Some(c.target.clone()),
-        Some(Dialog::ChangePassword(c)) if from_dialog => Some(c.target.clone()),
-        _ => None,
-    };
-    let mut cmds = vec![Cmd::RefreshStatus];
-    if app.profile.contact_id == Some(contact_id) && app.profile_visible() {
-        cmds.push(reload_profile(app, contact_id));
-    }
-    let name = target
-        .as_ref()
-        .map_or_else(|| format!("contact {contact_id}"), |t| t.name.clone());
-    match outcome {
-        ActionOutcome::Done(text) => {
-            if action == ActionKind::ChangePassword && from_dialog {
-                if let Some(Dialog::ChangePassword(cp)) = app.dialogs.pop() {
-                    app.dialogs.push(Dialog::Notice(Notice::PasswordSet {
-                        target: cp.target,
-                        password: crate::settings::Secret::new(cp.input.value()),
-                        require_change: cp.require_change,
-                        copied: false,
-                    }));
-                }
-            } else if from_dialog {
-                app.dialogs.pop();
-            }
-            app.say(Level::Success, &text);
-        }
-        ActionOutcome::Cooldown { remaining_secs } => {
-            if from_dialog {
-                app.dialogs.pop();
-            }
-            if let Some(target) = target {
-                let ttl = app.link_ttl_text();
-                app.dialogs
-                    .push(Dialog::Confirm(Confirm::reset(target, &ttl, true)));
-            }
-            app.say(
-                Level::Warning,
-                &format!("A link was sent to {name} moments ago; without forcing, the next one can go in {remaining_secs} s"),
-            );
-        }
-        ActionOutcome::NotACustomer => {
-            if from_dialog {
-                app.dialogs.pop();
-            }
-            if let Some(target) = target {
-                let asked = if action == ActionKind::ChangePassword {
-                    "Change Password"
-                } else {
-                    "Reset Password"
-                };
-                app.dialogs
-                    .push(Dialog::Notice(Notice::NotACustomer { target, asked }));
-            }
-        }
-        ActionOutcome::Policy(problems) => {
-            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() {
-                if from_dialog {
-                    cp.running = false;
-                    cp.feedback = Some(super::msg::PolicyFeedback {
-                        ok: false,
-                        problems: problems.iter().map(|p| clean(p)).collect(),
-                        strength: None,
-                    });
-                    cp.error = Some("The password does not meet the policy".into());
-                }
-            }
-        }
-        ActionOutcome::NotAllowed(reason) | ActionOutcome::Failed(reason) => {
-            if from_dialog {
-                app.dialogs.pop();
-            }
-            app.dialogs.push(Dialog::Notice(Notice::Message {
-                level: Level::Error,
-                title: action_title(action).into(),
-                text: clean(&reason),
-            }));
-            app.say(
-                Level::Error,
-                &format!("{} failed: {reason}", action_title(action)),
-            );
-        }
-        ActionOutcome::Unavailable(reason) => {
-            if from_dialog {
-                // Keep the dialog so the agent can try again once the store is back.
-                match app.dialogs.last_mut() {
-                    Some(Dialog::Confirm(c)) => c.running = false,
-                    Some(Dialog::ChangePassword(c)) => {
-                        c.running = false;
-                        c.error = Some(
-                            "The database is unavailable; nothing was changed. Try again.".into(),
-                        );
-                    }
-                    _ => {}
-                }
-            }
-            app.status.db_down = Some(clean(&reason));
-            app.say(
-                Level::Error,
-                &format!(
-                    "{}: the database is unavailable; nothing was changed",
-                    action_title(action)
-                ),
-            );
-        }
-    }
-    cmds
-}
-
-fn action_title(action: ActionKind) -> &'static str {
-    match action {
-        ActionKind::SendResetLink => "Reset Password",
-        ActionKind::ChangePassword => "Change Password",
-        ActionKind::RevokeLinks => "Revoke reset links",
-        ActionKind::Unlock => "Unlock account",
-        ActionKind::SignOut => "Sign out everywhere",
-    }
 }
 
 fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
