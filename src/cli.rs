@@ -240,6 +240,9 @@ async fn run_console(settings: Settings) -> Result<i32> {
     let store = open_store(&settings).await?;
     let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())
         .wrap_err("starting desk")?;
-    crate::tui::run_local(desk).await.wrap_err("console")?;
+    let (worker, label) = crate::tui::spawn_worker(&desk).wrap_err("starting the mail worker")?;
+    let result = crate::tui::run_local(desk, Some(label)).await;
+    worker.stop().await;
+    result.wrap_err("console")?;
     Ok(0)
 }

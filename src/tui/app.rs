@@ -227,8 +227,8 @@ pub struct ProfileView {
     pub last_login_at: Option<DateTime<Utc>>,
     /// Open reset links: (created, expires).
     pub open_links: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    /// The latest email.
-    pub mail: Option<MailLine>,
+    /// The latest email's outbox row (text fields sanitised, body dropped).
+    pub mail: Option<crate::store::entity::outbox::Model>,
     /// Recent audit events, newest first.
     pub audit: Vec<AuditLine>,
 }
@@ -246,25 +246,6 @@ pub struct OfferLine {
     pub granted_by: String,
     /// When.
     pub granted_at: DateTime<Utc>,
-}
-
-/// The latest email's delivery state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MailLine {
-    /// `reset_link`, `password_changed`.
-    pub kind: String,
-    /// `queued`, `sending`, `sent`, `failed`, `expired`.
-    pub state: String,
-    /// Attempts so far.
-    pub attempts: i32,
-    /// Next attempt.
-    pub next_attempt_at: DateTime<Utc>,
-    /// Sent at.
-    pub sent_at: Option<DateTime<Utc>>,
-    /// The last error, sanitised.
-    pub last_error: String,
-    /// Queued at.
-    pub created_at: DateTime<Utc>,
 }
 
 /// One audit event in a profile.
@@ -325,15 +306,17 @@ impl ProfileView {
                 .iter()
                 .map(|l| (l.created_at, l.expires_at))
                 .collect(),
-            mail: p.latest_mail.as_ref().map(|m| MailLine {
-                kind: clean(&m.kind),
-                state: clean(&m.state),
-                attempts: m.attempts,
-                next_attempt_at: m.next_attempt_at,
-                sent_at: m.sent_at,
-                last_error: clean(&m.last_error),
-                created_at: m.created_at,
-            }),
+            mail: p
+                .latest_mail
+                .as_ref()
+                .map(|m| crate::store::entity::outbox::Model {
+                    recipient: clean(&m.recipient),
+                    kind: clean(&m.kind),
+                    state: clean(&m.state),
+                    last_error: clean(&m.last_error),
+                    body: None,
+                    ..m.clone()
+                }),
             audit: p
                 .audit
                 .iter()

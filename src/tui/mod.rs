@@ -60,6 +60,25 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
     }
 }
 
+/// The delivery worker, run inside the console process so that what the
+/// console queues is delivered while it is open. Returns its handle and
+/// the transport's label for the status line.
+///
+/// # Errors
+/// When the transport cannot be set up from the settings.
+pub fn spawn_worker(
+    desk: &crate::desk::Desk,
+) -> Result<(crate::mail::worker::WorkerHandle, String), crate::mail::transport::SetupError> {
+    let worker = crate::mail::worker::Worker::new(
+        desk.store().clone(),
+        desk.settings(),
+        desk.clock().clone(),
+        desk.outbox_wake(),
+    )?;
+    let label = worker.transport_label().to_owned();
+    Ok((worker.spawn(), label))
+}
+
 /// A fresh App for these settings at `size`.
 ///
 /// # Errors
@@ -105,16 +124,22 @@ async fn terminate_or_hangup() {
 /// # Errors
 /// A bad `[ui.keys]` setting (before the terminal is touched), or a
 /// terminal failure.
-pub async fn run_local(desk: crate::desk::Desk) -> Result<Exit, ConsoleError> {
+pub async fn run_local(
+    desk: crate::desk::Desk,
+    transport_label: Option<String>,
+) -> Result<Exit, ConsoleError> {
     let (w, h) = ratatui::crossterm::terminal::size()?;
     let identity = crate::desk::Identity::from_os().map_err(|e| io::Error::other(e.to_string()))?;
-    let app = new_app(
+    let mut app = new_app(
         desk.settings(),
         desk.store(),
         desk.clock(),
         (w, h),
         theme::Theme::no_color_from_env(),
     )?;
+    if let Some(label) = transport_label {
+        app.config.transport = label;
+    }
     let services = services::Services::new(desk, identity);
     let guard = terminal::TerminalGuard::enter()?;
     let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));

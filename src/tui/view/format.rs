@@ -80,34 +80,6 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
-/// The delivery state of an email in words: "queued", "sent 3 min ago",
-/// "queued, retrying in 2 min: connection refused", "failed after 12
-/// attempts: ...".
-#[must_use]
-pub fn delivery(now: DateTime<Utc>, mail: &crate::tui::app::MailLine) -> String {
-    let error = if mail.last_error.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", mail.last_error)
-    };
-    match mail.state.as_str() {
-        "sent" => mail
-            .sent_at
-            .map_or_else(|| "sent".into(), |at| format!("sent {}", ago(now, at))),
-        "queued" if mail.attempts > 0 => {
-            format!(
-                "queued, retrying {}{error}",
-                until(now, mail.next_attempt_at)
-            )
-        }
-        "queued" => format!("queued {}", ago(now, mail.created_at)),
-        "sending" => "sending".into(),
-        "failed" => format!("failed after {} attempts{error}", mail.attempts),
-        "expired" => "not sent: the link expired first".into(),
-        other => other.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! The search line and the contacts table.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table, TableState};
@@ -23,15 +23,24 @@ pub fn draw_search_line(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let filters_width: u16 = FILTERS
         .iter()
-        .map(|f| f.label().len() as u16 + 2)
-        .sum::<u16>()
-        + 1;
-    let [label, input, filters] = Layout::horizontal([
-        Constraint::Length(8),
-        Constraint::Min(8),
-        Constraint::Length(filters_width),
-    ])
-    .areas(area);
+        .map(|f| f.label().len() as u16 + 3)
+        .sum::<u16>();
+    // The filters keep their width at the right; the box takes the rest.
+    let filters_width = filters_width.min(area.width.saturating_sub(16));
+    let filters = Rect {
+        x: area.right().saturating_sub(filters_width),
+        width: filters_width,
+        ..area
+    };
+    let label = Rect {
+        width: 8.min(area.width),
+        ..area
+    };
+    let input = Rect {
+        x: label.right(),
+        width: filters.x.saturating_sub(label.right()).saturating_sub(1),
+        ..area
+    };
     let focused = app.focus == Focus::Search
         && app.dialogs.is_empty()
         && app.context() == crate::tui::keymap::Context::Search;

@@ -7,8 +7,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::format::{ago, date, datetime, delivery, until};
+use super::format::{ago, date, datetime, until};
 use super::spinner;
+use crate::mail::delivery_state::{DeliveryState, kind_label};
 use crate::tui::app::{App, Kind, PasswordState, ProfileView, Screen};
 use crate::tui::theme::Theme;
 
@@ -180,23 +181,19 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
         }
     }
     if let Some(mail) = &v.mail {
-        let style = match mail.state.as_str() {
-            "sent" => t.success,
-            "failed" | "expired" => t.alert,
-            "queued" if mail.attempts > 0 => t.warning,
+        let state = DeliveryState::of(mail, now);
+        let style = match state {
+            DeliveryState::Sent { .. } => t.success,
+            DeliveryState::Failed { .. } | DeliveryState::Expired => t.alert,
+            DeliveryState::Retrying { .. } => t.warning,
             _ => t.base,
-        };
-        let what = match mail.kind.as_str() {
-            "reset_link" => "reset link",
-            "password_changed" => "password changed",
-            other => other,
         };
         out.push(field(
             t,
             "Latest email",
             vec![
-                text(format!("{what}: "), t.muted),
-                text(delivery(now, mail), style),
+                text(format!("{}: ", kind_label(&mail.kind)), t.muted),
+                text(state.to_string(), style),
             ],
         ));
     }

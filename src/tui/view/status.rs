@@ -18,7 +18,7 @@ pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
     let mut used = 0usize;
     let width = usize::from(area.width);
     for command in app.keymap.commands_in(context) {
-        let Some(label) = command.info().footer else {
+        let Some(label) = footer_label(app, command) else {
             continue;
         };
         let key = if command == Command::Down {
@@ -46,6 +46,21 @@ pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!(" {label} "), label_style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A command's footer label on the current screen (`None`: not shown).
+fn footer_label(app: &App, command: Command) -> Option<&'static str> {
+    use crate::tui::dialogs::{Dialog, Notice};
+    let label = command.info().footer?;
+    match (app.dialogs.last(), command) {
+        (Some(Dialog::ChangePassword(_)), Command::Open) => Some("Save"),
+        (Some(Dialog::Confirm(_) | Dialog::Menu(_)), Command::Open) => Some("Choose"),
+        (Some(Dialog::Notice(_)), Command::Open) => Some("Close"),
+        (Some(Dialog::Notice(n)), Command::Copy) => {
+            matches!(n, Notice::PasswordSet { .. }).then_some(label)
+        }
+        _ => Some(label),
+    }
 }
 
 /// `ops (admin) │ sqlite │ mail: file │ outbox: 2 queued, 1 failing │ message`
