@@ -507,10 +507,10 @@ impl App {
     /// The contact actions apply to: the selected one (or the open profile).
     #[must_use]
     pub fn target(&self) -> Option<Target> {
-        if let Some(view) = &self.profile.view {
-            if Some(view.target.contact_id) == self.list.selected_row().map(|r| r.id) {
-                return Some(view.target.clone());
-            }
+        if let Some(view) = &self.profile.view
+            && Some(view.target.contact_id) == self.list.selected_row().map(|r| r.id)
+        {
+            return Some(view.target.clone());
         }
         self.list.selected_row().map(Row::target)
     }
@@ -557,11 +557,11 @@ pub fn duration_words(d: Duration) -> String {
             format!("{n} {unit}s")
         }
     };
-    if secs >= 86_400 && secs % 86_400 == 0 {
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
         plural(secs / 86_400, "day")
-    } else if secs >= 3600 && secs % 3600 == 0 {
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
         plural(secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
+    } else if secs >= 60 && secs.is_multiple_of(60) {
         plural(secs / 60, "minute")
     } else {
         plural(secs, "second")

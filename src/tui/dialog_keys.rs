@@ -205,13 +205,11 @@ fn change_password_key(app: &mut App, key: KeyEvent, command: Option<Command>) -
             }
             _ => true,
         };
-    if input_first {
-        if let Some(request) = to_input_request(&Event::Key(key)) {
-            if cp.input.handle(request).is_some_and(|r| r.value) {
-                return password_changed(app);
-            }
-            return Vec::new();
+    if input_first && let Some(request) = to_input_request(&Event::Key(key)) {
+        if cp.input.handle(request).is_some_and(|r| r.value) {
+            return password_changed(app);
         }
+        return Vec::new();
     }
     match command {
         Some(Command::Back) => {

@@ -95,11 +95,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             generation,
             feedback,
         } => {
-            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() {
-                if cp.generation == generation {
-                    cp.feedback = Some(feedback);
-                    app.dirty = true;
-                }
+            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut()
+                && cp.generation == generation
+            {
+                cp.feedback = Some(feedback);
+                app.dirty = true;
             }
             Vec::new()
         }
@@ -469,10 +469,11 @@ fn on_tick(app: &mut App, now: DateTime<Utc>) -> Vec<Cmd> {
     let mut cmds = vec![Cmd::RefreshStatus];
     // Keep the open profile current (mail delivery, links expiring), but
     // never start a reload while one is on its way.
-    if app.profile_visible() && !app.profile.loading {
-        if let Some(id) = app.profile.contact_id {
-            cmds.push(reload_profile(app, id));
-        }
+    if app.profile_visible()
+        && !app.profile.loading
+        && let Some(id) = app.profile.contact_id
+    {
+        cmds.push(reload_profile(app, id));
     }
     cmds
 }
@@ -499,10 +500,10 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
     if app.list.stale || app.list.error.is_some() || app.list.loading || app.list.rows.is_empty() {
         cmds.push(start_search(app));
     }
-    if let Some(id) = app.profile.contact_id {
-        if app.profile_visible() {
-            cmds.push(reload_profile(app, id));
-        }
+    if let Some(id) = app.profile.contact_id
+        && app.profile_visible()
+    {
+        cmds.push(reload_profile(app, id));
     }
     cmds
 }

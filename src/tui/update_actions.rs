@@ -79,16 +79,16 @@ pub fn on_action_done(
             }
         }
         ActionOutcome::Policy(problems) => {
-            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() {
-                if from_dialog {
-                    cp.running = false;
-                    cp.feedback = Some(super::msg::PolicyFeedback {
-                        ok: false,
-                        problems: problems.iter().map(|p| clean(p)).collect(),
-                        strength: None,
-                    });
-                    cp.error = Some("The password does not meet the policy".into());
-                }
+            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut()
+                && from_dialog
+            {
+                cp.running = false;
+                cp.feedback = Some(super::msg::PolicyFeedback {
+                    ok: false,
+                    problems: problems.iter().map(|p| clean(p)).collect(),
+                    strength: None,
+                });
+                cp.error = Some("The password does not meet the policy".into());
             }
         }
         ActionOutcome::NotAllowed(reason) | ActionOutcome::Failed(reason) => {
