@@ -8,5 +8,6 @@
 
 pub mod cli;
 pub mod clock;
+pub mod seed;
 pub mod settings;
 pub mod store;
