@@ -36,6 +36,15 @@ pub enum Command {
         #[arg(long)]
         skip_invalid: bool,
     },
+    /// Fill an empty store with realistic demo contacts (deterministic for a seed).
+    Seed {
+        /// How many contacts to create.
+        #[arg(long, value_name = "N")]
+        contacts: u64,
+        /// The same seed gives the same people.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+    },
     /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
     Worker,
     /// List outbox messages: state, attempts, last error (never the content).
@@ -147,6 +156,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
         }
+        Some(Command::Seed { contacts, seed }) => run_seed(&settings, contacts, seed).await,
         None => run_console(settings).await,
     }
 }
@@ -244,5 +254,55 @@ async fn run_console(settings: Settings) -> Result<i32> {
     let result = crate::tui::run_local(desk, Some(label)).await;
     worker.stop().await;
     result.wrap_err("console")?;
+    Ok(0)
+}
+
+/// `keydesk seed`: fills an empty store, with a progress bar on a terminal.
+async fn run_seed(settings: &Settings, contacts: u64, seed: u64) -> Result<i32> {
+    use std::io::IsTerminal;
+
+    let store = open_store(settings).await?;
+    if settings.mail.transport != crate::settings::MailTransport::File {
+        eprintln!(
+            "warning: seeded addresses look real (gmail.com, ...) and mail.transport is not `file`; \
+             a reset link sent to one may reach a real person"
+        );
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(contacts),
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} seeding {bar:40} {human_pos}/{human_len} contacts ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut opts = crate::seed::SeedOptions::new(contacts, seed);
+    opts.argon2 = settings.password.argon2;
+    let report = crate::seed::seed(&store, &opts, |done| bar.set_position(done)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    println!(
+        "seeded {} contacts in {:.1}s: {} customers ({} grants, {} accounts: {} without a password, {} locked, {} must change it), {} subscribers, {} offers",
+        report.contacts,
+        report.elapsed.as_secs_f64(),
+        report.customers,
+        report.grants,
+        report.accounts,
+        report.without_password,
+        report.locked,
+        report.must_change,
+        report.subscribers,
+        report.offers,
+    );
+    println!(
+        "customers with a password sign in with: {}",
+        crate::seed::DEMO_PASSWORD
+    );
     Ok(0)
 }
