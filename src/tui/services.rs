@@ -15,6 +15,7 @@ use crate::desk::{Desk, DeskError, Identity, Operator, PolicyContext};
 use crate::settings::{Secret, Settings};
 use crate::store::contacts::{self, Profile, SearchPage, SearchQuery};
 use crate::store::entity::{contact, outbox};
+use crate::store::search::Searcher;
 use crate::store::{Store, StoreError};
 
 /// How long Reset Password waits for the outbox worker's first attempt,
@@ -26,13 +27,37 @@ pub const DELIVERY_WAIT: Duration = Duration::from_secs(3);
 pub struct Services {
     desk: Desk,
     identity: Identity,
+    searcher: Searcher,
 }
 
 impl Services {
-    /// Services over a desk, for the operator with this OS identity.
+    /// Services over a desk, for the operator with this OS identity. The
+    /// in-memory search index starts loading in the background (SQL
+    /// answers meanwhile); must be called inside a tokio runtime.
     #[must_use]
     pub fn new(desk: Desk, identity: Identity) -> Self {
-        Self { desk, identity }
+        let searcher = Searcher::start(
+            desk.store().clone(),
+            &desk.settings().search,
+            desk.clock().clone(),
+        );
+        Self::with_searcher(desk, identity, searcher)
+    }
+
+    /// Services with a given searcher (tests, benchmarks).
+    #[must_use]
+    pub fn with_searcher(desk: Desk, identity: Identity, searcher: Searcher) -> Self {
+        Self {
+            desk,
+            identity,
+            searcher,
+        }
+    }
+
+    /// The searcher.
+    #[must_use]
+    pub fn searcher(&self) -> &Searcher {
+        &self.searcher
     }
 
     /// The desk.
@@ -64,7 +89,7 @@ impl Services {
     /// # Errors
     /// When the database fails.
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-        contacts::search_sql(self.store().conn(), query).await
+        self.searcher.search(query).await
     }
 
     /// A contact's profile.
