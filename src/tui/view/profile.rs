@@ -41,11 +41,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let selected = app.list.selected_row().map(|r| r.id);
-    let view = app
-        .profile
-        .view
-        .as_ref()
-        .filter(|v| Some(v.target.contact_id) == selected);
+    // While the next contact's profile loads (a few ms), the previous one
+    // stays, under the spinner: no flash of "Loading…", and over SSH a
+    // cursor move costs only the cells that really change.
+    let view = app.profile.view.as_ref().filter(|v| {
+        Some(v.target.contact_id) == selected || (app.profile.loading && selected.is_some())
+    });
     let lines = match view {
         Some(v) => lines(app, v),
         None => {
