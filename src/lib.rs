@@ -12,5 +12,7 @@ pub mod desk;
 pub mod import;
 pub mod logging;
 pub mod mail;
+pub mod seed;
 pub mod settings;
 pub mod store;
+pub mod tui;
