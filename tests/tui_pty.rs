@@ -244,9 +244,9 @@ async fn find_a_customer_reset_change_and_hang_up() {
     assert_eq!(mail[0].rcpt_tos, ["ada@example.com"]);
     let body = mail[0].raw.replace("=\r\n", "");
     let start = body
-        .find("http://127.0.0.1:9/reset/")
+        .find("http://127.0.0.1:9/password/reset/")
         .expect("the link is in the email");
-    let token: String = body[start + "http://127.0.0.1:9/reset/".len()..]
+    let token: String = body[start + "http://127.0.0.1:9/password/reset/".len()..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect();
