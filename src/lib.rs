@@ -10,4 +10,5 @@ pub mod cli;
 pub mod clock;
 pub mod import;
 pub mod settings;
+pub mod site;
 pub mod store;
