@@ -70,6 +70,12 @@ pub async fn open_store(settings: &Settings) -> Result<Store> {
 /// Any failure not mapped to an exit code of its own.
 pub async fn run(cli: Cli) -> Result<i32> {
     let settings = load_settings(&cli)?;
+    // The console owns the terminal: its log lines go to a file.
+    let destination = match cli.command {
+        None => crate::logging::Destination::File,
+        Some(_) => crate::logging::Destination::Stderr,
+    };
+    crate::logging::init(&settings.log, &settings.data_dir, destination)?;
     match cli.command {
         Some(Command::Config) => {
             print!("{}", settings.to_redacted_toml()?);

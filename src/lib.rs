@@ -8,7 +8,10 @@
 
 pub mod cli;
 pub mod clock;
+pub mod desk;
 pub mod import;
+pub mod logging;
+pub mod mail;
 pub mod settings;
 pub mod site;
 pub mod store;

@@ -111,6 +111,9 @@ pub struct Settings {
     pub ssh: SshSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The data dir every default path is under (not a setting: the OS's, or a test's).
+    #[serde(skip)]
+    pub data_dir: PathBuf,
 }
 
 /// `[database]`
@@ -287,6 +290,9 @@ pub struct ForgotSettings {
     /// The counting window.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// The least time every answer takes, so timing reveals nothing.
+    #[serde(with = "humantime_serde")]
+    pub min_duration: Duration,
 }
 
 /// `[login]`
@@ -446,6 +452,7 @@ impl Settings {
         let mut settings: Settings = config.try_deserialize()?;
         let data_dir = sources.data_dir.clone().unwrap_or_else(default_data_dir);
         settings.resolve(&data_dir, &|key| origin_of(sources, key))?;
+        settings.data_dir = data_dir;
         Ok(settings)
     }
 
@@ -572,6 +579,9 @@ impl Settings {
                 "forgot.per_email",
                 "limits must be at least 1".into(),
             ));
+        }
+        if self.forgot.min_duration > Duration::from_secs(5) {
+            return Err(invalid("forgot.min_duration", "must be at most 5s".into()));
         }
         if self.login.max_failures == 0 {
             return Err(invalid("login.max_failures", "must be at least 1".into()));
