@@ -17,6 +17,7 @@ pub mod audit;
 pub mod error;
 pub mod operators;
 mod outbox;
+mod own_sessions;
 pub mod password;
 pub mod reset_links;
 pub mod sessions;

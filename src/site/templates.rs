@@ -63,6 +63,9 @@ pub struct Brand {
     pub name: String,
     /// `site.logo_url`; empty for none.
     pub logo_url: String,
+    /// The path part of `site.base_url` without its trailing slash (empty
+    /// when the site is at the root); every link on a page starts with it.
+    pub base: String,
 }
 
 /// The loaded templates and stylesheet.
@@ -173,6 +176,7 @@ mod tests {
         Brand {
             name: "Acme <Courses>".into(),
             logo_url: String::new(),
+            base: String::new(),
         }
     }
 
