@@ -9,9 +9,12 @@ use color_eyre::eyre::{Result, WrapErr};
 use crate::settings::{Settings, Sources};
 use crate::store::Store;
 
+mod desk_commands;
+pub use desk_commands::{EXIT_CODES_HELP, OperatorsCommand};
+
 /// keydesk: the Contacts console for support agents.
 #[derive(Debug, Parser)]
-#[command(name = "keydesk", version, about)]
+#[command(name = "keydesk", version, about, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
     /// A settings file layered over the defaults and system files.
     #[arg(long, global = true, value_name = "FILE")]
@@ -36,6 +39,62 @@ pub enum Command {
         #[arg(long)]
         skip_invalid: bool,
     },
+    /// Email a customer a fresh reset link (agents and admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    ResetPassword {
+        /// The customer's email.
+        email: String,
+        /// Send even within `reset.resend_cooldown` of the previous link.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set a customer's password (admins): a generated one, or one read from stdin.
+    #[command(after_help = EXIT_CODES_HELP)]
+    ChangePassword {
+        /// The customer's email.
+        email: String,
+        /// Generate a temporary password and print it once (alone on stdout).
+        #[arg(
+            long,
+            conflicts_with = "password_stdin",
+            required_unless_present = "password_stdin"
+        )]
+        generate: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Do not require a change at the next sign-in (the password is not temporary).
+        #[arg(long)]
+        no_require_change: bool,
+    },
+    /// Lift a lock left by failed sign-ins (admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Unlock {
+        /// The customer's email.
+        email: String,
+    },
+    /// End every site session of a customer (admins).
+    #[command(after_help = EXIT_CODES_HELP)]
+    SignOut {
+        /// The customer's email.
+        email: String,
+    },
+    /// Show the newest audit events.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Audit {
+        /// Only events about this contact.
+        #[arg(long, value_name = "EMAIL")]
+        contact: Option<String>,
+        /// How many events, newest first.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u64,
+        /// One JSON array instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage who may use keydesk, by OS user name.
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Operators(OperatorsCommand),
 }
 
 /// Loads settings for this invocation.
@@ -82,15 +141,26 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Migrate) => {
-            open_store(&settings).await?;
+            let store = open_store(&settings).await?;
             println!(
                 "migrations applied to {}",
                 crate::settings::redact_url(&settings.database.url)
             );
-            Ok(0)
+            desk_commands::first_admin(store, settings).await
         }
         Some(Command::Import { file, skip_invalid }) => {
             import_file(&settings, &file, skip_invalid).await
+        }
+        Some(
+            command @ (Command::ResetPassword { .. }
+            | Command::ChangePassword { .. }
+            | Command::Unlock { .. }
+            | Command::SignOut { .. }
+            | Command::Audit { .. }
+            | Command::Operators(_)),
+        ) => {
+            let store = open_store(&settings).await?;
+            desk_commands::run(store, settings, command).await
         }
         None => {
             open_store(&settings).await?;
