@@ -95,6 +95,8 @@ pub enum Command {
     /// Manage who may use keydesk, by OS user name.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Operators(OperatorsCommand),
+    /// Serve the customer site (login, Forgot Password, reset links, account) on `site.listen`.
+    Serve,
 }
 
 /// Loads settings for this invocation.
@@ -162,6 +164,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let store = open_store(&settings).await?;
             desk_commands::run(store, settings, command).await
         }
+        Some(Command::Serve) => serve_site(settings).await,
         None => {
             open_store(&settings).await?;
             println!("keydesk: the console is not built yet; try `keydesk --help`");
@@ -245,5 +248,47 @@ async fn import_file(
             Ok(65)
         }
         Err(ImportError::Store(err)) => Err(err.into()),
+    }
+}
+
+/// `keydesk serve`: the customer site on `site.listen` until SIGTERM or
+/// Ctrl-C, then the requests in flight finish.
+async fn serve_site(settings: Settings) -> Result<i32> {
+    let store = open_store(&settings).await?;
+    let listen = settings.site.listen.clone();
+    let base_url = settings.site.base_url.clone();
+    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .wrap_err_with(|| format!("binding site.listen {listen}"))?;
+    eprintln!(
+        "keydesk: customer site on http://{} (links use {base_url})",
+        listener.local_addr()?
+    );
+    crate::site::serve(desk, listener, shutdown_signal()).await?;
+    Ok(0)
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }

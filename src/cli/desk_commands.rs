@@ -102,7 +102,7 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             json,
         } => audit(&desk, &op, contact, limit, json).await?,
         Command::Operators(command) => operators(&desk, &op, command).await?,
-        Command::Migrate | Command::Config | Command::Import { .. } => Ok(()),
+        Command::Migrate | Command::Config | Command::Import { .. } | Command::Serve => Ok(()),
     };
     Ok(match outcome {
         Ok(()) => exit::OK,
