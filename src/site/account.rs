@@ -289,10 +289,10 @@ pub async fn logout(
     if !visitor.csrf_ok(site.csrf_key(), &form.csrf) {
         return site.csrf_refused(&visitor);
     }
-    if let Some(raw) = visitor.session.as_deref() {
-        if let Err(err) = site.desk().end_session(raw).await {
-            return site.desk_failure(&visitor, &err);
-        }
+    if let Some(raw) = visitor.session.as_deref()
+        && let Err(err) = site.desk().end_session(raw).await
+    {
+        return site.desk_failure(&visitor, &err);
     }
     site.to_login(&visitor, "signed_out", true)
 }

@@ -127,10 +127,10 @@ pub async fn submit(
         Err(err) => return site.desk_failure(&visitor, &err),
     };
     // A session left in this browser by someone else ends now.
-    if let Some(old) = &visitor.session {
-        if let Err(err) = site.desk().end_session(old).await {
-            tracing::warn!(kind = err.kind(), "could not end the previous session");
-        }
+    if let Some(old) = &visitor.session
+        && let Err(err) = site.desk().end_session(old).await
+    {
+        tracing::warn!(kind = err.kind(), "could not end the previous session");
     }
     let raw = match site
         .desk()

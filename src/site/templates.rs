@@ -74,6 +74,8 @@ pub struct Templates {
     env: Environment<'static>,
     css: String,
     brand: Brand,
+    /// `brand` as templates see it (`site.name`, `site.logo_url`, `site.base`).
+    site: Value,
     lang: String,
 }
 
@@ -111,10 +113,18 @@ impl Templates {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
             .unwrap_or_else(|| "en".to_owned());
+        // The base path was checked to hold only URL-safe characters, so
+        // it goes into links as it is rather than entity-escaped.
+        let site = context! {
+            name => &brand.name,
+            logo_url => &brand.logo_url,
+            base => Value::from_safe_string(brand.base.clone()),
+        };
         Ok(Self {
             env,
             css,
             brand,
+            site,
             lang,
         })
     }
@@ -129,7 +139,7 @@ impl Templates {
             let name = name.to_owned();
             move |source| TemplateError::Template { name, source }
         };
-        let ctx = context! { site => &self.brand, title => title, ..page };
+        let ctx = context! { site => &self.site, title => title, ..page };
         let content = self
             .env
             .get_template(name)
@@ -139,7 +149,7 @@ impl Templates {
             .get_template("layout.html")
             .and_then(|t| {
                 t.render(context! {
-                    site => &self.brand,
+                    site => &self.site,
                     title => title,
                     lang => &self.lang,
                     content => Value::from_safe_string(content),
