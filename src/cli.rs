@@ -97,6 +97,34 @@ pub enum Command {
     Operators(OperatorsCommand),
     /// Serve the customer site (login, Forgot Password, reset links, account) on `site.listen`.
     Serve,
+    /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
+    Worker,
+    /// List outbox messages: state, attempts, last error (never the content).
+    Outbox(OutboxArgs),
+}
+
+/// `keydesk outbox [--failed] [--limit N] | outbox retry ID`
+#[derive(Debug, clap::Args)]
+pub struct OutboxArgs {
+    /// Only messages that failed for good.
+    #[arg(long)]
+    pub failed: bool,
+    /// Show at most this many, newest first.
+    #[arg(long, default_value_t = 50)]
+    pub limit: u64,
+    /// What to do instead of listing.
+    #[command(subcommand)]
+    pub action: Option<OutboxAction>,
+}
+
+/// Outbox actions.
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// Queue a failed message again.
+    Retry {
+        /// The message id, as `keydesk outbox` shows it.
+        id: i64,
+    },
 }
 
 /// Loads settings for this invocation.
@@ -161,10 +189,40 @@ pub async fn run(cli: Cli) -> Result<i32> {
             | Command::Audit { .. }
             | Command::Operators(_)),
         ) => {
-            let store = open_store(&settings).await?;
+            let store = match desk_commands::open(&settings).await {
+                Ok(store) => store,
+                Err(code) => return Ok(code),
+            };
             desk_commands::run(store, settings, command).await
         }
         Some(Command::Serve) => serve_site(settings).await,
+        Some(Command::Worker) => {
+            let store = open_store(&settings).await?;
+            crate::mail::admin::run_worker(store, &settings).await?;
+            Ok(0)
+        }
+        Some(Command::Outbox(args)) => {
+            let store = open_store(&settings).await?;
+            let now = crate::clock::Clock::system().now();
+            if let Some(OutboxAction::Retry { id }) = args.action {
+                let before = crate::mail::queue::get(store.conn(), id).await?;
+                match crate::mail::queue::retry(&store, id, now).await {
+                    Ok(()) => {
+                        let error = before.map(|r| r.last_error).unwrap_or_default();
+                        println!("outbox message {id} queued again (last error was: {error})");
+                        Ok(0)
+                    }
+                    Err(err) => {
+                        eprintln!("keydesk: {err}");
+                        Ok(1)
+                    }
+                }
+            } else {
+                let rows = crate::mail::queue::list(store.conn(), args.failed, args.limit).await?;
+                print!("{}", crate::mail::admin::format_table(&rows, now));
+                Ok(0)
+            }
+        }
         None => {
             open_store(&settings).await?;
             println!("keydesk: the console is not built yet; try `keydesk --help`");

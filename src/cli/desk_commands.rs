@@ -67,6 +67,24 @@ pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32>
     }
 }
 
+/// Opens and migrates the store; an outage is reported as such, with its
+/// own exit code, so scripts can retry.
+pub(super) async fn open(settings: &Settings) -> std::result::Result<Store, i32> {
+    let opened = match Store::connect(&settings.database).await {
+        Ok(store) => store.migrate().await.map(|()| store),
+        Err(err) => Err(err),
+    };
+    opened.map_err(|err| {
+        let err = DeskError::from(err);
+        eprintln!(
+            "keydesk: {} ({})",
+            printable(&err.to_string()),
+            crate::settings::redact_url(&settings.database.url)
+        );
+        err.exit_code()
+    })
+}
+
 /// Runs one customer-access command.
 pub(super) async fn run(store: Store, settings: Settings, command: Command) -> Result<i32> {
     let desk = Desk::new(store, settings, Clock::system())?;
@@ -102,7 +120,8 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             json,
         } => audit(&desk, &op, contact, limit, json).await?,
         Command::Operators(command) => operators(&desk, &op, command).await?,
-        Command::Migrate | Command::Config | Command::Import { .. } | Command::Serve => Ok(()),
+        // Not customer-access commands; `cli::run` never sends them here.
+        _ => Ok(()),
     };
     Ok(match outcome {
         Ok(()) => exit::OK,
@@ -124,13 +143,52 @@ async fn reset_password(
 ) -> Result<(), DeskError> {
     let sent = desk.send_reset_link(op, email, force).await?;
     println!(
-        "reset link queued for {}; it works until {} (revoked {} older link(s)). \
-         `keydesk worker` or `keydesk serve` delivers it.",
+        "reset link for {} works until {} (revoked {} older link(s))",
         printable(&sent.recipient),
         sent.expires_at.format("%Y-%m-%d %H:%M UTC"),
         sent.revoked_older
     );
+    println!("{}", deliver_now(desk, sent.contact_id).await);
     Ok(())
+}
+
+/// A command is a short-lived process with no worker of its own: after
+/// queueing mail it makes one bounded delivery pass, so the usual path to
+/// the inbox needs no `keydesk worker`, then says where the email stands.
+/// A failure here loses nothing: the row stays queued for any worker.
+async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
+    let settings = desk.settings();
+    let pass = match crate::mail::worker::Worker::new(
+        desk.store().clone(),
+        settings,
+        desk.clock().clone(),
+        desk.outbox_wake(),
+    ) {
+        Ok(worker) => {
+            let limit = settings.mail.smtp.timeout + std::time::Duration::from_secs(2);
+            match tokio::time::timeout(limit, worker.deliver_due()).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("delivery is taking longer than expected".to_owned()),
+            }
+        }
+        Err(err) => Some(err.to_string()),
+    };
+    let state = crate::mail::queue::latest_for_contact(desk.store().conn(), contact_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|row| crate::mail::delivery_state::describe_delivery(&row, desk.clock().now()));
+    match (state, pass) {
+        (Some(state), None) => state,
+        (Some(state), Some(problem)) => {
+            format!("{state} ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, Some(problem)) => {
+            format!("email queued ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, None) => "email queued".to_owned(),
+    }
 }
 
 async fn change_password(
@@ -184,6 +242,14 @@ async fn change_password(
         println!("{password}");
     } else {
         println!("{note}");
+    }
+    // The "your password was changed" notice; on stderr with --generate so
+    // stdout stays the password alone.
+    let notice = deliver_now(desk, set.contact_id).await;
+    if generate {
+        eprintln!("{notice}");
+    } else {
+        println!("{notice}");
     }
     Ok(Ok(()))
 }

@@ -106,7 +106,7 @@ impl Desk {
             .await;
         if let Ok(set) = &result {
             self.wake_outbox();
-            tracing::info!(by = %op.name, contact = set.contact_id, require_change, "password changed by staff");
+            tracing::info!(by = ?op.name, contact = set.contact_id, require_change, "password changed by staff");
         }
         result
     }
@@ -140,7 +140,8 @@ impl Desk {
         let mut customer = lock_customer_by_id(&txn, contact_id).await?;
         let account = ensure_account(&txn, &mut customer, now).await?;
         let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended = sessions::revoke_all(&txn, account.id, now).await?;
+        let sessions_ended =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let temporary_expires_at =
             require_change.then(|| now + delta(self.settings.password.temporary_ttl));
         let mut row: account::ActiveModel = account.into();
@@ -474,7 +475,8 @@ impl Desk {
             return Err(DeskError::BadCredentials);
         }
         let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended = sessions::revoke_all(&txn, account.id, now).await?;
+        let sessions_ended =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let account_id = account.id;
         let mut row: account::ActiveModel = account.into();
         row.password_hash = Set(Some(new_phc.to_owned()));
@@ -559,7 +561,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, was_locked, "account unlocked");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, was_locked, "account unlocked");
         Ok(was_locked)
     }
 }

@@ -307,7 +307,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(operator = %identity.name, "first operator made admin");
+        tracing::info!(operator = ?identity.name, "first operator made admin");
         Ok(Some(format!(
             "{} is the first keydesk operator and is now an admin. \
              Add others with `keydesk operators add NAME --role agent`.",
@@ -381,7 +381,7 @@ impl Desk {
         }
         audit::write(&txn, now, &Actor::operator(op), event).await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, operator = %name, role = %role, "operator added");
+        tracing::info!(by = ?op.name, operator = ?name, role = %role, "operator added");
         Ok(())
     }
 
@@ -420,7 +420,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, operator = %name, "operator removed");
+        tracing::info!(by = ?op.name, operator = ?name, "operator removed");
         Ok(())
     }
 

@@ -70,7 +70,8 @@ impl Desk {
     ) -> Result<u64, DeskError> {
         let now = self.clock().now();
         let txn = self.store().begin_write().await?;
-        let ended = sessions::revoke_all(&txn, me.account_id, now).await?;
+        let idle = crate::clock::delta(self.settings().site.session_idle);
+        let ended = sessions::revoke_all(&txn, me.account_id, now, idle).await?;
         audit::write(
             &txn,
             now,

@@ -29,7 +29,7 @@ use crate::clock::delta;
 use crate::store::entity::{account, contact, reset_link};
 
 /// The path of the reset page under `site.base_url`; the token follows it.
-pub const RESET_PATH: &str = "/reset/";
+pub const RESET_PATH: &str = "/password/reset/";
 
 /// The link a customer receives for `token`.
 #[must_use]
@@ -159,9 +159,9 @@ impl Desk {
         match &result {
             Ok(sent) => {
                 self.wake_outbox();
-                tracing::info!(by = %op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
+                tracing::info!(by = ?op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
             }
-            Err(err) => tracing::info!(by = %op.name, refusal = err.kind(), "reset link not sent"),
+            Err(err) => tracing::info!(by = ?op.name, refusal = err.kind(), "reset link not sent"),
         }
         result
     }
@@ -285,7 +285,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, revoked, "reset links revoked");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, revoked, "reset links revoked");
         Ok(revoked)
     }
 
@@ -502,7 +502,8 @@ impl Desk {
         used.used_at = Set(Some(now));
         used.update(&txn).await?;
         let revoked_links = revoke_open(&txn, account.id, now, Some(link.id)).await?;
-        let ended_sessions = sessions::revoke_all(&txn, account.id, now).await?;
+        let ended_sessions =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
         let mut row: account::ActiveModel = account.into();
         row.password_hash = Set(Some(phc.to_owned()));
         row.must_change_password = Set(false);

@@ -57,16 +57,20 @@ pub struct SessionSummary {
 /// does not turn every request into a write.
 const TOUCH_EVERY: TimeDelta = TimeDelta::seconds(60);
 
-/// Ends every open session of an account; returns how many.
+/// Ends every live session of an account; returns how many. Sessions
+/// already over by age or idleness are dead already and left as they are.
 pub(crate) async fn revoke_all(
     db: &impl ConnectionTrait,
     account_id: i64,
     now: DateTime<Utc>,
+    idle: TimeDelta,
 ) -> Result<u64, DeskError> {
     let result = session::Entity::update_many()
         .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
         .filter(session::Column::AccountId.eq(account_id))
         .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now))
+        .filter(session::Column::LastSeenAt.gt(now - idle))
         .exec(db)
         .await?;
     Ok(result.rows_affected)
@@ -113,6 +117,10 @@ impl Desk {
         let raw = insert(&txn, account_id, client, now, self.session_absolute()).await?;
         txn.commit().await?;
         Ok(raw)
+    }
+
+    pub(crate) fn session_idle(&self) -> TimeDelta {
+        delta(self.settings.site.session_idle)
     }
 
     fn session_absolute(&self) -> TimeDelta {
@@ -243,7 +251,7 @@ impl Desk {
         operators::require(&txn, op, Action::SignOutEverywhere).await?;
         let customer = super::lock_customer(&txn, email).await?;
         let ended = match &customer.account {
-            Some(account) => revoke_all(&txn, account.id, now).await?,
+            Some(account) => revoke_all(&txn, account.id, now, self.session_idle()).await?,
             None => 0,
         };
         audit::write(
@@ -255,7 +263,7 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
-        tracing::info!(by = %op.name, contact = customer.contact.id, ended, "signed out everywhere");
+        tracing::info!(by = ?op.name, contact = customer.contact.id, ended, "signed out everywhere");
         Ok(ended)
     }
 }

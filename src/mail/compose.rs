@@ -206,7 +206,8 @@ impl Composer {
 
     /// The reset-link message: greets `to` by name, carries `link`, says
     /// when it expires (in words and in UTC) and what to do if they did
-    /// not ask.
+    /// not ask. `link` must start with `site.base_url` + `/`; the `Date`
+    /// header is `now`.
     ///
     /// # Errors
     /// A bad recipient address, a link not under `site.base_url`, an expiry
@@ -240,7 +241,8 @@ impl Composer {
 
     /// The notice sent after any password change: when, whether support
     /// staff did it, and what to do if it wasn't the customer. Never holds
-    /// a password.
+    /// a password. The `Date` header is `changed_at` (the notice is composed
+    /// in the same transaction as the change).
     ///
     /// # Errors
     /// A bad recipient address or a template that fails to render.
