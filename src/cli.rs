@@ -309,21 +309,29 @@ async fn import_file(
     }
 }
 
-/// `keydesk serve`: the customer site on `site.listen` until SIGTERM or
-/// Ctrl-C, then the requests in flight finish.
+/// `keydesk serve`: the customer site on `site.listen` and the outbox
+/// worker, in one process, until SIGTERM or Ctrl-C; then the requests in
+/// flight finish and the worker stops after its current message.
 async fn serve_site(settings: Settings) -> Result<i32> {
     let store = open_store(&settings).await?;
     let listen = settings.site.listen.clone();
     let base_url = settings.site.base_url.clone();
-    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())?;
+    let clock = crate::clock::Clock::system();
+    let desk = crate::desk::Desk::new(store.clone(), settings.clone(), clock.clone())?;
+    // The desk wakes this worker after every commit that queues mail.
+    let worker = crate::mail::worker::Worker::new(store, &settings, clock, desk.outbox_wake())?;
+    let transport = worker.transport_label().to_owned();
     let listener = tokio::net::TcpListener::bind(&listen)
         .await
         .wrap_err_with(|| format!("binding site.listen {listen}"))?;
+    let worker = worker.spawn();
     eprintln!(
-        "keydesk: customer site on http://{} (links use {base_url})",
+        "keydesk: customer site on http://{} (links use {base_url}); mail via {transport}",
         listener.local_addr()?
     );
-    crate::site::serve(desk, listener, shutdown_signal()).await?;
+    let served = crate::site::serve(desk, listener, shutdown_signal()).await;
+    worker.stop().await;
+    served?;
     Ok(0)
 }
 

@@ -2,8 +2,10 @@
 //! WebDriver (chromedriver) with fantoccini, against the real site on
 //! 127.0.0.1 and a real store (SQLite and PostgreSQL):
 //!
-//! 1. Forgot Password from the login page; the reset link desk mailed
-//!    (read back from what was sent) is opened; a weak password is refused
+//! 1. Forgot Password from the login page; desk queues the mail, the
+//!    outbox worker running beside the site (as in `keydesk serve`)
+//!    delivers it to a real SMTP server (aiosmtpd); the link in the
+//!    received message is opened; a weak password is refused
 //!    with the policy's reasons; a good one is set; the customer logs in.
 //! 2. The used link shows "already used" and offers a new one.
 //! 3. The password is changed in account settings; the customer logs out
@@ -17,6 +19,7 @@
 
 mod common;
 mod site_support;
+mod support;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -25,6 +28,7 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use site_support::TestSite;
+use support::smtp::SmtpServer;
 
 const PW1: &str = "Gentle-Harbour-Lantern-42";
 const PW2: &str = "Quiet-Meadow-Compass-77";
@@ -257,17 +261,38 @@ async fn wait_for_port(port: u16) {
     }
 }
 
-/// The reset link the customer received.
-async fn mailed_link(site: &TestSite, email: &str) -> String {
-    site.last_link(email)
-        .await
-        .expect("a reset link was mailed")
+/// The reset link in the `nth` reset message the SMTP server received for
+/// `email`, waiting for it to arrive.
+async fn mailed_link(smtp: &SmtpServer, site: &TestSite, email: &str, nth: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let texts: Vec<String> = smtp
+            .messages()
+            .into_iter()
+            .filter(|m| m.rcpt_tos.iter().any(|r| r == email))
+            .filter_map(|m| {
+                let parsed = mail_parser::MessageParser::default().parse(m.raw.as_bytes())?;
+                parsed.body_text(0).map(|t| t.into_owned())
+            })
+            .filter(|text| text.contains(&format!("{}/", site.url)))
+            .collect();
+        if texts.len() >= nth {
+            return site_support::find_link(&texts[nth - 1], &format!("{}/", site.url))
+                .expect("a link to the site");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reset email reached the SMTP server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 async fn whole_path(db: common::TestDb) {
     let _one = BROWSER_LOCK.lock().await;
     let backend = db.backend;
-    let site = TestSite::start(db, &[]).await;
+    let smtp = SmtpServer::plain();
+    let site = TestSite::start_mailing(db, smtp.port, &[]).await;
     let email = "ada@example.com";
     site.customer("Ada Lovelace", email, None).await;
     let b = Browser::start().await;
@@ -304,8 +329,16 @@ async fn whole_path(db: common::TestDb) {
     assert!(said.contains(
         "If that email belongs to an account, a reset link is on its way. Check your spam folder if it does not arrive."
     ));
-    let link = mailed_link(&site, email).await;
+    let link = mailed_link(&smtp, &site, email, 1).await;
     assert!(link.starts_with(&site.url), "{link}");
+    println!(
+        "[browser] the SMTP server received the reset email; link path {}",
+        link.trim_start_matches(&site.url)
+            .split('/')
+            .take(3)
+            .collect::<Vec<_>>()
+            .join("/")
+    );
 
     b.go(&link).await;
     assert_eq!(b.h1().await, "Set a new password");

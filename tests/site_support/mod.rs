@@ -62,6 +62,7 @@ pub struct TestSite {
     pub db: TestDb,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    worker: Option<keydesk::mail::worker::WorkerHandle>,
     _dir: tempfile::TempDir,
 }
 
@@ -69,6 +70,31 @@ impl TestSite {
     /// Serves the site over `db` with settings overrides.
     pub async fn start(db: TestDb, extra: &[(&str, &str)]) -> Self {
         Self::start_at(db, "", extra).await
+    }
+
+    /// Serves the site with the outbox worker beside it in this process,
+    /// as `keydesk serve` does, delivering over plain SMTP to
+    /// 127.0.0.1:`smtp_port`.
+    pub async fn start_mailing(db: TestDb, smtp_port: u16, extra: &[(&str, &str)]) -> Self {
+        let port = smtp_port.to_string();
+        let mut all = vec![
+            ("KEYDESK__MAIL__TRANSPORT", "smtp"),
+            ("KEYDESK__MAIL__SMTP__HOST", "127.0.0.1"),
+            ("KEYDESK__MAIL__SMTP__PORT", port.as_str()),
+            ("KEYDESK__MAIL__SMTP__TLS", "none"),
+        ];
+        all.extend_from_slice(extra);
+        let mut site = Self::start_at(db, "", &all).await;
+        let settings = site.desk.settings().clone();
+        let worker = keydesk::mail::worker::Worker::new(
+            site.db.store.clone(),
+            &settings,
+            site.clock.clone(),
+            site.desk.outbox_wake(),
+        )
+        .expect("outbox worker");
+        site.worker = Some(worker.spawn());
+        site
     }
 
     /// Like [`TestSite::start`] with `site.base_url` ending in `path`.
@@ -98,6 +124,7 @@ impl TestSite {
             db,
             stop: Some(stop),
             task: Some(task),
+            worker: None,
             _dir: dir,
         }
     }
@@ -163,8 +190,11 @@ impl TestSite {
             .len()
     }
 
-    /// Stops the server and waits for it.
+    /// Stops the server (and the worker) and waits for them.
     pub async fn stop(mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.stop().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
