@@ -6,7 +6,9 @@
 //! the figure is a rate over a fixed window, not a per-iteration time).
 //!
 //! 1. Raw: desk's own `Hasher` (pooled memory, OWASP parameters)
-//!    verifying on every core for a fixed time: the ceiling for logins.
+//!    verifying for a fixed time on one thread a core, and on as many
+//!    threads as the site hashes at once; the better figure is the
+//!    ceiling for logins.
 //! 2. Site: the real `keydesk serve` binary as a child process on
 //!    127.0.0.1 over SQLite, default `[site]` settings; a small load
 //!    generator here keeps `CONNS` keep-alive connections posting the
@@ -140,7 +142,14 @@ async fn run() {
     let mut rates = Vec::new();
     let mut site = Tally::default();
     for round in 1..=rounds {
-        let raw = raw_argon2(&settings, cores, window);
+        // The machine's ceiling: one thread a core, and as many threads as
+        // the site hashes at once (which wins a bigger share of a busy
+        // machine); the better of the two is the bar.
+        let slots = settings.site.max_concurrent_hashes;
+        let raw_cores = raw_argon2(&settings, cores, window / 2);
+        let raw_slots = raw_argon2(&settings, slots.max(1), window / 2);
+        let raw = raw_cores.max(raw_slots);
+        println!("round {round}: raw {raw_cores:.1}/s on {cores} threads, {raw_slots:.1}/s on {slots}");
         let tally = load(port, &nonce, &token, &emails, conns, window).await;
         let rate = tally.ok as f64 / tally.elapsed.as_secs_f64();
         println!(
@@ -166,7 +175,8 @@ async fn run() {
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| raw argon2id verify, {cores} threads, desk's Hasher (median of {rounds}) | {:.1} /s |",
+        "| raw argon2id verify, desk's Hasher, best of {cores} or {} threads (median of {rounds}) | {:.1} /s |",
+        settings.site.max_concurrent_hashes,
         median(&raws)
     );
     println!(
