@@ -149,7 +149,9 @@ async fn run() {
         let raw_cores = raw_argon2(&settings, cores, window / 2);
         let raw_slots = raw_argon2(&settings, slots.max(1), window / 2);
         let raw = raw_cores.max(raw_slots);
-        println!("round {round}: raw {raw_cores:.1}/s on {cores} threads, {raw_slots:.1}/s on {slots}");
+        println!(
+            "round {round}: raw {raw_cores:.1}/s on {cores} threads, {raw_slots:.1}/s on {slots}"
+        );
         let tally = load(port, &nonce, &token, &emails, conns, window).await;
         let rate = tally.ok as f64 / tally.elapsed.as_secs_f64();
         println!(

@@ -921,3 +921,57 @@ async fn an_https_site_sets_secure_cookies_and_ignores_the_host_header() {
     let _ = stop.send(());
     let _ = task.await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_can_rebrand_and_translate_the_pages() {
+    let Some(db) = common::fresh(common::Backend::Sqlite).await else {
+        return;
+    };
+    let templates = tempfile::tempdir().unwrap();
+    std::fs::write(
+        templates.path().join("forgot.html"),
+        "<h1>Mot de passe oublié</h1><form method=\"post\" action=\"{{ site.base }}/password/forgot\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{{ csrf }}\">\
+         <label for=\"email\">Adresse e-mail</label><input id=\"email\" name=\"email\" type=\"email\"></form>",
+    )
+    .unwrap();
+    std::fs::write(templates.path().join("lang"), "fr").unwrap();
+    let dir = templates.path().to_str().unwrap().to_owned();
+    let site = TestSite::start(
+        db,
+        &[
+            ("KEYDESK__SITE__TEMPLATES_DIR", dir.as_str()),
+            ("KEYDESK__SITE__NAME", "Académie <Lumière>"),
+            (
+                "KEYDESK__SITE__LOGO_URL",
+                "https://cdn.example.com/logo.png",
+            ),
+        ],
+    )
+    .await;
+    let c = site.client();
+    let page = c.get("/password/forgot").await;
+    assert_eq!(page.status, 200);
+    assert_eq!(page.h1(), "Mot de passe oublié");
+    assert!(page.body.contains("<html lang=\"fr\">"));
+    assert!(
+        page.body.contains("Académie &lt;Lumière&gt;"),
+        "name escaped"
+    );
+    assert!(
+        page.body
+            .contains("src=\"https:&#x2f;&#x2f;cdn.example.com&#x2f;logo.png\"")
+    );
+    // Pages without an override keep the built-in text.
+    assert_eq!(c.get("/login").await.h1(), "Log in");
+    // The overridden form still works (CSRF and all).
+    let sent = c
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "x@example.com")],
+        )
+        .await;
+    assert_eq!(sent.status, 200);
+    site.stop().await;
+}
