@@ -296,7 +296,8 @@ async fn seed(store: &Store, settings: &Settings) -> Vec<String> {
 
 /// Verifications per second on `threads` threads for `window`.
 fn raw_argon2(settings: &Settings, threads: usize, window: Duration) -> f64 {
-    let hasher = Hasher::new(settings.password.argon2).expect("hasher");
+    // One pooled buffer a thread, as desk sizes its pool to its slots.
+    let hasher = Hasher::with_pool_capacity(settings.password.argon2, threads).expect("hasher");
     let phc = hasher.hash(PASSWORD).expect("hash");
     // Warm the buffer pool.
     for _ in 0..threads {
