@@ -111,6 +111,8 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = 5000)]
         contacts: u64,
     },
+    /// Serve the customer site (login, Forgot Password, reset links, account) on `site.listen`.
+    Serve,
     /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
     Worker,
     /// List outbox messages: state, attempts, last error (never the content).
@@ -209,6 +211,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             desk_commands::run(store, settings, command).await
         }
+        Some(Command::Serve) => serve_site(settings).await,
         Some(Command::Worker) => {
             let store = open_store(&settings).await?;
             crate::mail::admin::run_worker(store, &settings).await?;
@@ -335,15 +338,47 @@ fn require_terminal() -> Result<()> {
 async fn run_console(settings: Settings) -> Result<i32> {
     require_terminal()?;
     let store = open_store(&settings).await?;
-    console_on(store, settings).await
+    console_on(store, settings, false).await
 }
 
-/// The console over an open store, with the mail worker in-process.
-async fn console_on(store: Store, settings: Settings) -> Result<i32> {
+/// The console over an open store, with the mail worker in-process and,
+/// for the demo, the customer site on `site.listen` so every mailed link
+/// can be followed.
+async fn console_on(store: Store, settings: Settings, with_site: bool) -> Result<i32> {
+    let listen = settings.site.listen.clone();
     let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())
         .wrap_err("starting desk")?;
     let (worker, label) = crate::tui::spawn_worker(&desk).wrap_err("starting the mail worker")?;
-    let result = crate::tui::run_local(desk, Some(label)).await;
+    let (stop_site, site_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut site = None;
+    if with_site {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .wrap_err_with(|| {
+                format!("binding site.listen {listen} for the demo's customer site")
+            })?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let served = desk.clone();
+        site = Some((
+            address,
+            tokio::spawn(async move {
+                crate::site::serve(served, listener, async {
+                    let _ = site_stopped.await;
+                })
+                .await
+            }),
+        ));
+    }
+    let site_address = site.as_ref().map(|(address, _)| address.clone());
+    let result = crate::tui::run_local(desk, Some(label), site_address).await;
+    let _ = stop_site.send(());
+    if let Some((_, task)) = site {
+        match task.await {
+            Ok(Err(err)) => tracing::warn!(error = %err, "customer site stopped with an error"),
+            Err(err) => tracing::warn!(error = %err, "customer site task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     worker.stop().await;
     result.wrap_err("console")?;
     Ok(0)
@@ -439,7 +474,8 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
     if let Some(message) = desk.ensure_first_admin(&identity).await? {
         eprintln!("keydesk demo: {message}");
     }
-    let code = console_on(store, settings).await?;
+    let site = settings.site.base_url.clone();
+    let code = console_on(store, settings, true).await?;
     println!("keydesk demo: the store is {}", db.display());
     println!(
         "keydesk demo: emails are written to {} (one .eml file each)",
@@ -449,5 +485,56 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
         "keydesk demo: seeded customers with a password sign in with {}",
         crate::seed::DEMO_PASSWORD
     );
+    println!("keydesk demo: the customer site was at {site}");
     Ok(code)
+}
+
+/// `keydesk serve`: the customer site on `site.listen` and the outbox
+/// worker, in one process, until SIGTERM or Ctrl-C; then the requests in
+/// flight finish and the worker stops after its current message.
+async fn serve_site(settings: Settings) -> Result<i32> {
+    let store = open_store(&settings).await?;
+    let listen = settings.site.listen.clone();
+    let base_url = settings.site.base_url.clone();
+    let clock = crate::clock::Clock::system();
+    let desk = crate::desk::Desk::new(store.clone(), settings.clone(), clock.clone())?;
+    // The desk wakes this worker after every commit that queues mail.
+    let worker = crate::mail::worker::Worker::new(store, &settings, clock, desk.outbox_wake())?;
+    let transport = worker.transport_label().to_owned();
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .wrap_err_with(|| format!("binding site.listen {listen}"))?;
+    let worker = worker.spawn();
+    eprintln!(
+        "keydesk: customer site on http://{} (links use {base_url}); mail via {transport}",
+        listener.local_addr()?
+    );
+    let served = crate::site::serve(desk, listener, shutdown_signal()).await;
+    worker.stop().await;
+    served?;
+    Ok(0)
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

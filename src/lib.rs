@@ -14,5 +14,6 @@ pub mod logging;
 pub mod mail;
 pub mod seed;
 pub mod settings;
+pub mod site;
 pub mod store;
 pub mod tui;

@@ -17,6 +17,7 @@ pub mod audit;
 pub mod error;
 pub mod operators;
 mod outbox;
+mod own_sessions;
 pub mod password;
 pub mod reset_links;
 pub mod sessions;
@@ -112,8 +113,14 @@ impl Desk {
         clock: Clock,
     ) -> Result<Self, DeskError> {
         let settings: Arc<Settings> = settings.into();
-        let hasher = Hasher::new(settings.password.argon2)
-            .map_err(|e| DeskError::Internal(e.to_string()))?;
+        // One pooled buffer per hashing slot: with fewer, the slots beyond
+        // the pool allocate 19 MiB per hash and the allocator keeps the
+        // freed memory per thread (hundreds of MiB resident under load).
+        let hasher = Hasher::with_pool_capacity(
+            settings.password.argon2,
+            settings.site.max_concurrent_hashes.max(1),
+        )
+        .map_err(|e| DeskError::Internal(e.to_string()))?;
         let composer = Composer::new(&settings)
             .map_err(|e| DeskError::Internal(format!("mail templates: {e}")))?;
         Ok(Self {

@@ -35,6 +35,8 @@ pub struct UiConfig {
     pub backend: String,
     /// `file`, `smtp`, `sendmail`.
     pub transport: String,
+    /// Where the customer site this process serves listens (the demo).
+    pub site: Option<String>,
 }
 
 impl Default for UiConfig {
@@ -44,6 +46,7 @@ impl Default for UiConfig {
             min_password_length: 12,
             backend: "sqlite".into(),
             transport: "file".into(),
+            site: None,
         }
     }
 }

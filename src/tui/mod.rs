@@ -57,6 +57,7 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
         min_password_length: settings.password.min_length,
         backend: store.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
+        site: None,
     }
 }
 
@@ -127,6 +128,7 @@ async fn terminate_or_hangup() {
 pub async fn run_local(
     desk: crate::desk::Desk,
     transport_label: Option<String>,
+    site_address: Option<String>,
 ) -> Result<Exit, ConsoleError> {
     let (w, h) = ratatui::crossterm::terminal::size()?;
     let identity = crate::desk::Identity::from_os().map_err(|e| io::Error::other(e.to_string()))?;
@@ -140,6 +142,7 @@ pub async fn run_local(
     if let Some(label) = transport_label {
         app.config.transport = label;
     }
+    app.config.site = site_address;
     let services = services::Services::new(desk, identity);
     let guard = terminal::TerminalGuard::enter()?;
     let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));

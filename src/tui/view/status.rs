@@ -87,6 +87,10 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         t.muted,
     ));
     spans.push(sep());
+    if let Some(site) = &app.config.site {
+        spans.push(Span::styled(format!("site: {site}"), t.muted));
+        spans.push(sep());
+    }
     match s.outbox {
         Some(o) => {
             let mut parts = Vec::new();
