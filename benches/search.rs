@@ -10,6 +10,11 @@
 //! holds exactly that many contacts. `KEYDESK_BENCH_CONTACTS` changes the
 //! size (another file / database name).
 //!
+//! Engines: `index` is `Searcher::search` as the console calls it (ids from
+//! the index, then the page's rows by primary key from the store);
+//! `index-only` is the index lookup alone; `sql-like` is
+//! `contacts::search_sql`, the plain `LIKE '%q%'` baseline.
+//!
 //! Besides criterion's own report, a summary table is printed at the end
 //! with the median and 95th percentile of individually timed runs
 //! (criterion reports means and medians of batches, not a p95).
@@ -298,6 +303,20 @@ fn main() {
         for case in cases {
             group.bench_function(case.label, |b| {
                 b.iter(|| rt.block_on(searcher.search(&case.query)).expect("search"));
+            });
+        }
+        group.finish();
+        let index = searcher.index().expect("index loaded");
+        let mut group = criterion.benchmark_group(format!("{name}/index-only"));
+        group.measurement_time(Duration::from_secs(2));
+        for case in cases {
+            let needle = case.query.needle();
+            group.bench_function(case.label, |b| {
+                b.iter(|| {
+                    index
+                        .search(&needle, case.query.kind, None, 50)
+                        .expect("supported")
+                });
             });
         }
         group.finish();
