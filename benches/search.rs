@@ -354,6 +354,23 @@ fn main() {
                 total,
                 runs: index_runs,
             });
+            let index = searcher.index().expect("index loaded");
+            let needle = case.query.needle();
+            let (median, p95, total) = time_runs(&rt, index_runs, || {
+                index
+                    .search(&needle, case.query.kind, None, 50)
+                    .expect("supported")
+                    .total
+            });
+            rows.push(Row {
+                backend: name,
+                case: case.label,
+                engine: "index alone",
+                median,
+                p95,
+                total,
+                runs: index_runs,
+            });
             let (median, p95, total) = time_runs(&rt, sql_runs, || {
                 rt.block_on(contacts::search_sql(store.conn(), &case.query))
                     .expect("search")

@@ -190,7 +190,8 @@ async fn assert_same_pages(
 }
 
 async fn index_and_sql_return_the_same_pages(db: TestDb) {
-    crafted_store(&db, 1_500).await;
+    // More than one load chunk (4096 contacts).
+    crafted_store(&db, 4_500).await;
     let searcher = Searcher::new(
         db.store.clone(),
         &settings(true, Duration::from_secs(2)),
@@ -199,9 +200,9 @@ async fn index_and_sql_return_the_same_pages(db: TestDb) {
     assert_eq!(searcher.status(), IndexStatus::Loading);
     let loaded = searcher.load().await.expect("load");
     assert!(
-        matches!(loaded, RefreshOutcome::Loaded { contacts, .. } if contacts == 1_500 + CRAFTED.len())
+        matches!(loaded, RefreshOutcome::Loaded { contacts, .. } if contacts == 4_500 + CRAFTED.len())
     );
-    assert!(matches!(searcher.status(), IndexStatus::Ready { contacts, .. } if contacts == 1_514));
+    assert!(matches!(searcher.status(), IndexStatus::Ready { contacts, .. } if contacts == 4_514));
 
     let texts = [
         "",

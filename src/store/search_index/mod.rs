@@ -30,9 +30,11 @@
 //! The index is immutable; a change makes a new one ([`SearchIndex::apply`])
 //! which the owner swaps in behind an `Arc`.
 
-use std::collections::HashMap;
+mod build;
 
 use memchr::memmem::Finder;
+
+pub use build::IndexBuilder;
 
 use super::contacts::{Cursor, KindFilter, MatchCount};
 
@@ -43,6 +45,13 @@ const FLAG_CUSTOMER: u8 = 1;
 const FLAG_SUBSCRIBER: u8 = 2;
 /// Stands in for `\n` and `0x1F` inside a name or email.
 const REPLACEMENT: char = '\u{1a}';
+const REPLACEMENT_BYTE: u8 = 0x1a;
+
+fn flags_byte(customer: bool, subscriber: bool) -> u8 {
+    FLAG_BASE
+        | if customer { FLAG_CUSTOMER } else { 0 }
+        | if subscriber { FLAG_SUBSCRIBER } else { 0 }
+}
 
 /// One contact as the index holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +70,7 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     fn flags(&self) -> u8 {
-        FLAG_BASE
-            | if self.customer { FLAG_CUSTOMER } else { 0 }
-            | if self.subscriber { FLAG_SUBSCRIBER } else { 0 }
+        flags_byte(self.customer, self.subscriber)
     }
 
     /// Replaces the bytes that would break the record layout.
@@ -181,37 +188,6 @@ impl Default for SearchIndex {
 }
 
 impl SearchIndex {
-    /// Builds an index from entries in any order. Later entries with the
-    /// same id replace earlier ones.
-    ///
-    /// # Errors
-    /// [`IndexError::TooLarge`] past 4 GiB of text.
-    pub fn build(mut entries: Vec<IndexEntry>) -> Result<Self, IndexError> {
-        for entry in &mut entries {
-            entry.sanitise();
-        }
-        sort_entries(&mut entries);
-        let size: usize = entries
-            .iter()
-            .map(|e| e.name_lower.len() + e.email_lower.len() + 3)
-            .sum();
-        if u32::try_from(size).is_err() {
-            return Err(IndexError::TooLarge(size));
-        }
-        let mut index = Self {
-            buf: Vec::with_capacity(size),
-            offsets: Vec::with_capacity(entries.len() + 1),
-            ids: Vec::with_capacity(entries.len()),
-            totals: [0; 4],
-            tuning: Tuning::default(),
-        };
-        for entry in &entries {
-            index.push(entry.id, &entry.record());
-        }
-        index.finish();
-        Ok(index)
-    }
-
     /// The same index with other tuning.
     #[must_use]
     pub fn with_tuning(mut self, tuning: Tuning) -> Self {
@@ -223,6 +199,16 @@ impl SearchIndex {
     #[must_use]
     pub fn tuning(&self) -> Tuning {
         self.tuning
+    }
+
+    fn with_capacity(records: usize, bytes: usize, tuning: Tuning) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            offsets: Vec::with_capacity(records + 1),
+            ids: Vec::with_capacity(records),
+            totals: [0; 4],
+            tuning,
+        }
     }
 
     fn push(&mut self, id: i64, record: &[u8]) {
@@ -412,14 +398,16 @@ impl SearchIndex {
     ) -> (Vec<usize>, MatchCount) {
         let finder = Finder::new(needle);
         let start_byte = self.offsets[start] as usize;
+        // Counting costs by the records the needle hits, whether or not the
+        // kind filter then admits them; so density is judged on hits.
         let dense = if self.len() >= self.tuning.small {
             self.sample(&finder, kind)
-                .filter(|projected| *projected > self.tuning.estimate_above)
+                .filter(|(hits, _)| *hits > self.tuning.estimate_above)
         } else {
             None
         };
-        if let Some(projected) = dense {
-            let (page, _) = self.scan(
+        if let Some((_, projected)) = dense {
+            let (page, ..) = self.scan(
                 &finder,
                 kind,
                 start_byte..self.buf.len(),
@@ -439,29 +427,33 @@ impl SearchIndex {
         (page, MatchCount::Exact(count))
     }
 
-    /// Projects the match count from a strided sample of the records.
-    fn sample(&self, finder: &Finder<'_>, kind: KindFilter) -> Option<u64> {
+    /// Projects from a strided sample of the records how many the needle
+    /// hits, and how many of those the kind filter admits.
+    fn sample(&self, finder: &Finder<'_>, kind: KindFilter) -> Option<(u64, u64)> {
         let n = self.len();
         let windows = SAMPLE_WINDOWS.min(n / SAMPLE_FRACTION);
         if windows == 0 {
             return None;
         }
         let per_window = (n / (windows * SAMPLE_FRACTION)).max(1);
-        let (mut hits, mut seen) = (0u64, 0u64);
+        let (mut hits, mut admitted, mut seen) = (0u64, 0u64, 0u64);
         for w in 0..windows {
             let first = w * n / windows;
             let last = (first + per_window).min(n);
             let range = self.offsets[first] as usize..self.offsets[last] as usize;
-            hits += self.scan(finder, kind, range, usize::MAX, 0, true).1;
+            let (_, yes, all) = self.scan(finder, kind, range, usize::MAX, 0, true);
+            admitted += yes;
+            hits += all;
             seen += (last - first) as u64;
         }
-        Some(hits * n as u64 / seen.max(1))
+        let project = |k: u64| k * n as u64 / seen.max(1);
+        Some((project(hits), project(admitted)))
     }
 
-    /// Scans `range` (whole records): counts matching records when `count`
-    /// is set, and collects up to `limit + 1` matching records that start
-    /// at or after `page_from`. Without `count` it stops once the page is
-    /// full.
+    /// Scans `range` (whole records): counts the records the needle hits
+    /// and, of those, the ones the kind filter admits (the matches), and
+    /// collects up to `limit + 1` matches that start at or after
+    /// `page_from`. Without `count` it stops once the page is full.
     fn scan(
         &self,
         finder: &Finder<'_>,
@@ -470,16 +462,17 @@ impl SearchIndex {
         page_from: usize,
         limit: usize,
         count: bool,
-    ) -> (Vec<usize>, u64) {
+    ) -> (Vec<usize>, u64, u64) {
         let hay = &self.buf[range.clone()];
         let mut page = Vec::new();
-        let mut found = 0u64;
+        let (mut found, mut hits) = (0u64, 0u64);
         let mut pos = 0;
         while let Some(i) = finder.find(&hay[pos..]) {
             let hit = pos + i;
             // Records end in '\n' and a needle cannot contain one, so the
             // end of this record is the end of the match's record.
             let end = hit + memchr::memchr(RECORD_END, &hay[hit..]).unwrap_or(hay.len() - hit);
+            hits += 1;
             if admits(kind, hay[end - 1]) {
                 found += 1;
                 let at = range.start + hit;
@@ -495,7 +488,7 @@ impl SearchIndex {
                 break;
             }
         }
-        (page, found)
+        (page, found, hits)
     }
 
     /// An exact count over the whole buffer, split over the tuning's
@@ -516,7 +509,7 @@ impl SearchIndex {
         let bounds: Vec<usize> = (0..=parts)
             .map(|p| self.offsets[p * n / parts] as usize)
             .collect();
-        let results: Vec<(Vec<usize>, u64)> = if parts == 1 {
+        let results: Vec<(Vec<usize>, u64, u64)> = if parts == 1 {
             vec![self.scan(finder, kind, 0..self.buf.len(), page_from, limit, true)]
         } else {
             std::thread::scope(|scope| {
@@ -538,7 +531,7 @@ impl SearchIndex {
         };
         let mut page = Vec::with_capacity(limit + 1);
         let mut count = 0;
-        for (part_page, part_count) in results {
+        for (part_page, part_count, _) in results {
             count += part_count;
             for i in part_page {
                 if page.len() <= limit {
@@ -548,113 +541,6 @@ impl SearchIndex {
         }
         (page, count)
     }
-
-    /// A new index with `changes` written over this one (an entry per
-    /// contact added or changed) and `removed` ids dropped. `None` when
-    /// nothing would differ, so the caller keeps the current index.
-    ///
-    /// # Errors
-    /// [`IndexError::TooLarge`] past 4 GiB of text.
-    pub fn apply(
-        &self,
-        mut changes: Vec<IndexEntry>,
-        removed: &[i64],
-    ) -> Result<Option<Self>, IndexError> {
-        for entry in &mut changes {
-            entry.sanitise();
-        }
-        // Keep the last entry for each id.
-        let mut latest: HashMap<i64, usize> = HashMap::with_capacity(changes.len());
-        for (i, entry) in changes.iter().enumerate() {
-            latest.insert(entry.id, i);
-        }
-        let mut changes: Vec<IndexEntry> = changes
-            .into_iter()
-            .enumerate()
-            .filter(|(i, e)| latest.get(&e.id) == Some(i))
-            .map(|(_, e)| e)
-            .collect();
-        // For each touched id: Some(record) = write this, None = drop it.
-        let mut touched: HashMap<i64, Option<Vec<u8>>> =
-            changes.iter().map(|e| (e.id, Some(e.record()))).collect();
-        for id in removed {
-            touched.entry(*id).or_insert(None);
-        }
-        if touched.is_empty() {
-            return Ok(None);
-        }
-        // Which old records go, and whether anything differs at all.
-        let (min, max) = touched.keys().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
-            (lo.min(*id), hi.max(*id))
-        });
-        let mut drop_old = vec![false; self.len()];
-        let mut present_changed = 0usize;
-        let mut differs = false;
-        for (i, id) in self.ids.iter().enumerate() {
-            if *id < min || *id > max {
-                continue;
-            }
-            if let Some(new) = touched.get(id) {
-                drop_old[i] = true;
-                present_changed += usize::from(new.is_some());
-                differs |= new.as_deref() != Some(self.record(i));
-            }
-        }
-        // An id written that was not there before is an addition.
-        differs |= present_changed < changes.len();
-        if !differs {
-            return Ok(None);
-        }
-        sort_entries(&mut changes);
-
-        let size = self.buf.len() + changes.iter().map(|e| e.record().len()).sum::<usize>();
-        if u32::try_from(size).is_err() {
-            return Err(IndexError::TooLarge(size));
-        }
-        let mut next = Self {
-            buf: Vec::with_capacity(size),
-            offsets: Vec::with_capacity(self.len() + changes.len() + 1),
-            ids: Vec::with_capacity(self.len() + changes.len()),
-            totals: [0; 4],
-            tuning: self.tuning,
-        };
-        let mut new_iter = changes.iter().peekable();
-        for (i, dropped) in drop_old.iter().enumerate() {
-            if *dropped {
-                continue;
-            }
-            let name = self.name(i);
-            let id = self.ids[i];
-            while let Some(entry) = new_iter.peek() {
-                let before = entry
-                    .name_lower
-                    .as_bytes()
-                    .cmp(name)
-                    .then(entry.id.cmp(&id))
-                    .is_lt();
-                if !before {
-                    break;
-                }
-                next.push(entry.id, &entry.record());
-                new_iter.next();
-            }
-            next.push(id, self.record(i));
-        }
-        for entry in new_iter {
-            next.push(entry.id, &entry.record());
-        }
-        next.finish();
-        Ok(Some(next))
-    }
-}
-
-fn sort_entries(entries: &mut [IndexEntry]) {
-    entries.sort_unstable_by(|a, b| {
-        a.name_lower
-            .as_bytes()
-            .cmp(b.name_lower.as_bytes())
-            .then(a.id.cmp(&b.id))
-    });
 }
 
 /// Rounds to `digits` significant digits, so an estimate does not pretend
