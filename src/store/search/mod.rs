@@ -22,7 +22,9 @@
 //! As a safety net for writers that break the contract, and for deleted
 //! contacts (which no poll by `updated_at` can see), every
 //! [`DEEP_CHECK_EVERY`]th poll also counts the contacts in the same
-//! snapshot; when the count disagrees with the index, or when a poll
+//! snapshot with their highest id; when either disagrees with the index
+//! (a missed insert shows in one of them even when a deletion cancels it
+//! in the count), or when a poll
 //! returns too many changes to patch cheaply, the index is reloaded in
 //! full (at most once per a few load durations) while the old one keeps
 //! answering.
@@ -36,7 +38,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::contacts::{self, SearchPage, SearchQuery};
-use super::search_index::{IndexEntry, SearchIndex, Tuning};
+use super::search_index::{IndexEntry, IndexError, SearchIndex, Tuning};
 use super::{Store, StoreError};
 use crate::clock::{Clock, delta};
 use crate::settings::SearchSettings;
@@ -44,8 +46,23 @@ use chrono::{DateTime, Utc};
 
 /// How far before the previous poll the next one looks.
 pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
-/// Every this many polls also count the contacts, to notice deletions.
+/// Every this many polls also count the contacts (and take the highest
+/// id), to notice deletions and writes that broke the contract.
 pub const DEEP_CHECK_EVERY: u64 = 5;
+
+/// Why loading or refreshing the index failed (search itself then uses SQL).
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index could not be built.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The thread building the index stopped (a bug).
+    #[error("the search index builder stopped: {0}")]
+    Task(String),
+}
 
 /// Where the in-memory index stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +115,8 @@ struct SyncState {
     recent: HashMap<i64, (DateTime<Utc>, IndexEntry)>,
     polls: u64,
     last_load: Option<(Instant, Duration)>,
+    /// A full reload was wanted but put off.
+    reload_due: bool,
 }
 
 #[derive(Debug)]
@@ -243,7 +262,7 @@ impl Searcher {
     ///
     /// # Errors
     /// When the store fails; the previous index (if any) stays in use.
-    pub async fn load(&self) -> Result<RefreshOutcome, StoreError> {
+    pub async fn load(&self) -> Result<RefreshOutcome, SearchError> {
         if !self.shared.enabled {
             return Ok(RefreshOutcome::Off);
         }
@@ -256,7 +275,7 @@ impl Searcher {
     ///
     /// # Errors
     /// When the store fails; the current index stays in use.
-    pub async fn refresh(&self) -> Result<RefreshOutcome, StoreError> {
+    pub async fn refresh(&self) -> Result<RefreshOutcome, SearchError> {
         self.shared.refresh().await
     }
 }
@@ -282,7 +301,7 @@ impl Shared {
         *self.tuning.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn refresh(&self) -> Result<RefreshOutcome, StoreError> {
+    async fn refresh(&self) -> Result<RefreshOutcome, SearchError> {
         if !self.enabled {
             return Ok(RefreshOutcome::Off);
         }
@@ -300,7 +319,7 @@ impl Shared {
         self.poll(&mut sync, &index).await
     }
 
-    async fn load(&self, sync: &mut SyncState) -> Result<RefreshOutcome, StoreError> {
+    async fn load(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         let began = Instant::now();
         let polled_at = self.clock.now();
         let builder = load::load_all(self.store.conn()).await?;
@@ -312,8 +331,7 @@ impl Shared {
             })
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("building the search index: {e}")))?
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(|e| SearchError::Task(e.to_string()))??;
         let contacts = index.len();
         let took = began.elapsed();
         tracing::info!(
@@ -326,6 +344,7 @@ impl Shared {
         sync.polled_at = Some(polled_at);
         sync.recent.clear();
         sync.last_load = Some((Instant::now(), took));
+        sync.reload_due = false;
         Ok(RefreshOutcome::Loaded { contacts, took })
     }
 
@@ -340,7 +359,10 @@ impl Shared {
         &self,
         sync: &mut SyncState,
         index: &Arc<SearchIndex>,
-    ) -> Result<RefreshOutcome, StoreError> {
+    ) -> Result<RefreshOutcome, SearchError> {
+        if sync.reload_due && self.reload_allowed(sync) {
+            return self.load(sync).await;
+        }
         let started = self.clock.now();
         let since = sync.polled_at.map(|at| at - delta(CHANGE_MARGIN));
         sync.polls += 1;
@@ -368,8 +390,7 @@ impl Shared {
             let written = changes.len();
             let patched = tokio::task::spawn_blocking(move || base.apply(changes, &[]))
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("patching the search index: {e}")))?
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| SearchError::Task(e.to_string()))??;
             if let Some(patched) = patched {
                 changed = written;
                 current = Arc::new(patched);
@@ -401,10 +422,11 @@ impl Shared {
         })
     }
 
-    async fn reload_or_defer(&self, sync: &mut SyncState) -> Result<RefreshOutcome, StoreError> {
+    async fn reload_or_defer(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         if self.reload_allowed(sync) {
             self.load(sync).await
         } else {
+            sync.reload_due = true;
             Ok(RefreshOutcome::Deferred)
         }
     }

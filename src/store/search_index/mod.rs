@@ -32,7 +32,8 @@
 
 mod build;
 
-use memchr::memmem::Finder;
+use memchr::arch::all::packedpair::HeuristicFrequencyRank;
+use memchr::memmem::{Finder, FinderBuilder};
 
 pub use build::IndexBuilder;
 
@@ -173,6 +174,59 @@ pub struct SearchIndex {
     /// Contacts per kind filter, in [`kind_slot`] order.
     totals: [u64; 4],
     tuning: Tuning,
+    /// How common each byte is in this buffer, for memmem's prefilter.
+    ranks: ByteRanks,
+}
+
+/// Byte frequencies of the buffer itself, ranked 0 (absent or rarest) to
+/// 255 (most common). memmem's prefilter looks for the needle's two
+/// rarest bytes; its built-in table guesses from ordinary text, where `@`
+/// is rare, but here every record holds one, so a needle like
+/// `@seznam.cz` would otherwise make every record a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByteRanks([u8; 256]);
+
+impl Default for ByteRanks {
+    fn default() -> Self {
+        Self([0; 256])
+    }
+}
+
+impl ByteRanks {
+    fn of(buf: &[u8]) -> Self {
+        // Four counters, so neighbouring equal bytes do not wait on each other.
+        let mut counts = [[0u64; 256]; 4];
+        let mut chunks = buf.chunks_exact(4);
+        for c in &mut chunks {
+            counts[0][usize::from(c[0])] += 1;
+            counts[1][usize::from(c[1])] += 1;
+            counts[2][usize::from(c[2])] += 1;
+            counts[3][usize::from(c[3])] += 1;
+        }
+        for &b in chunks.remainder() {
+            counts[0][usize::from(b)] += 1;
+        }
+        let total: Vec<u64> = (0..256)
+            .map(|b| counts.iter().map(|c| c[b]).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..256).collect();
+        order.sort_by_key(|&b| total[b]);
+        let mut ranks = [0u8; 256];
+        for (position, &b) in order.iter().enumerate() {
+            ranks[b] = if total[b] == 0 {
+                0
+            } else {
+                u8::try_from(position).unwrap_or(u8::MAX)
+            };
+        }
+        Self(ranks)
+    }
+}
+
+impl HeuristicFrequencyRank for &ByteRanks {
+    fn rank(&self, byte: u8) -> u8 {
+        self.0[usize::from(byte)]
+    }
 }
 
 impl Default for SearchIndex {
@@ -183,6 +237,7 @@ impl Default for SearchIndex {
             ids: Vec::new(),
             totals: [0; 4],
             tuning: Tuning::default(),
+            ranks: ByteRanks::default(),
         }
     }
 }
@@ -208,6 +263,7 @@ impl SearchIndex {
             ids: Vec::with_capacity(records),
             totals: [0; 4],
             tuning,
+            ranks: ByteRanks::default(),
         }
     }
 
@@ -233,6 +289,7 @@ impl SearchIndex {
     fn finish(&mut self) {
         self.offsets
             .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+        self.ranks = ByteRanks::of(&self.buf);
     }
 
     /// Contacts held.
@@ -396,7 +453,7 @@ impl SearchIndex {
         limit: usize,
         first_page: bool,
     ) -> (Vec<usize>, MatchCount) {
-        let finder = Finder::new(needle);
+        let finder = FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle);
         let start_byte = self.offsets[start] as usize;
         // Counting costs by the records the needle hits, whether or not the
         // kind filter then admits them; so density is judged on hits.
