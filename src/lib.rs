@@ -8,6 +8,11 @@
 
 pub mod cli;
 pub mod clock;
+pub mod desk;
+pub mod import;
+pub mod logging;
+pub mod mail;
 pub mod seed;
 pub mod settings;
 pub mod store;
+pub mod tui;

@@ -111,6 +111,9 @@ pub struct Settings {
     pub ssh: SshSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The data dir every default path is under (not a setting: the OS's, or a test's).
+    #[serde(skip)]
+    pub data_dir: PathBuf,
 }
 
 /// `[database]`
@@ -287,6 +290,9 @@ pub struct ForgotSettings {
     /// The counting window.
     #[serde(with = "humantime_serde")]
     pub window: Duration,
+    /// The least time every answer takes, so timing reveals nothing.
+    #[serde(with = "humantime_serde")]
+    pub min_duration: Duration,
 }
 
 /// `[login]`
@@ -446,6 +452,7 @@ impl Settings {
         let mut settings: Settings = config.try_deserialize()?;
         let data_dir = sources.data_dir.clone().unwrap_or_else(default_data_dir);
         settings.resolve(&data_dir, &|key| origin_of(sources, key))?;
+        settings.data_dir = data_dir;
         Ok(settings)
     }
 
@@ -523,6 +530,26 @@ impl Settings {
         if self.outbox.max_attempts == 0 {
             return Err(invalid("outbox.max_attempts", "must be at least 1".into()));
         }
+        if self.mail.smtp.timeout.is_zero() {
+            return Err(invalid("mail.smtp.timeout", "must be above zero".into()));
+        }
+        // A send may take up to mail.smtp.timeout; a shorter lease would let a
+        // second worker take the message mid-send and deliver it twice.
+        if self.outbox.claim_timeout < self.mail.smtp.timeout * 2 {
+            return Err(invalid(
+                "outbox.claim_timeout",
+                format!(
+                    "must be at least twice mail.smtp.timeout ({})",
+                    humantime::format_duration(self.mail.smtp.timeout)
+                ),
+            ));
+        }
+        if self.outbox.poll_interval < Duration::from_millis(10) {
+            return Err(invalid(
+                "outbox.poll_interval",
+                "must be at least 10ms".into(),
+            ));
+        }
         if self.outbox.backoff_base.is_zero() || self.outbox.backoff_base > self.outbox.backoff_max
         {
             return Err(invalid(
@@ -572,6 +599,9 @@ impl Settings {
                 "forgot.per_email",
                 "limits must be at least 1".into(),
             ));
+        }
+        if self.forgot.min_duration > Duration::from_secs(5) {
+            return Err(invalid("forgot.min_duration", "must be at most 5s".into()));
         }
         if self.login.max_failures == 0 {
             return Err(invalid("login.max_failures", "must be at least 1".into()));
@@ -784,6 +814,21 @@ mod tests {
             err.contains("site.base_url") && err.contains(&path.display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_claim_lease_must_outlast_a_send() {
+        let err = load(&[
+            ("KEYDESK__MAIL__SMTP__TIMEOUT", "90s"),
+            ("KEYDESK__OUTBOX__CLAIM_TIMEOUT", "2m"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("outbox.claim_timeout") && err.contains("1m 30s"),
+            "{err}"
+        );
+        assert!(load(&[("KEYDESK__OUTBOX__CLAIM_TIMEOUT", "20s")]).is_ok());
     }
 
     #[test]

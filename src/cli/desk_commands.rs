@@ -1,0 +1,350 @@
+//! The customer-access commands: `reset-password`, `change-password`,
+//! `unlock`, `sign-out`, `audit`, `operators`. Each resolves the operator
+//! from the OS (real uid, SSH client), calls one desk operation, prints
+//! the outcome, and maps a refusal to its own exit code.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Subcommand;
+use color_eyre::eyre::{Result, WrapErr};
+
+use super::Command;
+use crate::clock::Clock;
+use crate::desk::audit::{AuditEntry, AuditFilter};
+use crate::desk::error::exit;
+use crate::desk::{Desk, DeskError, Identity, Operator, Role};
+use crate::settings::Settings;
+use crate::store::Store;
+
+/// The exit codes, shown under every command's help.
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   unexpected failure (nothing was changed)
+  2   bad command-line usage
+  3   not found: no contact (or operator) with that name
+  4   not a customer: the contact holds no offer, so has no password
+  5   refused by the password policy
+  6   not allowed: your role does not permit it, or you are not an operator
+  7   rate-limited: a reset link was sent moments ago (use --force), or too many requests
+  8   the reset link is unknown, expired, used or revoked
+  9   sign-in refused (wrong credentials, locked, temporary password expired)
+  10  the database is unavailable (nothing was changed; try again)
+  11  conflict with existing data (e.g. removing the last admin)";
+
+/// `keydesk operators ...`
+#[derive(Debug, Subcommand)]
+pub enum OperatorsCommand {
+    /// Add an operator, or change an existing operator's role (admins).
+    Add {
+        /// OS user name.
+        name: String,
+        /// viewer | agent | admin
+        #[arg(long)]
+        role: Role,
+    },
+    /// Remove an operator (admins; never the last admin).
+    Remove {
+        /// OS user name.
+        name: String,
+    },
+    /// List operators and their roles.
+    List,
+}
+
+/// After `migrate`: on a store with no operators, the OS user running it
+/// becomes the first admin and is told so.
+pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32> {
+    let desk = Desk::new(store, settings, Clock::system())?;
+    let identity = Identity::from_os()?;
+    match desk.ensure_first_admin(&identity).await {
+        Ok(Some(message)) => {
+            println!("{message}");
+            Ok(exit::OK)
+        }
+        Ok(None) => Ok(exit::OK),
+        Err(err) => Ok(refused(&err)),
+    }
+}
+
+/// Opens and migrates the store; an outage is reported as such, with its
+/// own exit code, so scripts can retry.
+pub(super) async fn open(settings: &Settings) -> std::result::Result<Store, i32> {
+    let opened = match Store::connect(&settings.database).await {
+        Ok(store) => store.migrate().await.map(|()| store),
+        Err(err) => Err(err),
+    };
+    opened.map_err(|err| {
+        let err = DeskError::from(err);
+        eprintln!(
+            "keydesk: {} ({})",
+            printable(&err.to_string()),
+            crate::settings::redact_url(&settings.database.url)
+        );
+        err.exit_code()
+    })
+}
+
+/// Runs one customer-access command.
+pub(super) async fn run(store: Store, settings: Settings, command: Command) -> Result<i32> {
+    let desk = Desk::new(store, settings, Clock::system())?;
+    let identity = Identity::from_os()?;
+    let op = match desk.operator(&identity).await {
+        Ok(op) => op,
+        Err(err) => return Ok(refused(&err)),
+    };
+    let outcome = match command {
+        Command::ResetPassword { email, force } => reset_password(&desk, &op, &email, force).await,
+        Command::ChangePassword {
+            email,
+            generate,
+            password_stdin: _,
+            no_require_change,
+        } => change_password(&desk, &op, &email, generate, !no_require_change).await?,
+        Command::Unlock { email } => desk.unlock(&op, &email).await.map(|was_locked| {
+            if was_locked {
+                println!("{} is unlocked", printable(&email));
+            } else {
+                println!(
+                    "{} was not locked; failure count cleared",
+                    printable(&email)
+                );
+            }
+        }),
+        Command::SignOut { email } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
+            println!("ended {n} site session(s) of {}", printable(&email));
+        }),
+        Command::Audit {
+            contact,
+            limit,
+            json,
+        } => audit(&desk, &op, contact, limit, json).await?,
+        Command::Operators(command) => operators(&desk, &op, command).await?,
+        // Not customer-access commands; `cli::run` never sends them here.
+        _ => Ok(()),
+    };
+    Ok(match outcome {
+        Ok(()) => exit::OK,
+        Err(err) => refused(&err),
+    })
+}
+
+/// Prints a refusal (one line) and returns its exit code.
+fn refused(err: &DeskError) -> i32 {
+    eprintln!("keydesk: {}", printable(&err.to_string()));
+    err.exit_code()
+}
+
+async fn reset_password(
+    desk: &Desk,
+    op: &Operator,
+    email: &str,
+    force: bool,
+) -> Result<(), DeskError> {
+    let sent = desk.send_reset_link(op, email, force).await?;
+    println!(
+        "reset link for {} works until {} (revoked {} older link(s))",
+        printable(&sent.recipient),
+        sent.expires_at.format("%Y-%m-%d %H:%M UTC"),
+        sent.revoked_older
+    );
+    println!("{}", deliver_now(desk, sent.contact_id).await);
+    Ok(())
+}
+
+/// A command is a short-lived process with no worker of its own: after
+/// queueing mail it makes one bounded delivery pass, so the usual path to
+/// the inbox needs no `keydesk worker`, then says where the email stands.
+/// A failure here loses nothing: the row stays queued for any worker.
+async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
+    let settings = desk.settings();
+    let pass = match crate::mail::worker::Worker::new(
+        desk.store().clone(),
+        settings,
+        desk.clock().clone(),
+        desk.outbox_wake(),
+    ) {
+        Ok(worker) => {
+            let limit = settings.mail.smtp.timeout + std::time::Duration::from_secs(2);
+            match tokio::time::timeout(limit, worker.deliver_due()).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("delivery is taking longer than expected".to_owned()),
+            }
+        }
+        Err(err) => Some(err.to_string()),
+    };
+    let state = crate::mail::queue::latest_for_contact(desk.store().conn(), contact_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|row| crate::mail::delivery_state::describe_delivery(&row, desk.clock().now()));
+    match (state, pass) {
+        (Some(state), None) => state,
+        (Some(state), Some(problem)) => {
+            format!("{state} ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, Some(problem)) => {
+            format!("email queued ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, None) => "email queued".to_owned(),
+    }
+}
+
+async fn change_password(
+    desk: &Desk,
+    op: &Operator,
+    email: &str,
+    generate: bool,
+    require_change: bool,
+) -> Result<Result<(), DeskError>> {
+    let password = if generate {
+        match desk.generate_temporary_password() {
+            Ok(password) => password,
+            Err(err) => return Ok(Err(err)),
+        }
+    } else {
+        let stdin = std::io::stdin();
+        if stdin.is_terminal() {
+            eprint!("new password (one line): ");
+            std::io::stderr().flush().ok();
+        }
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .wrap_err("reading the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let set = match desk
+        .change_password(op, email, &password, require_change)
+        .await
+    {
+        Ok(set) => set,
+        Err(err) => return Ok(Err(err)),
+    };
+    let mut note = format!(
+        "password of {} changed; {} reset link(s) revoked, {} session(s) ended",
+        printable(email),
+        set.links_revoked,
+        set.sessions_ended
+    );
+    if let Some(until) = set.temporary_expires_at {
+        note.push_str(&format!(
+            "; it must be changed at the next sign-in and stops working at {}",
+            until.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
+    if generate {
+        // The password alone on stdout (once, so a script can capture it);
+        // everything else on stderr. It is never logged.
+        eprintln!("{note}. Temporary password (shown once; give it through another channel):");
+        println!("{password}");
+    } else {
+        println!("{note}");
+    }
+    // The "your password was changed" notice; on stderr with --generate so
+    // stdout stays the password alone.
+    let notice = deliver_now(desk, set.contact_id).await;
+    if generate {
+        eprintln!("{notice}");
+    } else {
+        println!("{notice}");
+    }
+    Ok(Ok(()))
+}
+
+async fn audit(
+    desk: &Desk,
+    op: &Operator,
+    contact: Option<String>,
+    limit: u64,
+    json: bool,
+) -> Result<Result<(), DeskError>> {
+    let filter = AuditFilter {
+        contact_email: contact,
+        limit,
+    };
+    let entries = match desk.audit(op, &filter).await {
+        Ok(entries) => entries,
+        Err(err) => return Ok(Err(err)),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        // serde_json escapes control characters, so JSON output is safe as is.
+        serde_json::to_writer_pretty(&mut out, &entries)?;
+        writeln!(out)?;
+    } else {
+        for entry in &entries {
+            writeln!(out, "{}", audit_line(entry))?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn audit_line(e: &AuditEntry) -> String {
+    printable(&format!(
+        "{}  {} {} ({})  {}  {}  {}  {}",
+        e.at.format("%Y-%m-%d %H:%M:%S"),
+        e.actor_kind,
+        e.actor,
+        e.source,
+        e.action,
+        e.outcome,
+        e.contact.as_deref().unwrap_or("-"),
+        e.detail
+    ))
+}
+
+async fn operators(
+    desk: &Desk,
+    op: &Operator,
+    command: OperatorsCommand,
+) -> Result<Result<(), DeskError>> {
+    Ok(match command {
+        OperatorsCommand::Add { name, role } => {
+            desk.add_operator(op, &name, role).await.map(|()| {
+                println!(
+                    "{} is now an operator with the {role} role",
+                    printable(&name)
+                );
+            })
+        }
+        OperatorsCommand::Remove { name } => desk.remove_operator(op, &name).await.map(|()| {
+            println!("{} is no longer an operator", printable(&name));
+        }),
+        OperatorsCommand::List => desk.list_operators(op).await.map(|list| {
+            for entry in list {
+                println!(
+                    "{:<24} {:<7} added {} by {}",
+                    printable(&entry.name),
+                    entry.role,
+                    entry.created_at.format("%Y-%m-%d"),
+                    printable(&entry.created_by)
+                );
+            }
+        }),
+    })
+}
+
+/// Text from the database, made safe for a terminal: control characters
+/// (escape sequences that could move the cursor, set the title or write
+/// the clipboard) are shown as U+FFFD instead of being interpreted.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_never_reach_the_terminal() {
+        let shown = printable("Eve\u{1b}]0;pwned\u{7}\u{1b}[2J\r\n");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.starts_with("Eve"));
+    }
+}

@@ -1,0 +1,352 @@
+//! The use cases and the rules: passwords, reset links, sessions, roles,
+//! audit. Front ends (console, site, command line) call these; only `desk`
+//! decides.
+//!
+//! Every operation that writes is one transaction (`Store::begin_write`,
+//! `BEGIN IMMEDIATE` on SQLite) holding its changes, its audit event and
+//! its outbox rows, so they commit together or not at all. Operations on a
+//! customer first lock that contact's row (`SELECT ... FOR UPDATE` on
+//! PostgreSQL and MySQL; SQLite's write lock covers the file), so that
+//! concurrent operations on one customer run one after the other. A
+//! transaction that loses a race (deadlock, serialization failure, a key
+//! taken meanwhile) is run again a few times before the error is reported.
+//! Each operation checks the operator's role itself, against the store.
+
+pub mod accounts;
+pub mod audit;
+pub mod error;
+pub mod operators;
+mod outbox;
+pub mod password;
+pub mod reset_links;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
+use tokio::sync::{Notify, Semaphore};
+
+pub use error::{DeskError, LinkProblem};
+pub use operators::{Action, Identity, Operator, Role};
+pub use password::{Hasher, PasswordPolicy, PolicyContext, PolicyRefusal};
+
+use crate::clock::Clock;
+use crate::mail::compose::{Composer, Recipient};
+use crate::settings::Settings;
+use crate::store::Store;
+use crate::store::entity::{account, contact, grant};
+
+/// How many times a transaction that lost a race is run again.
+pub const MAX_RETRIES: u32 = 5;
+
+/// Runs `self.op_once(...)` again while it fails with a transient error
+/// (see [`DeskError::is_transient`]), with a short growing pause.
+macro_rules! retry {
+    ($call:expr) => {{
+        let mut attempt: u32 = 0;
+        loop {
+            match $call.await {
+                Err(err) if err.is_transient() && attempt < $crate::desk::MAX_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(
+                        attempt,
+                        kind = err.kind(),
+                        "transaction lost a race; running it again"
+                    );
+                    tokio::time::sleep($crate::desk::retry_pause(attempt)).await;
+                }
+                other => break other,
+            }
+        }
+    }};
+}
+pub(crate) use retry;
+
+/// The pause before retry `attempt`: growing, with jitter so that two
+/// transactions that deadlocked do not meet again in lockstep.
+pub(crate) fn retry_pause(attempt: u32) -> Duration {
+    use rand::RngExt;
+    let base = crate::store::RETRY_PAUSE * attempt;
+    base + Duration::from_millis(rand::rng().random_range(0..20))
+}
+
+/// The desk: every rule, over one store. Cheap to clone (everything inside
+/// is shared), `Send + Sync`, and every operation's future is `Send`, so
+/// front ends can run operations in tasks.
+#[derive(Clone)]
+pub struct Desk {
+    store: Store,
+    settings: Arc<Settings>,
+    clock: Clock,
+    hasher: Hasher,
+    policy: Arc<PasswordPolicy>,
+    composer: Arc<Composer>,
+    outbox_wake: Arc<Notify>,
+    hash_slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Desk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Desk")
+            .field("store", &self.store.backend_name())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Desk {
+    /// A desk over `store`, with the rules `settings` describe and time
+    /// from `clock`.
+    ///
+    /// # Errors
+    /// [`DeskError::Internal`] when the argon2 parameters or the mail
+    /// templates (built-in or from `mail.templates_dir`) are unusable.
+    pub fn new(
+        store: Store,
+        settings: impl Into<Arc<Settings>>,
+        clock: Clock,
+    ) -> Result<Self, DeskError> {
+        let settings: Arc<Settings> = settings.into();
+        let hasher = Hasher::new(settings.password.argon2)
+            .map_err(|e| DeskError::Internal(e.to_string()))?;
+        let composer = Composer::new(&settings)
+            .map_err(|e| DeskError::Internal(format!("mail templates: {e}")))?;
+        Ok(Self {
+            store,
+            policy: Arc::new(PasswordPolicy::from_settings(&settings.password)),
+            hash_slots: Arc::new(Semaphore::new(settings.site.max_concurrent_hashes.max(1))),
+            settings,
+            clock,
+            hasher,
+            composer: Arc::new(composer),
+            outbox_wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The clock every rule reads.
+    #[must_use]
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Notified after every commit that queued mail, so an outbox worker in
+    /// the same process delivers at once instead of at its next poll.
+    #[must_use]
+    pub fn outbox_wake(&self) -> Arc<Notify> {
+        Arc::clone(&self.outbox_wake)
+    }
+
+    /// The password policy in force.
+    #[must_use]
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Runs CPU-bound hashing work off the async threads, at most
+    /// `site.max_concurrent_hashes` at once; a caller that cannot get a
+    /// slot within `site.hash_queue_timeout` is told to retry.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Hasher) -> T + Send + 'static,
+    ) -> Result<T, DeskError> {
+        let wait = self.settings.site.hash_queue_timeout;
+        let permit = tokio::time::timeout(wait, Arc::clone(&self.hash_slots).acquire_owned())
+            .await
+            .map_err(|_| DeskError::RateLimited {
+                retry_after: Duration::from_secs(1),
+            })?
+            .map_err(|_| DeskError::Internal("the hashing slots were closed".into()))?;
+        let hasher = self.hasher.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            let out = work(&hasher);
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|e| DeskError::Internal(format!("hashing task failed: {e}")))?;
+        Ok(out)
+    }
+
+    /// Hashes a password that already passed the policy.
+    async fn hash_password(&self, password: &str) -> Result<String, DeskError> {
+        let password = password.to_owned();
+        self.hashing(move |h| h.hash(&password))
+            .await?
+            .map_err(|e| DeskError::Internal(e.to_string()))
+    }
+
+    /// Checks a new password against the policy for this contact.
+    fn check_policy(&self, password: &str, contact: &contact::Model) -> Result<(), DeskError> {
+        let ctx = PolicyContext {
+            email: &contact.email,
+            name: &contact.name,
+            site_name: &self.settings.site.name,
+        };
+        self.policy.check(password, &ctx).map_err(DeskError::Policy)
+    }
+
+    fn recipient(contact: &contact::Model) -> Recipient {
+        Recipient {
+            name: contact.name.clone(),
+            email: contact.email.clone(),
+        }
+    }
+
+    /// Tells an in-process outbox worker that mail is waiting.
+    fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+}
+
+/// A customer as a write transaction holds them: the contact row, locked,
+/// and the account if one exists yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Customer {
+    pub contact: contact::Model,
+    pub account: Option<account::Model>,
+}
+
+/// Locks the contact with this email (any case) for the rest of the
+/// transaction and checks that it is a customer. This is the first
+/// statement of a per-customer transaction, so that on MySQL every later
+/// plain read sees what the previous holder of the lock committed.
+pub(crate) async fn lock_customer(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<Customer, DeskError> {
+    find_customer(db, email, true).await
+}
+
+/// Like [`lock_customer`], by contact id.
+pub(crate) async fn lock_customer_by_id(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+) -> Result<Customer, DeskError> {
+    find_customer_by_id(db, contact_id, true).await
+}
+
+/// The customer with this email, locked or not (a plain read before a
+/// transaction, e.g. to check a policy before hashing).
+pub(crate) async fn find_customer(
+    db: &impl ConnectionTrait,
+    email: &str,
+    lock: bool,
+) -> Result<Customer, DeskError> {
+    let mut query =
+        contact::Entity::find().filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()));
+    if lock {
+        query = query.lock_exclusive();
+    }
+    let contact = query
+        .one(db)
+        .await?
+        .ok_or_else(|| audit::not_found(email))?;
+    customer_of(db, contact).await
+}
+
+/// The customer with this contact id, locked or not.
+pub(crate) async fn find_customer_by_id(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+    lock: bool,
+) -> Result<Customer, DeskError> {
+    let mut query = contact::Entity::find_by_id(contact_id);
+    if lock {
+        query = query.lock_exclusive();
+    }
+    let contact = query
+        .one(db)
+        .await?
+        .ok_or_else(|| DeskError::NotFound(format!("contact {contact_id} no longer exists")))?;
+    customer_of(db, contact).await
+}
+
+async fn customer_of(
+    db: &impl ConnectionTrait,
+    contact: contact::Model,
+) -> Result<Customer, DeskError> {
+    let has_grant = grant::Entity::find()
+        .filter(grant::Column::ContactId.eq(contact.id))
+        .one(db)
+        .await?
+        .is_some();
+    if !has_grant {
+        return Err(DeskError::NotACustomer { name: contact.name });
+    }
+    let account = account::Entity::find()
+        .filter(account::Column::ContactId.eq(contact.id))
+        .one(db)
+        .await?;
+    Ok(Customer { contact, account })
+}
+
+/// The customer's account, created (with no password) if they have none
+/// yet: a customer's login exists from their first grant, the row from
+/// the first time keydesk needs it.
+pub(crate) async fn ensure_account(
+    db: &impl ConnectionTrait,
+    customer: &mut Customer,
+    now: DateTime<Utc>,
+) -> Result<account::Model, DeskError> {
+    if let Some(account) = &customer.account {
+        return Ok(account.clone());
+    }
+    let account = account::ActiveModel {
+        contact_id: Set(customer.contact.id),
+        password_hash: Set(None),
+        must_change_password: Set(false),
+        password_changed_at: Set(None),
+        temporary_expires_at: Set(None),
+        sign_in_count: Set(0),
+        last_login_at: Set(None),
+        failed_logins: Set(0),
+        failed_window_started_at: Set(None),
+        locked_until: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    customer.account = Some(account.clone());
+    Ok(account)
+}
+
+#[cfg(test)]
+mod send_check {
+    //! Front ends run operations in spawned tasks; their futures must be `Send`.
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn operation_futures_are_send(desk: &Desk, op: &Operator) {
+        is_send(&desk.send_reset_link(op, "a@b.c", false));
+        is_send(&desk.change_password(op, "a@b.c", "x", true));
+        is_send(&desk.request_reset("a@b.c", "client"));
+        is_send(&desk.redeem_reset("t", "p"));
+        is_send(&desk.authenticate("a@b.c", "p", "client"));
+        is_send(&desk.change_own_password("s", "c", "n"));
+        is_send(&desk.unlock(op, "a@b.c"));
+        is_send(&desk.sign_out_everywhere(op, "a@b.c"));
+        is_send(&desk.revoke_reset_links(op, "a@b.c"));
+        is_send(&desk.session_from_cookie("s"));
+        is_send(&desk.audit(op, &audit::AuditFilter::default()));
+    }
+}

@@ -1,0 +1,573 @@
+//! Reset links: sent by an agent, requested through Forgot Password,
+//! redeemed on the site, revoked.
+//!
+//! A link carries a token from [`super::tokens`]; the database keeps its
+//! SHA-256 only, and a presented token is found by hashing it and looking
+//! the hash up. A link works once, until `reset.link_ttl` after it was
+//! made (at exactly the TTL it no longer works), and only while it is the
+//! newest: sending a link revokes the account's older unused ones, and
+//! any password change revokes them all.
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
+
+use super::audit::{self, Actor, Event};
+use super::error::{DeskError, HumanDuration, LinkProblem};
+use super::operators::{self, Action, Operator};
+use super::outbox::{self, Kind};
+use super::{
+    Customer, Desk, ensure_account, lock_customer, lock_customer_by_id, retry, sessions, throttle,
+    tokens,
+};
+use crate::clock::delta;
+use crate::store::entity::{account, contact, reset_link};
+
+/// The path of the reset page under `site.base_url`; the token follows it.
+pub const RESET_PATH: &str = "/password/reset/";
+
+/// The link a customer receives for `token`.
+#[must_use]
+pub fn link_for(base_url: &str, token: &str) -> String {
+    format!("{}{RESET_PATH}{token}", base_url.trim_end_matches('/'))
+}
+
+/// What an agent learns after sending a link (never the link itself: it
+/// goes to the customer's mailbox only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkSent {
+    /// The contact.
+    pub contact_id: i64,
+    /// The address the mail is queued for.
+    pub recipient: String,
+    /// The new link's row.
+    pub link_id: i64,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Older unused links this one replaced.
+    pub revoked_older: u64,
+}
+
+/// The answer to every Forgot Password request that is not rate-limited,
+/// whether or not the email belongs to a customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForgotAccepted;
+
+/// A link as the reset page shows it before the customer chooses a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// The customer's email.
+    pub email: String,
+    /// The customer's name.
+    pub name: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What a redeemed link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redeemed {
+    /// The contact whose password was set.
+    pub contact_id: i64,
+    /// Their email (for the "now sign in" page).
+    pub email: String,
+}
+
+/// A link just written, and the mail that carries it.
+struct Issued {
+    link: reset_link::Model,
+    revoked_older: u64,
+    composed: crate::mail::compose::Composed,
+}
+
+/// Time left in the resend cooldown, if the account's newest link is
+/// younger than `cooldown`.
+async fn cooldown_left(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    now: DateTime<Utc>,
+    cooldown: Duration,
+) -> Result<Option<Duration>, DeskError> {
+    let newest = reset_link::Entity::find()
+        .filter(reset_link::Column::AccountId.eq(account_id))
+        .order_by_desc(reset_link::Column::CreatedAt)
+        .order_by_desc(reset_link::Column::Id)
+        .limit(1)
+        .one(db)
+        .await?;
+    Ok(newest.and_then(|link| {
+        let ends = link.created_at + delta(cooldown);
+        (ends > now).then(|| (ends - now).to_std().unwrap_or_default())
+    }))
+}
+
+/// Revokes every open link of an account (optionally sparing one);
+/// returns how many.
+pub(crate) async fn revoke_open(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+    now: DateTime<Utc>,
+    except: Option<i64>,
+) -> Result<u64, DeskError> {
+    let mut update = reset_link::Entity::update_many()
+        .col_expr(reset_link::Column::RevokedAt, Expr::value(Some(now)))
+        .filter(reset_link::Column::AccountId.eq(account_id))
+        .filter(reset_link::Column::UsedAt.is_null())
+        .filter(reset_link::Column::RevokedAt.is_null());
+    if let Some(id) = except {
+        update = update.filter(reset_link::Column::Id.ne(id));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// Why a link row cannot be used now, if it cannot.
+fn problem(link: &reset_link::Model, now: DateTime<Utc>) -> Option<LinkProblem> {
+    if link.used_at.is_some() {
+        Some(LinkProblem::Used)
+    } else if link.revoked_at.is_some() {
+        Some(LinkProblem::Revoked)
+    } else if now >= link.expires_at {
+        Some(LinkProblem::Expired)
+    } else {
+        None
+    }
+}
+
+impl Desk {
+    /// Emails a customer a fresh reset link (agents and admins). Refused
+    /// within `reset.resend_cooldown` of the previous link unless `force`.
+    /// The link, the revocation of older ones, the queued mail and the
+    /// audit event commit together.
+    ///
+    /// # Errors
+    /// [`DeskError::NotAllowed`], [`DeskError::NotFound`],
+    /// [`DeskError::NotACustomer`], [`DeskError::Cooldown`], or a store failure.
+    pub async fn send_reset_link(
+        &self,
+        op: &Operator,
+        email: &str,
+        force: bool,
+    ) -> Result<LinkSent, DeskError> {
+        let result = retry!(self.send_reset_link_once(op, email, force));
+        self.audit_refusal(op, Action::SendResetLink, Some(email), &result)
+            .await;
+        match &result {
+            Ok(sent) => {
+                self.wake_outbox();
+                tracing::info!(by = ?op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
+            }
+            Err(err) => tracing::info!(by = ?op.name, refusal = err.kind(), "reset link not sent"),
+        }
+        result
+    }
+
+    async fn send_reset_link_once(
+        &self,
+        op: &Operator,
+        email: &str,
+        force: bool,
+    ) -> Result<LinkSent, DeskError> {
+        let now = self.clock.now();
+        let txn = self.store.begin_write().await?;
+        operators::require(&txn, op, Action::SendResetLink).await?;
+        let mut customer = lock_customer(&txn, email).await?;
+        let account = ensure_account(&txn, &mut customer, now).await?;
+        let cooldown = self.settings.reset.resend_cooldown;
+        if let Some(remaining) = cooldown_left(&txn, account.id, now, cooldown).await?
+            && !force
+        {
+            return Err(DeskError::Cooldown {
+                remaining,
+                cooldown: HumanDuration(cooldown),
+            });
+        }
+        let issued = self.issue(&txn, &customer, &account, &op.name, now).await?;
+        audit::write(
+            &txn,
+            now,
+            &Actor::operator(op),
+            Event::ok("reset_link.sent", Some(customer.contact.id))
+                .detail("link_id", issued.link.id)
+                .detail("expires_at", issued.link.expires_at.to_rfc3339())
+                .detail("revoked_older", issued.revoked_older)
+                .detail("forced", force),
+        )
+        .await?;
+        outbox::queue(
+            &txn,
+            Kind::ResetLink,
+            &customer.contact.email,
+            customer.contact.id,
+            Some(issued.link.id),
+            issued.composed,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(LinkSent {
+            contact_id: customer.contact.id,
+            recipient: customer.contact.email,
+            link_id: issued.link.id,
+            expires_at: issued.link.expires_at,
+            revoked_older: issued.revoked_older,
+        })
+    }
+
+    /// Revokes the account's open links, writes a new one and composes its
+    /// mail. The caller audits and queues.
+    async fn issue(
+        &self,
+        db: &impl ConnectionTrait,
+        customer: &Customer,
+        account: &account::Model,
+        requested_by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, DeskError> {
+        let revoked_older = revoke_open(db, account.id, now, None).await?;
+        let minted = tokens::mint()?;
+        let expires_at = now + delta(self.settings.reset.link_ttl);
+        let link = reset_link::ActiveModel {
+            account_id: Set(account.id),
+            token_sha256: Set(minted.sha256),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            used_at: Set(None),
+            revoked_at: Set(None),
+            requested_by: Set(requested_by.chars().take(200).collect()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        let url = link_for(&self.settings.site.base_url, &minted.raw);
+        let composed = self
+            .composer
+            .reset_link(&Self::recipient(&customer.contact), &url, expires_at, now)
+            .map_err(|e| DeskError::Internal(format!("composing the reset mail: {e}")))?;
+        Ok(Issued {
+            link,
+            revoked_older,
+            composed,
+        })
+    }
+
+    /// Revokes every open reset link of a customer (agents and admins);
+    /// returns how many were open.
+    ///
+    /// # Errors
+    /// [`DeskError::NotAllowed`], [`DeskError::NotFound`],
+    /// [`DeskError::NotACustomer`], or a store failure.
+    pub async fn revoke_reset_links(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
+        let result = retry!(self.revoke_reset_links_once(op, email));
+        self.audit_refusal(op, Action::RevokeResetLinks, Some(email), &result)
+            .await;
+        result
+    }
+
+    async fn revoke_reset_links_once(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
+        let now = self.clock.now();
+        let txn = self.store.begin_write().await?;
+        operators::require(&txn, op, Action::RevokeResetLinks).await?;
+        let customer = lock_customer(&txn, email).await?;
+        let revoked = match &customer.account {
+            Some(account) => revoke_open(&txn, account.id, now, None).await?,
+            None => 0,
+        };
+        audit::write(
+            &txn,
+            now,
+            &Actor::operator(op),
+            Event::ok("reset_link.revoked", Some(customer.contact.id)).detail("revoked", revoked),
+        )
+        .await?;
+        txn.commit().await?;
+        tracing::info!(by = ?op.name, contact = customer.contact.id, revoked, "reset links revoked");
+        Ok(revoked)
+    }
+
+    /// Forgot Password. Answers [`ForgotAccepted`] whether or not `email`
+    /// belongs to a customer, and takes at least `forgot.min_duration`
+    /// either way. Counts against `forgot.per_email` and
+    /// `forgot.per_client` per `forgot.window` (hashed keys in
+    /// `throttles`). A known customer gets a link and its mail exactly as
+    /// [`Desk::send_reset_link`] would send them (requested by `customer`),
+    /// except that within the resend cooldown nothing new is sent and the
+    /// answer stays the same. An unknown email leaves no audit row, only a
+    /// counter (`forgot:unknown`).
+    ///
+    /// # Errors
+    /// [`DeskError::RateLimited`] (the same for known and unknown emails),
+    /// [`DeskError::Unavailable`].
+    pub async fn request_reset(
+        &self,
+        email: &str,
+        client: &str,
+    ) -> Result<ForgotAccepted, DeskError> {
+        let started = Instant::now();
+        let result = retry!(self.request_reset_once(email, client));
+        let result = match result {
+            Ok(queued) => {
+                if queued {
+                    self.wake_outbox();
+                }
+                Ok(ForgotAccepted)
+            }
+            Err(err @ (DeskError::RateLimited { .. } | DeskError::Unavailable(_))) => Err(err),
+            Err(err) => {
+                // Anything else is ours, not the requester's; answering
+                // differently would tell them something about the address.
+                tracing::warn!(error = %err, "forgot password request failed");
+                Ok(ForgotAccepted)
+            }
+        };
+        let floor = self.settings.forgot.min_duration;
+        let spent = started.elapsed();
+        if spent < floor {
+            tokio::time::sleep(floor - spent).await;
+        }
+        result
+    }
+
+    /// One attempt; `Ok(true)` when mail was queued.
+    async fn request_reset_once(&self, email: &str, client: &str) -> Result<bool, DeskError> {
+        let now = self.clock.now();
+        let forgot = &self.settings.forgot;
+        let txn = self.store.begin_write().await?;
+        let by_email = throttle::hit(
+            &txn,
+            &throttle::bucket("forgot:email", email),
+            forgot.per_email,
+            forgot.window,
+            now,
+        )
+        .await?;
+        let by_client = throttle::hit(
+            &txn,
+            &throttle::bucket("forgot:client", client),
+            forgot.per_client,
+            forgot.window,
+            now,
+        )
+        .await?;
+        if !by_email.allowed || !by_client.allowed {
+            let mut retry_after = Duration::ZERO;
+            for hit in [by_email, by_client] {
+                if !hit.allowed {
+                    retry_after = retry_after.max(hit.retry_after);
+                }
+            }
+            // The counts stand even though the request is refused.
+            txn.commit().await?;
+            return Err(DeskError::RateLimited { retry_after });
+        }
+        let customer = if email.trim().len() > 320 {
+            None
+        } else {
+            match lock_customer(&txn, email).await {
+                Ok(customer) => Some(customer),
+                Err(DeskError::NotFound(_) | DeskError::NotACustomer { .. }) => None,
+                Err(err) => return Err(err),
+            }
+        };
+        let Some(mut customer) = customer else {
+            throttle::hit(&txn, "forgot:unknown", u32::MAX, forgot.window, now).await?;
+            txn.commit().await?;
+            return Ok(false);
+        };
+        let actor = Actor::customer(&customer.contact.email, client);
+        let account = ensure_account(&txn, &mut customer, now).await?;
+        let cooldown = self.settings.reset.resend_cooldown;
+        if let Some(remaining) = cooldown_left(&txn, account.id, now, cooldown).await? {
+            audit::write(
+                &txn,
+                now,
+                &actor,
+                Event::new("reset_link.requested", "refused", Some(customer.contact.id))
+                    .detail("reason", "cooldown")
+                    .detail(
+                        "remaining_ms",
+                        u64::try_from(remaining.as_millis()).unwrap_or(u64::MAX),
+                    ),
+            )
+            .await?;
+            txn.commit().await?;
+            return Ok(false);
+        }
+        let issued = self
+            .issue(&txn, &customer, &account, "customer", now)
+            .await?;
+        audit::write(
+            &txn,
+            now,
+            &actor,
+            Event::ok("reset_link.requested", Some(customer.contact.id))
+                .detail("link_id", issued.link.id)
+                .detail("expires_at", issued.link.expires_at.to_rfc3339())
+                .detail("revoked_older", issued.revoked_older),
+        )
+        .await?;
+        outbox::queue(
+            &txn,
+            Kind::ResetLink,
+            &customer.contact.email,
+            customer.contact.id,
+            Some(issued.link.id),
+            issued.composed,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(true)
+    }
+
+    /// What the reset page shows before the customer picks a password.
+    ///
+    /// # Errors
+    /// [`DeskError::InvalidLink`] saying why the link cannot be used.
+    pub async fn inspect_reset_link(&self, token: &str) -> Result<LinkInfo, DeskError> {
+        let now = self.clock.now();
+        let db = self.store.conn();
+        let link = find_link(db, token).await?;
+        if let Some(problem) = problem(&link, now) {
+            return Err(DeskError::InvalidLink(problem));
+        }
+        let contact = contact_of_account(db, link.account_id).await?;
+        Ok(LinkInfo {
+            email: contact.email,
+            name: contact.name,
+            expires_at: link.expires_at,
+        })
+    }
+
+    /// Sets a new password through a reset link: only an unused, unexpired,
+    /// unrevoked link works. Marks it used, revokes the account's other
+    /// links and every site session, clears `must_change_password` and any
+    /// lock, and queues the "password changed" notice, in one transaction.
+    /// It does not sign the customer in.
+    ///
+    /// # Errors
+    /// [`DeskError::InvalidLink`], [`DeskError::Policy`], or a store failure.
+    pub async fn redeem_reset(
+        &self,
+        token: &str,
+        new_password: &str,
+    ) -> Result<Redeemed, DeskError> {
+        let link = find_link(self.store.conn(), token).await?;
+        if let Some(problem) = problem(&link, self.clock.now()) {
+            return Err(DeskError::InvalidLink(problem));
+        }
+        let contact = contact_of_account(self.store.conn(), link.account_id).await?;
+        self.check_policy(new_password, &contact)?;
+        let phc = self.hash_password(new_password).await?;
+        let result = retry!(self.redeem_reset_once(link.id, contact.id, &phc));
+        if let Ok(redeemed) = &result {
+            self.wake_outbox();
+            tracing::info!(
+                contact = redeemed.contact_id,
+                link = link.id,
+                "password set through a reset link"
+            );
+        }
+        result
+    }
+
+    async fn redeem_reset_once(
+        &self,
+        link_id: i64,
+        contact_id: i64,
+        phc: &str,
+    ) -> Result<Redeemed, DeskError> {
+        let now = self.clock.now();
+        let txn = self.store.begin_write().await?;
+        let customer = lock_customer_by_id(&txn, contact_id).await?;
+        // Read again under the lock: another redeem may have won the race.
+        let link = reset_link::Entity::find_by_id(link_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))?;
+        if let Some(problem) = problem(&link, now) {
+            return Err(DeskError::InvalidLink(problem));
+        }
+        let account = customer
+            .account
+            .clone()
+            .filter(|a| a.id == link.account_id)
+            .ok_or(DeskError::InvalidLink(LinkProblem::Revoked))?;
+        let mut used: reset_link::ActiveModel = link.clone().into();
+        used.used_at = Set(Some(now));
+        used.update(&txn).await?;
+        let revoked_links = revoke_open(&txn, account.id, now, Some(link.id)).await?;
+        let ended_sessions =
+            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
+        let mut row: account::ActiveModel = account.into();
+        row.password_hash = Set(Some(phc.to_owned()));
+        row.must_change_password = Set(false);
+        row.temporary_expires_at = Set(None);
+        row.password_changed_at = Set(Some(now));
+        row.failed_logins = Set(0);
+        row.failed_window_started_at = Set(None);
+        row.locked_until = Set(None);
+        row.update(&txn).await?;
+        let composed = self
+            .composer
+            .password_changed(&Self::recipient(&customer.contact), now, false)
+            .map_err(|e| DeskError::Internal(format!("composing the notice: {e}")))?;
+        audit::write(
+            &txn,
+            now,
+            &Actor::customer(&customer.contact.email, "reset link"),
+            Event::ok("password.reset_by_link", Some(customer.contact.id))
+                .detail("link_id", link.id)
+                .detail("links_revoked", revoked_links)
+                .detail("sessions_ended", ended_sessions),
+        )
+        .await?;
+        outbox::queue(
+            &txn,
+            Kind::PasswordChanged,
+            &customer.contact.email,
+            customer.contact.id,
+            None,
+            composed,
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(Redeemed {
+            contact_id: customer.contact.id,
+            email: customer.contact.email,
+        })
+    }
+}
+
+/// The link row a presented token names.
+async fn find_link(db: &impl ConnectionTrait, token: &str) -> Result<reset_link::Model, DeskError> {
+    let token = token.trim();
+    if !tokens::well_formed(token) {
+        return Err(DeskError::InvalidLink(LinkProblem::Unknown));
+    }
+    reset_link::Entity::find()
+        .filter(reset_link::Column::TokenSha256.eq(tokens::sha256_hex(token)))
+        .one(db)
+        .await?
+        .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))
+}
+
+async fn contact_of_account(
+    db: &impl ConnectionTrait,
+    account_id: i64,
+) -> Result<contact::Model, DeskError> {
+    let account = account::Entity::find_by_id(account_id)
+        .one(db)
+        .await?
+        .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))?;
+    contact::Entity::find_by_id(account.contact_id)
+        .one(db)
+        .await?
+        .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))
+}

@@ -1,0 +1,7 @@
+//! Test support beyond the store harness in `tests/common`: a real SMTP
+//! server ([`smtp`]) and outbox test data ([`outbox`]).
+
+#![allow(dead_code)]
+
+pub mod outbox;
+pub mod smtp;

@@ -1,0 +1,340 @@
+//! A real SMTP server for the mail tests: aiosmtpd running
+//! `tests/support/smtp_server.py` from the venv that
+//! `tests/support/smtp-venv.sh` creates (the harness runs the script once
+//! if the venv is missing; `.ci/run` runs it up front). Each server listens
+//! on 127.0.0.1 on a free port, writes every accepted message into its own
+//! capture folder, and is killed when dropped.
+
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn support_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
+}
+
+/// The venv's python, creating the venv on first use.
+pub fn venv_python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            let venv = std::env::var_os("KEYDESK_SMTP_VENV").map_or_else(
+                || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/.smtp-venv"),
+                PathBuf::from,
+            );
+            let status = Command::new("bash")
+                .arg(support_dir().join("smtp-venv.sh"))
+                .env("KEYDESK_SMTP_VENV", &venv)
+                .status()
+                .expect("run tests/support/smtp-venv.sh");
+            assert!(
+                status.success(),
+                "tests/support/smtp-venv.sh failed: the mail tests need aiosmtpd from PyPI in {}",
+                venv.display()
+            );
+            venv.join("bin/python")
+        })
+        .clone()
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a free port")
+        .port()
+}
+
+/// A private CA (self-signed) and a relay certificate it signed for
+/// `127.0.0.1` and `localhost`, made with the `openssl` command: what a
+/// private relay has, and what `mail.smtp.ca_file` is for.
+pub struct TlsFiles {
+    /// The CA certificate to trust (`mail.smtp.ca_file`).
+    pub ca: PathBuf,
+    /// The relay's certificate.
+    pub cert: PathBuf,
+    /// The relay's key.
+    pub key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn openssl(args: &[&str], dir: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (needed for the STARTTLS test)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn self_signed() -> TlsFiles {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=keydesk test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "relay.key",
+            "-out",
+            "relay.csr",
+        ],
+        d,
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext.cnf");
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "relay.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "relay.pem",
+        ],
+        d,
+    );
+    TlsFiles {
+        ca: d.join("ca.pem"),
+        cert: d.join("relay.pem"),
+        key: d.join("relay.key"),
+        _dir: dir,
+    }
+}
+
+/// How the server behaves.
+#[derive(Default, Clone)]
+pub struct SmtpOptions {
+    /// Listen here instead of a fresh free port.
+    pub port: Option<u16>,
+    /// Offer STARTTLS with this certificate and require it.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Require AUTH with this user and password.
+    pub auth: Option<(String, String)>,
+    /// 550 for recipients containing this.
+    pub reject_rcpt: Option<String>,
+    /// 451 for recipients containing this.
+    pub tempfail_rcpt: Option<String>,
+    /// Accept connections and never answer.
+    pub hang: bool,
+}
+
+/// One message as the server received it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub raw: String,
+    pub mail_from: String,
+    pub rcpt_tos: Vec<String>,
+    pub tls: bool,
+    pub auth_user: Option<String>,
+    pub path: PathBuf,
+}
+
+impl Captured {
+    /// The first header with this name, unfolded.
+    pub fn header(&self, name: &str) -> Option<String> {
+        let head = self
+            .raw
+            .split("\r\n\r\n")
+            .next()
+            .unwrap_or_default()
+            .replace("\r\n ", " ")
+            .replace("\r\n\t", " ");
+        head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_owned())
+        })
+    }
+}
+
+/// A running aiosmtpd; killed on drop.
+pub struct SmtpServer {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+    _capture: tempfile::TempDir,
+}
+
+impl SmtpServer {
+    /// Starts a server and waits until its port accepts connections.
+    pub fn start(opts: SmtpOptions) -> Self {
+        let python = venv_python();
+        let capture = tempfile::tempdir().expect("capture dir");
+        let dir = capture.path().to_path_buf();
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("capture folders");
+        }
+        let port = opts.port.unwrap_or_else(free_port);
+        let mut cmd = Command::new(python);
+        cmd.arg(support_dir().join("smtp_server.py"))
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some((cert, key)) = &opts.tls {
+            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
+        }
+        if let Some((user, password)) = &opts.auth {
+            cmd.arg("--auth").arg(format!("{user}:{password}"));
+        }
+        if let Some(text) = &opts.reject_rcpt {
+            cmd.arg("--reject-rcpt").arg(text);
+        }
+        if let Some(text) = &opts.tempfail_rcpt {
+            cmd.arg("--tempfail-rcpt").arg(text);
+        }
+        if opts.hang {
+            cmd.arg("--hang");
+        }
+        let mut child = cmd.spawn().expect("start aiosmtpd");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("aiosmtpd exited before listening on {port}: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aiosmtpd did not listen on {port} within 30 s"
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        Self {
+            child: Some(child),
+            port,
+            dir,
+            _capture: capture,
+        }
+    }
+
+    /// A plain server on a fresh port.
+    pub fn plain() -> Self {
+        Self::start(SmtpOptions::default())
+    }
+
+    /// Kills the server now (the port then refuses connections).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// How many messages arrived so far (names only; cheap to poll).
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.dir.join("new")).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        })
+    }
+
+    /// Every message received so far, in arrival order.
+    pub fn messages(&self) -> Vec<Captured> {
+        let new = self.dir.join("new");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .into_iter()
+            .map(|path| {
+                let raw =
+                    String::from_utf8_lossy(&std::fs::read(&path).expect("read .eml")).into_owned();
+                let meta: serde_json::Value = serde_json::from_slice(
+                    &std::fs::read(path.with_extension("json")).expect("read .json"),
+                )
+                .expect("parse .json");
+                Captured {
+                    raw,
+                    mail_from: meta["mail_from"].as_str().unwrap_or_default().to_owned(),
+                    rcpt_tos: meta["rcpt_tos"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    tls: meta["tls"].as_bool().unwrap_or(false),
+                    auth_user: meta["auth_user"].as_str().map(str::to_owned),
+                    path,
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (or `within` passed) and
+    /// returns them all.
+    pub fn wait_for(&self, n: usize, within: Duration) -> Vec<Captured> {
+        let deadline = Instant::now() + within;
+        loop {
+            let got = self.messages();
+            if got.len() >= n || Instant::now() >= deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
