@@ -19,23 +19,26 @@
 //! would break the layout (`\n`, `0x1F`) are replaced by `0x1A` inside
 //! names and emails; such a contact sorts by the replaced bytes.
 //!
-//! Searching is a scan of the whole buffer, so it costs the same for a
-//! rare needle and for no needle at all: the count is exact and the scan
-//! is split over the available cores. When a small strided sample shows
-//! the needle is dense (it would hit more than
-//! [`Tuning::estimate_above`] contacts), counting every hit would be the
-//! slow part, so the count becomes [`MatchCount::Estimate`] projected from
-//! the sample, and only the page is collected.
+//! Searching is a scan of the whole buffer (memmem's SIMD prefilter looks
+//! for the needle's two rarest bytes, ranked by this buffer's own byte
+//! frequencies), split over the available cores; the page is collected
+//! and every match counted on the way. When a small strided sample shows
+//! the needle is dense (it would hit more than [`Tuning::estimate_above`]
+//! contacts), counting every hit would be the slow part, so the count
+//! becomes [`MatchCount::Estimate`] projected from the sample (three
+//! significant digits), and the scan stops once the page is full.
 //!
 //! The index is immutable; a change makes a new one ([`SearchIndex::apply`])
 //! which the owner swaps in behind an `Arc`.
 
 mod build;
+mod filter;
 
 use memchr::arch::all::packedpair::HeuristicFrequencyRank;
 use memchr::memmem::{Finder, FinderBuilder};
 
 pub use build::IndexBuilder;
+use filter::{BLOCK_RECORDS, BlockFilter};
 
 use super::contacts::{Cursor, KindFilter, MatchCount};
 
@@ -149,9 +152,9 @@ impl Default for Tuning {
 /// Samples taken to decide whether a needle is dense: up to this many
 /// short windows spread evenly over the records (many small windows, since
 /// equal and similar names sit together in sort order)...
-const SAMPLE_WINDOWS: usize = 2048;
+const SAMPLE_WINDOWS: usize = 4096;
 /// ...covering together about one record in this many.
-const SAMPLE_FRACTION: usize = 64;
+const SAMPLE_FRACTION: usize = 32;
 
 /// What the index found for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +179,8 @@ pub struct SearchIndex {
     tuning: Tuning,
     /// How common each byte is in this buffer, for memmem's prefilter.
     ranks: ByteRanks,
+    /// Which blocks of records may hold a given needle.
+    filter: BlockFilter,
 }
 
 /// Byte frequencies of the buffer itself, ranked 0 (absent or rarest) to
@@ -238,6 +243,7 @@ impl Default for SearchIndex {
             totals: [0; 4],
             tuning: Tuning::default(),
             ranks: ByteRanks::default(),
+            filter: BlockFilter::default(),
         }
     }
 }
@@ -264,6 +270,7 @@ impl SearchIndex {
             totals: [0; 4],
             tuning,
             ranks: ByteRanks::default(),
+            filter: BlockFilter::default(),
         }
     }
 
@@ -290,6 +297,20 @@ impl SearchIndex {
         self.offsets
             .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
         self.ranks = ByteRanks::of(&self.buf);
+        self.filter = BlockFilter::of(self);
+    }
+
+    /// The text of block `block` (see [`filter`]).
+    fn block_bytes(&self, block: usize) -> &[u8] {
+        &self.buf[self.block_range(block, 1)]
+    }
+
+    /// The bytes of `count` blocks from `first`.
+    fn block_range(&self, first: usize, count: usize) -> std::ops::Range<usize> {
+        let n = self.len();
+        let from = (first * BLOCK_RECORDS).min(n);
+        let to = ((first + count) * BLOCK_RECORDS).min(n);
+        self.offsets[from] as usize..self.offsets[to] as usize
     }
 
     /// Contacts held.
@@ -316,10 +337,11 @@ impl SearchIndex {
         self.ids.iter().copied().max()
     }
 
-    /// Heap bytes held by the index (buffer, offsets, ids).
+    /// Heap bytes held by the index (buffer, offsets, ids, block filter).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.filter.memory_bytes()
+            + self.buf.capacity()
             + self.offsets.capacity() * std::mem::size_of::<u32>()
             + self.ids.capacity() * std::mem::size_of::<i64>()
     }
@@ -455,6 +477,18 @@ impl SearchIndex {
     ) -> (Vec<usize>, MatchCount) {
         let finder = FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle);
         let start_byte = self.offsets[start] as usize;
+        // The trigram filter bounds the hits from above: when its candidate
+        // blocks hold few enough records, count them exactly straight away.
+        let candidates = self.filter.candidates(needle);
+        if let Some(bitmap) = &candidates {
+            let covered = bitmap
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
+            if (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above {
+                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+            }
+        }
         // Counting costs by the records the needle hits, whether or not the
         // kind filter then admits them; so density is judged on hits.
         let dense = if self.len() >= self.tuning.small {
@@ -480,7 +514,47 @@ impl SearchIndex {
             };
             return (page, total);
         }
+        if let Some(bitmap) = &candidates {
+            let covered = bitmap
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
+            // Past a quarter of the blocks, a parallel scan of everything is as quick.
+            if covered * 4 <= self.filter.blocks() {
+                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+            }
+        }
         let (page, count) = self.scan_parallel(&finder, kind, start_byte, limit);
+        (page, MatchCount::Exact(count))
+    }
+
+    /// An exact count over only the blocks the trigram filter lets through.
+    fn scan_blocks(
+        &self,
+        candidates: &[u64],
+        finder: &Finder<'_>,
+        kind: KindFilter,
+        page_from: usize,
+        limit: usize,
+    ) -> (Vec<usize>, MatchCount) {
+        let mut page = Vec::with_capacity(limit + 1);
+        let mut count = 0;
+        for (first, len) in filter::runs(candidates) {
+            let range = self.block_range(first, len);
+            // Once the page is full, later blocks are only counted.
+            let from = if page.len() > limit {
+                usize::MAX
+            } else {
+                page_from
+            };
+            let (found, matches, _) = self.scan(finder, kind, range, from, limit, true);
+            count += matches;
+            for i in found {
+                if page.len() <= limit {
+                    page.push(i);
+                }
+            }
+        }
         (page, MatchCount::Exact(count))
     }
 
