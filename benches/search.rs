@@ -10,6 +10,11 @@
 //! holds exactly that many contacts. `KEYDESK_BENCH_CONTACTS` changes the
 //! size (another file / database name).
 //!
+//! Engines: `index` is `Searcher::search` as the console calls it (ids from
+//! the index, then the page's rows by primary key from the store);
+//! `index-only` is the index lookup alone; `sql-like` is
+//! `contacts::search_sql`, the plain `LIKE '%q%'` baseline.
+//!
 //! Besides criterion's own report, a summary table is printed at the end
 //! with the median and 95th percentile of individually timed runs
 //! (criterion reports means and medians of batches, not a p95).
@@ -301,6 +306,20 @@ fn main() {
             });
         }
         group.finish();
+        let index = searcher.index().expect("index loaded");
+        let mut group = criterion.benchmark_group(format!("{name}/index-only"));
+        group.measurement_time(Duration::from_secs(2));
+        for case in cases {
+            let needle = case.query.needle();
+            group.bench_function(case.label, |b| {
+                b.iter(|| {
+                    index
+                        .search(&needle, case.query.kind, None, 50)
+                        .expect("supported")
+                });
+            });
+        }
+        group.finish();
         let mut group = criterion.benchmark_group(format!("{name}/sql-like"));
         group
             .sample_size(10)
@@ -330,6 +349,23 @@ fn main() {
                 backend: name,
                 case: case.label,
                 engine: "index",
+                median,
+                p95,
+                total,
+                runs: index_runs,
+            });
+            let index = searcher.index().expect("index loaded");
+            let needle = case.query.needle();
+            let (median, p95, total) = time_runs(&rt, index_runs, || {
+                index
+                    .search(&needle, case.query.kind, None, 50)
+                    .expect("supported")
+                    .total
+            });
+            rows.push(Row {
+                backend: name,
+                case: case.label,
+                engine: "index alone",
                 median,
                 p95,
                 total,

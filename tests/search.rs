@@ -190,7 +190,8 @@ async fn assert_same_pages(
 }
 
 async fn index_and_sql_return_the_same_pages(db: TestDb) {
-    crafted_store(&db, 1_500).await;
+    // More than one load chunk (4096 contacts).
+    crafted_store(&db, 4_500).await;
     let searcher = Searcher::new(
         db.store.clone(),
         &settings(true, Duration::from_secs(2)),
@@ -199,9 +200,9 @@ async fn index_and_sql_return_the_same_pages(db: TestDb) {
     assert_eq!(searcher.status(), IndexStatus::Loading);
     let loaded = searcher.load().await.expect("load");
     assert!(
-        matches!(loaded, RefreshOutcome::Loaded { contacts, .. } if contacts == 1_500 + CRAFTED.len())
+        matches!(loaded, RefreshOutcome::Loaded { contacts, .. } if contacts == 4_500 + CRAFTED.len())
     );
-    assert!(matches!(searcher.status(), IndexStatus::Ready { contacts, .. } if contacts == 1_514));
+    assert!(matches!(searcher.status(), IndexStatus::Ready { contacts, .. } if contacts == 4_514));
 
     let texts = [
         "",
@@ -695,6 +696,65 @@ proptest! {
         }
         for kind in KINDS {
             prop_assert_eq!(patched.total(kind), rebuilt.total(kind));
+        }
+    }
+}
+
+#[test]
+fn the_block_filter_never_hides_a_match() {
+    use keydesk::seed::people::{People, WordLists};
+    let lists = WordLists::builtin().unwrap();
+    let mut people = People::new(&lists, 3);
+    let entries: Vec<IndexEntry> = (0..30_000)
+        .map(|i| {
+            let p = people.next_person();
+            entry(
+                i,
+                &p.name.to_lowercase(),
+                &p.email.to_lowercase(),
+                i % 3 == 0,
+                i % 4 == 0,
+            )
+        })
+        .collect();
+    let index = SearchIndex::build(entries.clone())
+        .unwrap()
+        .with_tuning(Tuning {
+            estimate_above: u64::MAX,
+            small: 0,
+            threads: 2,
+        });
+    // Needles cut from real records, at every length the filter sees.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..300 {
+        let e = &entries[next(entries.len())];
+        let field: Vec<char> = if next(2) == 0 {
+            e.name_lower.chars().collect()
+        } else {
+            e.email_lower.chars().collect()
+        };
+        let len = 3 + next(6);
+        if field.len() < len {
+            continue;
+        }
+        let at = next(field.len() - len + 1);
+        let needle: String = field[at..at + len].iter().collect();
+        let kind = KINDS[next(4)];
+        let want = entries
+            .iter()
+            .filter(|x| x.name_lower.contains(&needle) || x.email_lower.contains(&needle))
+            .filter(|x| kind.admits(x.customer, x.subscriber))
+            .count() as u64;
+        let hits = index.search(&needle, kind, None, 50).unwrap();
+        assert_eq!(hits.total, MatchCount::Exact(want), "{needle:?} {kind:?}");
+        if kind.admits(e.customer, e.subscriber) && want <= 50 {
+            assert!(hits.ids.contains(&e.id), "{needle:?} finds its own record");
         }
     }
 }

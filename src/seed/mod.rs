@@ -20,6 +20,7 @@
 //! index's writer contract asks (see `store::search`); `created_at` is
 //! spread over the three years before the seed started.
 
+mod batch;
 mod insert;
 pub mod people;
 
@@ -28,59 +29,23 @@ use std::time::{Duration, Instant};
 use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::{DateTime, TimeDelta, Utc};
-use rand::rngs::Xoshiro256PlusPlus;
-use rand::{RngExt, SeedableRng};
 use sea_orm::sea_query::{Alias, Expr, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Set, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set,
 };
 
 use crate::clock::Clock;
 use crate::settings::Argon2Settings;
 use crate::store::entity::{contact, offer};
 use crate::store::{Store, StoreError, classify};
-use insert::Rows;
-use people::{People, WordLists};
+use batch::{Batch, Generator, Plan};
+use people::WordLists;
 
 /// The password every seeded customer with a password has. Demo data only.
 pub const DEMO_PASSWORD: &str = "violet-harbor-lantern-42";
 
 /// Contacts written per transaction.
 const DEFAULT_BATCH: usize = 10_000;
-
-const CONTACT_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "email",
-    "name_lower",
-    "email_lower",
-    "subscribed",
-    "tags",
-    "notes",
-    "created_at",
-    "updated_at",
-];
-const GRANT_COLUMNS: &[&str] = &[
-    "contact_id",
-    "offer_id",
-    "source",
-    "granted_by",
-    "granted_at",
-];
-const ACCOUNT_COLUMNS: &[&str] = &[
-    "contact_id",
-    "password_hash",
-    "must_change_password",
-    "password_changed_at",
-    "temporary_expires_at",
-    "sign_in_count",
-    "last_login_at",
-    "failed_logins",
-    "failed_window_started_at",
-    "locked_until",
-    "created_at",
-];
 
 /// What can go wrong while seeding.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +64,19 @@ pub enum SeedError {
     /// The demo password could not be hashed.
     #[error("hashing the demo password: {0}")]
     Hash(String),
+}
+
+impl SeedReport {
+    fn add(&mut self, other: &Self) {
+        self.contacts += other.contacts;
+        self.customers += other.customers;
+        self.subscribers += other.subscribers;
+        self.grants += other.grants;
+        self.accounts += other.accounts;
+        self.without_password += other.without_password;
+        self.locked += other.locked;
+        self.must_change += other.must_change;
+    }
 }
 
 impl From<DbErr> for SeedError {
@@ -190,103 +168,57 @@ pub async fn seed(
     let hash = hash_once(&opts.password, opts.argon2).await?;
     let start = opts.clock.now();
     let offer_ids = ensure_offers(store, &lists, start).await?;
-    let offer_weights = people::Weighted::new(lists.offers.iter().map(|o| o.weight));
-
-    let mut people = People::new(&lists, opts.seed);
-    // A separate stream for everything but names and emails, so the people
-    // stay the same when these proportions are tuned.
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(opts.seed ^ 0x5eed_da7a_0000_0001);
     let mut report = SeedReport {
         offers: offer_ids.len(),
         ..SeedReport::default()
     };
-    let batch = opts.batch.max(1) as u64;
-    let mut next_id: i64 = 1;
-    while report.contacts < opts.contacts {
-        let n = batch.min(opts.contacts - report.contacts);
-        let now = opts.clock.now();
-        let mut contacts = Rows::new("contacts", CONTACT_COLUMNS);
-        let mut grants = Rows::new("grants", GRANT_COLUMNS);
-        let mut accounts = Rows::new("accounts", ACCOUNT_COLUMNS);
-        for _ in 0..n {
-            let id = next_id;
-            next_id += 1;
-            let person = people.next_person();
-            let created = start - TimeDelta::seconds(rng.random_range(0..3 * 365 * 86_400));
-            let subscribed = rng.random_bool(0.30);
-            let (tags, notes) = extras(&mut rng, &lists);
-            let name_lower = person.name.to_lowercase();
-            let email_lower = person.email.to_lowercase();
-            contacts.push([
-                Value::BigInt(Some(id)),
-                Value::String(Some(person.name)),
-                Value::String(Some(person.email)),
-                Value::String(Some(name_lower)),
-                Value::String(Some(email_lower)),
-                Value::Bool(Some(subscribed)),
-                Value::String(Some(tags)),
-                Value::String(Some(notes)),
-                Value::ChronoDateTimeUtc(Some(created)),
-                Value::ChronoDateTimeUtc(Some(now)),
-            ]);
-            report.contacts += 1;
-            report.subscribers += u64::from(subscribed);
-            if !rng.random_bool(0.40) {
-                continue;
+    // Generating runs on its own thread, one batch ahead of the writes.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Batch>(2);
+    let plan = Plan {
+        total: opts.contacts,
+        batch: opts.batch.max(1) as u64,
+        seed: opts.seed,
+        start,
+        clock: opts.clock.clone(),
+        offer_ids,
+        hash,
+    };
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut generator = Generator::new(&lists, &plan);
+        while let Some(batch) = generator.next_batch() {
+            if tx.blocking_send(batch).is_err() {
+                break; // the writer stopped on an error
             }
-            report.customers += 1;
-            let held = match rng.random_range(0..100) {
-                0..70 => 1,
-                70..92 => 2,
-                _ => 3,
-            };
-            let mut chosen: Vec<usize> = Vec::with_capacity(held);
-            while chosen.len() < held.min(offer_ids.len()) {
-                let pick = offer_weights.pick(&mut rng);
-                if !chosen.contains(&pick) {
-                    chosen.push(pick);
-                }
-            }
-            let mut first_grant = start;
-            for pick in chosen {
-                let span = (start - created).num_seconds().max(1);
-                let at = created + TimeDelta::seconds(rng.random_range(0..span));
-                first_grant = first_grant.min(at);
-                let (source, by) = if rng.random_bool(0.15) {
-                    let admin = &lists.admins[rng.random_range(0..lists.admins.len())];
-                    ("granted", admin.clone())
-                } else {
-                    ("purchased", String::new())
-                };
-                grants.push([
-                    Value::BigInt(Some(id)),
-                    Value::BigInt(Some(offer_ids[pick])),
-                    Value::String(Some(source.to_owned())),
-                    Value::String(Some(by)),
-                    Value::ChronoDateTimeUtc(Some(at)),
-                ]);
-                report.grants += 1;
-            }
-            let account = account_row(&mut rng, id, first_grant, start, &hash);
-            report.without_password += u64::from(account.never_set);
-            report.locked += u64::from(account.locked);
-            report.must_change += u64::from(account.must_change);
-            accounts.push(account.values);
-            report.accounts += 1;
         }
+    });
+    let sqlite = store.backend() == DbBackend::Sqlite;
+    while let Some(mut batch) = rx.recv().await {
         let txn = store.begin_write().await?;
-        contacts.flush(&txn).await?;
-        grants.flush(&txn).await?;
-        accounts.flush(&txn).await?;
+        if sqlite {
+            // The email index takes random inserts; a page cache that holds
+            // it saves re-reading pages from the OS on every batch.
+            txn.execute_unprepared("PRAGMA cache_size = -65536").await?;
+        }
+        batch.contacts.flush(&txn).await?;
+        batch.grants.flush(&txn).await?;
+        batch.accounts.flush(&txn).await?;
         txn.commit().await?;
+        report.add(&batch.tally);
         progress(report.contacts);
     }
+    producer
+        .await
+        .map_err(|e| SeedError::WordLists(format!("the generator stopped: {e}")))?;
     if store.backend() == DbBackend::Postgres && report.contacts > 0 {
         // Explicit ids do not move the sequence; the next insert must not collide.
         db.execute_unprepared(
             "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT MAX(id) FROM contacts))",
         )
         .await?;
+        // Fresh statistics, so the planner does not treat the tables as empty
+        // until autovacuum comes round.
+        db.execute_unprepared("ANALYZE contacts, grants, accounts")
+            .await?;
     }
     report.elapsed = began.elapsed();
     Ok(report)
@@ -350,108 +282,4 @@ async fn ensure_offers(
     }
     txn.commit().await?;
     Ok(ids)
-}
-
-fn extras(rng: &mut Xoshiro256PlusPlus, lists: &WordLists) -> (String, String) {
-    let tags = match rng.random_range(0..100) {
-        0..8 => lists.tags[rng.random_range(0..lists.tags.len())].clone(),
-        8..10 => {
-            let a = rng.random_range(0..lists.tags.len());
-            let b = (a + 1 + rng.random_range(0..lists.tags.len() - 1)) % lists.tags.len();
-            format!("{},{}", lists.tags[a], lists.tags[b])
-        }
-        _ => String::new(),
-    };
-    let notes = if rng.random_bool(0.03) {
-        lists.notes[rng.random_range(0..lists.notes.len())].clone()
-    } else {
-        String::new()
-    };
-    (tags, notes)
-}
-
-struct AccountRow {
-    values: Vec<Value>,
-    never_set: bool,
-    locked: bool,
-    must_change: bool,
-}
-
-fn account_row(
-    rng: &mut Xoshiro256PlusPlus,
-    contact_id: i64,
-    created: DateTime<Utc>,
-    now: DateTime<Utc>,
-    hash: &str,
-) -> AccountRow {
-    let none_ts = || Value::ChronoDateTimeUtc(None);
-    let ts = |at: DateTime<Utc>| Value::ChronoDateTimeUtc(Some(at));
-    let span = (now - created).num_seconds().max(1);
-    let never_set = rng.random_bool(0.15);
-    let locked = !never_set && rng.random_bool(0.012);
-    let must_change = !never_set && !locked && rng.random_bool(0.05);
-    let (hash_value, changed_at, signins, last_login) = if never_set {
-        (Value::String(None), none_ts(), 0, none_ts())
-    } else {
-        let changed = created + TimeDelta::seconds(rng.random_range(0..span));
-        // Most people sign in a handful of times, a few very often.
-        let signins: i32 = match rng.random_range(0..100) {
-            0..10 => 0,
-            10..70 => rng.random_range(1..12),
-            70..95 => rng.random_range(12..80),
-            _ => rng.random_range(80..600),
-        };
-        let last = if signins == 0 {
-            none_ts()
-        } else {
-            let from = (now - changed).num_seconds().max(1);
-            ts(changed + TimeDelta::seconds(rng.random_range(0..from)))
-        };
-        (
-            Value::String(Some(hash.to_owned())),
-            ts(changed),
-            signins,
-            last,
-        )
-    };
-    let temporary = if must_change {
-        ts(now + TimeDelta::minutes(rng.random_range(60..72 * 60)))
-    } else {
-        none_ts()
-    };
-    let (failed, window, locked_until) = if locked {
-        (
-            10,
-            ts(now - TimeDelta::minutes(rng.random_range(1..15))),
-            ts(now + TimeDelta::minutes(rng.random_range(60..48 * 60))),
-        )
-    } else {
-        (
-            if rng.random_bool(0.05) {
-                rng.random_range(1..4)
-            } else {
-                0
-            },
-            none_ts(),
-            none_ts(),
-        )
-    };
-    AccountRow {
-        values: vec![
-            Value::BigInt(Some(contact_id)),
-            hash_value,
-            Value::Bool(Some(must_change)),
-            changed_at,
-            temporary,
-            Value::Int(Some(signins)),
-            last_login,
-            Value::Int(Some(failed)),
-            window,
-            locked_until,
-            ts(created),
-        ],
-        never_set,
-        locked,
-        must_change,
-    }
 }

@@ -19,20 +19,26 @@
 //! would break the layout (`\n`, `0x1F`) are replaced by `0x1A` inside
 //! names and emails; such a contact sorts by the replaced bytes.
 //!
-//! Searching is a scan of the whole buffer, so it costs the same for a
-//! rare needle and for no needle at all: the count is exact and the scan
-//! is split over the available cores. When a small strided sample shows
-//! the needle is dense (it would hit more than
-//! [`Tuning::estimate_above`] contacts), counting every hit would be the
-//! slow part, so the count becomes [`MatchCount::Estimate`] projected from
-//! the sample, and only the page is collected.
+//! Searching is a scan of the whole buffer (memmem's SIMD prefilter looks
+//! for the needle's two rarest bytes, ranked by this buffer's own byte
+//! frequencies), split over the available cores; the page is collected
+//! and every match counted on the way. When a small strided sample shows
+//! the needle is dense (it would hit more than [`Tuning::estimate_above`]
+//! contacts), counting every hit would be the slow part, so the count
+//! becomes [`MatchCount::Estimate`] projected from the sample (three
+//! significant digits), and the scan stops once the page is full.
 //!
 //! The index is immutable; a change makes a new one ([`SearchIndex::apply`])
 //! which the owner swaps in behind an `Arc`.
 
-use std::collections::HashMap;
+mod build;
+mod filter;
 
-use memchr::memmem::Finder;
+use memchr::arch::all::packedpair::HeuristicFrequencyRank;
+use memchr::memmem::{Finder, FinderBuilder};
+
+pub use build::IndexBuilder;
+use filter::{BLOCK_RECORDS, BlockFilter};
 
 use super::contacts::{Cursor, KindFilter, MatchCount};
 
@@ -43,6 +49,13 @@ const FLAG_CUSTOMER: u8 = 1;
 const FLAG_SUBSCRIBER: u8 = 2;
 /// Stands in for `\n` and `0x1F` inside a name or email.
 const REPLACEMENT: char = '\u{1a}';
+const REPLACEMENT_BYTE: u8 = 0x1a;
+
+fn flags_byte(customer: bool, subscriber: bool) -> u8 {
+    FLAG_BASE
+        | if customer { FLAG_CUSTOMER } else { 0 }
+        | if subscriber { FLAG_SUBSCRIBER } else { 0 }
+}
 
 /// One contact as the index holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,9 +74,7 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     fn flags(&self) -> u8 {
-        FLAG_BASE
-            | if self.customer { FLAG_CUSTOMER } else { 0 }
-            | if self.subscriber { FLAG_SUBSCRIBER } else { 0 }
+        flags_byte(self.customer, self.subscriber)
     }
 
     /// Replaces the bytes that would break the record layout.
@@ -127,9 +138,9 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Self {
-            // Counting costs about 25 ns a hit on one core; 150k hits split
-            // over two cores stays near 2 ms on top of the scan itself.
-            estimate_above: 150_000,
+            // Counting costs some 30 ns a hit on one core: 50k hits split
+            // over two cores add under a millisecond to the scan itself.
+            estimate_above: 50_000,
             small: 50_000,
             threads: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZero::get)
@@ -138,11 +149,12 @@ impl Default for Tuning {
     }
 }
 
-/// Samples taken to decide whether a needle is dense: this many windows
-/// spread evenly over the buffer...
-const SAMPLE_WINDOWS: usize = 128;
-/// ...covering together one record in this many.
-const SAMPLE_FRACTION: usize = 64;
+/// Samples taken to decide whether a needle is dense: up to this many
+/// short windows spread evenly over the records (many small windows, since
+/// equal and similar names sit together in sort order)...
+const SAMPLE_WINDOWS: usize = 4096;
+/// ...covering together about one record in this many.
+const SAMPLE_FRACTION: usize = 32;
 
 /// What the index found for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +177,61 @@ pub struct SearchIndex {
     /// Contacts per kind filter, in [`kind_slot`] order.
     totals: [u64; 4],
     tuning: Tuning,
+    /// How common each byte is in this buffer, for memmem's prefilter.
+    ranks: ByteRanks,
+    /// Which blocks of records may hold a given needle.
+    filter: BlockFilter,
+}
+
+/// Byte frequencies of the buffer itself, ranked 0 (absent or rarest) to
+/// 255 (most common). memmem's prefilter looks for the needle's two
+/// rarest bytes; its built-in table guesses from ordinary text, where `@`
+/// is rare, but here every record holds one, so a needle like
+/// `@seznam.cz` would otherwise make every record a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ByteRanks([u8; 256]);
+
+impl Default for ByteRanks {
+    fn default() -> Self {
+        Self([0; 256])
+    }
+}
+
+impl ByteRanks {
+    fn of(buf: &[u8]) -> Self {
+        // Four counters, so neighbouring equal bytes do not wait on each other.
+        let mut counts = [[0u64; 256]; 4];
+        let mut chunks = buf.chunks_exact(4);
+        for c in &mut chunks {
+            counts[0][usize::from(c[0])] += 1;
+            counts[1][usize::from(c[1])] += 1;
+            counts[2][usize::from(c[2])] += 1;
+            counts[3][usize::from(c[3])] += 1;
+        }
+        for &b in chunks.remainder() {
+            counts[0][usize::from(b)] += 1;
+        }
+        let total: Vec<u64> = (0..256)
+            .map(|b| counts.iter().map(|c| c[b]).sum())
+            .collect();
+        let mut order: Vec<usize> = (0..256).collect();
+        order.sort_by_key(|&b| total[b]);
+        let mut ranks = [0u8; 256];
+        for (position, &b) in order.iter().enumerate() {
+            ranks[b] = if total[b] == 0 {
+                0
+            } else {
+                u8::try_from(position).unwrap_or(u8::MAX)
+            };
+        }
+        Self(ranks)
+    }
+}
+
+impl HeuristicFrequencyRank for &ByteRanks {
+    fn rank(&self, byte: u8) -> u8 {
+        self.0[usize::from(byte)]
+    }
 }
 
 impl Default for SearchIndex {
@@ -175,42 +242,13 @@ impl Default for SearchIndex {
             ids: Vec::new(),
             totals: [0; 4],
             tuning: Tuning::default(),
+            ranks: ByteRanks::default(),
+            filter: BlockFilter::default(),
         }
     }
 }
 
 impl SearchIndex {
-    /// Builds an index from entries in any order. Later entries with the
-    /// same id replace earlier ones.
-    ///
-    /// # Errors
-    /// [`IndexError::TooLarge`] past 4 GiB of text.
-    pub fn build(mut entries: Vec<IndexEntry>) -> Result<Self, IndexError> {
-        for entry in &mut entries {
-            entry.sanitise();
-        }
-        sort_entries(&mut entries);
-        let size: usize = entries
-            .iter()
-            .map(|e| e.name_lower.len() + e.email_lower.len() + 3)
-            .sum();
-        if u32::try_from(size).is_err() {
-            return Err(IndexError::TooLarge(size));
-        }
-        let mut index = Self {
-            buf: Vec::with_capacity(size),
-            offsets: Vec::with_capacity(entries.len() + 1),
-            ids: Vec::with_capacity(entries.len()),
-            totals: [0; 4],
-            tuning: Tuning::default(),
-        };
-        for entry in &entries {
-            index.push(entry.id, &entry.record());
-        }
-        index.finish();
-        Ok(index)
-    }
-
     /// The same index with other tuning.
     #[must_use]
     pub fn with_tuning(mut self, tuning: Tuning) -> Self {
@@ -222,6 +260,18 @@ impl SearchIndex {
     #[must_use]
     pub fn tuning(&self) -> Tuning {
         self.tuning
+    }
+
+    fn with_capacity(records: usize, bytes: usize, tuning: Tuning) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            offsets: Vec::with_capacity(records + 1),
+            ids: Vec::with_capacity(records),
+            totals: [0; 4],
+            tuning,
+            ranks: ByteRanks::default(),
+            filter: BlockFilter::default(),
+        }
     }
 
     fn push(&mut self, id: i64, record: &[u8]) {
@@ -246,6 +296,21 @@ impl SearchIndex {
     fn finish(&mut self) {
         self.offsets
             .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+        self.ranks = ByteRanks::of(&self.buf);
+        self.filter = BlockFilter::of(self);
+    }
+
+    /// The text of block `block` (see [`filter`]).
+    fn block_bytes(&self, block: usize) -> &[u8] {
+        &self.buf[self.block_range(block, 1)]
+    }
+
+    /// The bytes of `count` blocks from `first`.
+    fn block_range(&self, first: usize, count: usize) -> std::ops::Range<usize> {
+        let n = self.len();
+        let from = (first * BLOCK_RECORDS).min(n);
+        let to = ((first + count) * BLOCK_RECORDS).min(n);
+        self.offsets[from] as usize..self.offsets[to] as usize
     }
 
     /// Contacts held.
@@ -272,10 +337,11 @@ impl SearchIndex {
         self.ids.iter().copied().max()
     }
 
-    /// Heap bytes held by the index (buffer, offsets, ids).
+    /// Heap bytes held by the index (buffer, offsets, ids, block filter).
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.buf.capacity()
+        self.filter.memory_bytes()
+            + self.buf.capacity()
             + self.offsets.capacity() * std::mem::size_of::<u32>()
             + self.ids.capacity() * std::mem::size_of::<i64>()
     }
@@ -409,16 +475,30 @@ impl SearchIndex {
         limit: usize,
         first_page: bool,
     ) -> (Vec<usize>, MatchCount) {
-        let finder = Finder::new(needle);
+        let finder = FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle);
         let start_byte = self.offsets[start] as usize;
+        // The trigram filter bounds the hits from above: when its candidate
+        // blocks hold few enough records, count them exactly straight away.
+        let candidates = self.filter.candidates(needle);
+        if let Some(bitmap) = &candidates {
+            let covered = bitmap
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
+            if (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above {
+                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+            }
+        }
+        // Counting costs by the records the needle hits, whether or not the
+        // kind filter then admits them; so density is judged on hits.
         let dense = if self.len() >= self.tuning.small {
             self.sample(&finder, kind)
-                .filter(|projected| *projected > self.tuning.estimate_above)
+                .filter(|(hits, _)| *hits > self.tuning.estimate_above)
         } else {
             None
         };
-        if let Some(projected) = dense {
-            let (page, _) = self.scan(
+        if let Some((_, projected)) = dense {
+            let (page, ..) = self.scan(
                 &finder,
                 kind,
                 start_byte..self.buf.len(),
@@ -434,32 +514,77 @@ impl SearchIndex {
             };
             return (page, total);
         }
+        if let Some(bitmap) = &candidates {
+            let covered = bitmap
+                .iter()
+                .map(|w| w.count_ones() as usize)
+                .sum::<usize>();
+            // Past a quarter of the blocks, a parallel scan of everything is as quick.
+            if covered * 4 <= self.filter.blocks() {
+                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+            }
+        }
         let (page, count) = self.scan_parallel(&finder, kind, start_byte, limit);
         (page, MatchCount::Exact(count))
     }
 
-    /// Projects the match count from a strided sample of the records.
-    fn sample(&self, finder: &Finder<'_>, kind: KindFilter) -> Option<u64> {
-        let n = self.len();
-        let per_window = n / (SAMPLE_WINDOWS * SAMPLE_FRACTION);
-        if per_window == 0 {
-            return None;
+    /// An exact count over only the blocks the trigram filter lets through.
+    fn scan_blocks(
+        &self,
+        candidates: &[u64],
+        finder: &Finder<'_>,
+        kind: KindFilter,
+        page_from: usize,
+        limit: usize,
+    ) -> (Vec<usize>, MatchCount) {
+        let mut page = Vec::with_capacity(limit + 1);
+        let mut count = 0;
+        for (first, len) in filter::runs(candidates) {
+            let range = self.block_range(first, len);
+            // Once the page is full, later blocks are only counted.
+            let from = if page.len() > limit {
+                usize::MAX
+            } else {
+                page_from
+            };
+            let (found, matches, _) = self.scan(finder, kind, range, from, limit, true);
+            count += matches;
+            for i in found {
+                if page.len() <= limit {
+                    page.push(i);
+                }
+            }
         }
-        let (mut hits, mut seen) = (0u64, 0u64);
-        for w in 0..SAMPLE_WINDOWS {
-            let first = w * n / SAMPLE_WINDOWS;
-            let last = (first + per_window).min(n);
-            let range = self.offsets[first] as usize..self.offsets[last] as usize;
-            hits += self.scan(finder, kind, range, usize::MAX, 0, true).1;
-            seen += (last - first) as u64;
-        }
-        Some(hits * n as u64 / seen.max(1))
+        (page, MatchCount::Exact(count))
     }
 
-    /// Scans `range` (whole records): counts matching records when `count`
-    /// is set, and collects up to `limit + 1` matching records that start
-    /// at or after `page_from`. Without `count` it stops once the page is
-    /// full.
+    /// Projects from a strided sample of the records how many the needle
+    /// hits, and how many of those the kind filter admits.
+    fn sample(&self, finder: &Finder<'_>, kind: KindFilter) -> Option<(u64, u64)> {
+        let n = self.len();
+        let windows = SAMPLE_WINDOWS.min(n / SAMPLE_FRACTION);
+        if windows == 0 {
+            return None;
+        }
+        let per_window = (n / (windows * SAMPLE_FRACTION)).max(1);
+        let (mut hits, mut admitted, mut seen) = (0u64, 0u64, 0u64);
+        for w in 0..windows {
+            let first = w * n / windows;
+            let last = (first + per_window).min(n);
+            let range = self.offsets[first] as usize..self.offsets[last] as usize;
+            let (_, yes, all) = self.scan(finder, kind, range, usize::MAX, 0, true);
+            admitted += yes;
+            hits += all;
+            seen += (last - first) as u64;
+        }
+        let project = |k: u64| k * n as u64 / seen.max(1);
+        Some((project(hits), project(admitted)))
+    }
+
+    /// Scans `range` (whole records): counts the records the needle hits
+    /// and, of those, the ones the kind filter admits (the matches), and
+    /// collects up to `limit + 1` matches that start at or after
+    /// `page_from`. Without `count` it stops once the page is full.
     fn scan(
         &self,
         finder: &Finder<'_>,
@@ -468,16 +593,17 @@ impl SearchIndex {
         page_from: usize,
         limit: usize,
         count: bool,
-    ) -> (Vec<usize>, u64) {
+    ) -> (Vec<usize>, u64, u64) {
         let hay = &self.buf[range.clone()];
         let mut page = Vec::new();
-        let mut found = 0u64;
+        let (mut found, mut hits) = (0u64, 0u64);
         let mut pos = 0;
         while let Some(i) = finder.find(&hay[pos..]) {
             let hit = pos + i;
             // Records end in '\n' and a needle cannot contain one, so the
             // end of this record is the end of the match's record.
             let end = hit + memchr::memchr(RECORD_END, &hay[hit..]).unwrap_or(hay.len() - hit);
+            hits += 1;
             if admits(kind, hay[end - 1]) {
                 found += 1;
                 let at = range.start + hit;
@@ -493,7 +619,7 @@ impl SearchIndex {
                 break;
             }
         }
-        (page, found)
+        (page, found, hits)
     }
 
     /// An exact count over the whole buffer, split over the tuning's
@@ -514,7 +640,7 @@ impl SearchIndex {
         let bounds: Vec<usize> = (0..=parts)
             .map(|p| self.offsets[p * n / parts] as usize)
             .collect();
-        let results: Vec<(Vec<usize>, u64)> = if parts == 1 {
+        let results: Vec<(Vec<usize>, u64, u64)> = if parts == 1 {
             vec![self.scan(finder, kind, 0..self.buf.len(), page_from, limit, true)]
         } else {
             std::thread::scope(|scope| {
@@ -536,7 +662,7 @@ impl SearchIndex {
         };
         let mut page = Vec::with_capacity(limit + 1);
         let mut count = 0;
-        for (part_page, part_count) in results {
+        for (part_page, part_count, _) in results {
             count += part_count;
             for i in part_page {
                 if page.len() <= limit {
@@ -546,113 +672,6 @@ impl SearchIndex {
         }
         (page, count)
     }
-
-    /// A new index with `changes` written over this one (an entry per
-    /// contact added or changed) and `removed` ids dropped. `None` when
-    /// nothing would differ, so the caller keeps the current index.
-    ///
-    /// # Errors
-    /// [`IndexError::TooLarge`] past 4 GiB of text.
-    pub fn apply(
-        &self,
-        mut changes: Vec<IndexEntry>,
-        removed: &[i64],
-    ) -> Result<Option<Self>, IndexError> {
-        for entry in &mut changes {
-            entry.sanitise();
-        }
-        // Keep the last entry for each id.
-        let mut latest: HashMap<i64, usize> = HashMap::with_capacity(changes.len());
-        for (i, entry) in changes.iter().enumerate() {
-            latest.insert(entry.id, i);
-        }
-        let mut changes: Vec<IndexEntry> = changes
-            .into_iter()
-            .enumerate()
-            .filter(|(i, e)| latest.get(&e.id) == Some(i))
-            .map(|(_, e)| e)
-            .collect();
-        // For each touched id: Some(record) = write this, None = drop it.
-        let mut touched: HashMap<i64, Option<Vec<u8>>> =
-            changes.iter().map(|e| (e.id, Some(e.record()))).collect();
-        for id in removed {
-            touched.entry(*id).or_insert(None);
-        }
-        if touched.is_empty() {
-            return Ok(None);
-        }
-        // Which old records go, and whether anything differs at all.
-        let (min, max) = touched.keys().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
-            (lo.min(*id), hi.max(*id))
-        });
-        let mut drop_old = vec![false; self.len()];
-        let mut present_changed = 0usize;
-        let mut differs = false;
-        for (i, id) in self.ids.iter().enumerate() {
-            if *id < min || *id > max {
-                continue;
-            }
-            if let Some(new) = touched.get(id) {
-                drop_old[i] = true;
-                present_changed += usize::from(new.is_some());
-                differs |= new.as_deref() != Some(self.record(i));
-            }
-        }
-        // An id written that was not there before is an addition.
-        differs |= present_changed < changes.len();
-        if !differs {
-            return Ok(None);
-        }
-        sort_entries(&mut changes);
-
-        let size = self.buf.len() + changes.iter().map(|e| e.record().len()).sum::<usize>();
-        if u32::try_from(size).is_err() {
-            return Err(IndexError::TooLarge(size));
-        }
-        let mut next = Self {
-            buf: Vec::with_capacity(size),
-            offsets: Vec::with_capacity(self.len() + changes.len() + 1),
-            ids: Vec::with_capacity(self.len() + changes.len()),
-            totals: [0; 4],
-            tuning: self.tuning,
-        };
-        let mut new_iter = changes.iter().peekable();
-        for (i, dropped) in drop_old.iter().enumerate() {
-            if *dropped {
-                continue;
-            }
-            let name = self.name(i);
-            let id = self.ids[i];
-            while let Some(entry) = new_iter.peek() {
-                let before = entry
-                    .name_lower
-                    .as_bytes()
-                    .cmp(name)
-                    .then(entry.id.cmp(&id))
-                    .is_lt();
-                if !before {
-                    break;
-                }
-                next.push(entry.id, &entry.record());
-                new_iter.next();
-            }
-            next.push(id, self.record(i));
-        }
-        for entry in new_iter {
-            next.push(entry.id, &entry.record());
-        }
-        next.finish();
-        Ok(Some(next))
-    }
-}
-
-fn sort_entries(entries: &mut [IndexEntry]) {
-    entries.sort_unstable_by(|a, b| {
-        a.name_lower
-            .as_bytes()
-            .cmp(b.name_lower.as_bytes())
-            .then(a.id.cmp(&b.id))
-    });
 }
 
 /// Rounds to `digits` significant digits, so an estimate does not pretend

@@ -22,39 +22,47 @@
 //! As a safety net for writers that break the contract, and for deleted
 //! contacts (which no poll by `updated_at` can see), every
 //! [`DEEP_CHECK_EVERY`]th poll also counts the contacts in the same
-//! snapshot; when the count disagrees with the index, or when a poll
+//! snapshot with their highest id; when either disagrees with the index
+//! (a missed insert shows in one of them even when a deletion cancels it
+//! in the count), or when a poll
 //! returns too many changes to patch cheaply, the index is reloaded in
 //! full (at most once per a few load durations) while the old one keeps
 //! answering.
 //!
 //! `search.memory_index = false` turns the index off: SQL answers everything.
 
-use std::collections::{HashMap, HashSet};
+mod load;
+
+use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, Func, Query};
-use sea_orm::{
-    AccessMode, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
-};
-
 use super::contacts::{self, SearchPage, SearchQuery};
-use super::entity::{contact, grant};
-use super::search_index::{IndexEntry, SearchIndex, Tuning};
+use super::search_index::{IndexEntry, IndexError, SearchIndex, Tuning};
 use super::{Store, StoreError};
 use crate::clock::{Clock, delta};
 use crate::settings::SearchSettings;
+use chrono::{DateTime, Utc};
 
 /// How far before the previous poll the next one looks.
 pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
-/// Every this many polls also count the contacts, to notice deletions.
+/// Every this many polls also count the contacts (and take the highest
+/// id), to notice deletions and writes that broke the contract.
 pub const DEEP_CHECK_EVERY: u64 = 5;
-/// Rows read per query while loading the whole index.
-const LOAD_CHUNK: u64 = 100_000;
-/// Ids per `IN (...)` list.
-const IN_CHUNK: usize = 1_000;
+
+/// Why loading or refreshing the index failed (search itself then uses SQL).
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The index could not be built.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The thread building the index stopped (a bug).
+    #[error("the search index builder stopped: {0}")]
+    Task(String),
+}
 
 /// Where the in-memory index stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +115,8 @@ struct SyncState {
     recent: HashMap<i64, (DateTime<Utc>, IndexEntry)>,
     polls: u64,
     last_load: Option<(Instant, Duration)>,
+    /// A full reload was wanted but put off.
+    reload_due: bool,
 }
 
 #[derive(Debug)]
@@ -252,7 +262,7 @@ impl Searcher {
     ///
     /// # Errors
     /// When the store fails; the previous index (if any) stays in use.
-    pub async fn load(&self) -> Result<RefreshOutcome, StoreError> {
+    pub async fn load(&self) -> Result<RefreshOutcome, SearchError> {
         if !self.shared.enabled {
             return Ok(RefreshOutcome::Off);
         }
@@ -265,7 +275,7 @@ impl Searcher {
     ///
     /// # Errors
     /// When the store fails; the current index stays in use.
-    pub async fn refresh(&self) -> Result<RefreshOutcome, StoreError> {
+    pub async fn refresh(&self) -> Result<RefreshOutcome, SearchError> {
         self.shared.refresh().await
     }
 }
@@ -291,7 +301,7 @@ impl Shared {
         *self.tuning.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    async fn refresh(&self) -> Result<RefreshOutcome, StoreError> {
+    async fn refresh(&self) -> Result<RefreshOutcome, SearchError> {
         if !self.enabled {
             return Ok(RefreshOutcome::Off);
         }
@@ -309,20 +319,19 @@ impl Shared {
         self.poll(&mut sync, &index).await
     }
 
-    async fn load(&self, sync: &mut SyncState) -> Result<RefreshOutcome, StoreError> {
+    async fn load(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         let began = Instant::now();
         let polled_at = self.clock.now();
-        let entries = load_entries(self.store.conn()).await?;
+        let builder = load::load_all(self.store.conn()).await?;
         let tuning = self.tuning();
         let index = tokio::task::spawn_blocking(move || {
-            SearchIndex::build(entries).map(|index| match tuning {
+            builder.finish().map(|index| match tuning {
                 Some(t) => index.with_tuning(t),
                 None => index,
             })
         })
         .await
-        .map_err(|e| StoreError::Unavailable(format!("building the search index: {e}")))?
-        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        .map_err(|e| SearchError::Task(e.to_string()))??;
         let contacts = index.len();
         let took = began.elapsed();
         tracing::info!(
@@ -335,6 +344,7 @@ impl Shared {
         sync.polled_at = Some(polled_at);
         sync.recent.clear();
         sync.last_load = Some((Instant::now(), took));
+        sync.reload_due = false;
         Ok(RefreshOutcome::Loaded { contacts, took })
     }
 
@@ -349,13 +359,16 @@ impl Shared {
         &self,
         sync: &mut SyncState,
         index: &Arc<SearchIndex>,
-    ) -> Result<RefreshOutcome, StoreError> {
+    ) -> Result<RefreshOutcome, SearchError> {
+        if sync.reload_due && self.reload_allowed(sync) {
+            return self.load(sync).await;
+        }
         let started = self.clock.now();
         let since = sync.polled_at.map(|at| at - delta(CHANGE_MARGIN));
         sync.polls += 1;
         let deep = sync.polls.is_multiple_of(DEEP_CHECK_EVERY);
         let cap = (index.len() / 5).max(20_000);
-        let snapshot = read_changes(&self.store, since, cap, deep).await?;
+        let snapshot = load::read_changes(&self.store, since, cap, deep).await?;
         let Some(rows) = snapshot.rows else {
             return self.reload_or_defer(sync).await;
         };
@@ -377,8 +390,7 @@ impl Shared {
             let written = changes.len();
             let patched = tokio::task::spawn_blocking(move || base.apply(changes, &[]))
                 .await
-                .map_err(|e| StoreError::Unavailable(format!("patching the search index: {e}")))?
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| SearchError::Task(e.to_string()))??;
             if let Some(patched) = patched {
                 changed = written;
                 current = Arc::new(patched);
@@ -410,173 +422,12 @@ impl Shared {
         })
     }
 
-    async fn reload_or_defer(&self, sync: &mut SyncState) -> Result<RefreshOutcome, StoreError> {
+    async fn reload_or_defer(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         if self.reload_allowed(sync) {
             self.load(sync).await
         } else {
+            sync.reload_due = true;
             Ok(RefreshOutcome::Deferred)
         }
     }
-}
-
-/// What one poll read, from one snapshot.
-struct Changes {
-    /// Changed contacts with their `updated_at`; `None` when more than the cap.
-    rows: Option<Vec<(DateTime<Utc>, IndexEntry)>>,
-    /// How many contacts there are and the highest id, when asked.
-    census: Option<(u64, Option<i64>)>,
-}
-
-/// Reads contacts changed at or after `since` (all when `None`), and the
-/// contact count and highest id when `census` is set, in one read-only
-/// snapshot. A missed insert shows in the count or the highest id even
-/// when a deletion cancels it in the count.
-async fn read_changes(
-    store: &Store,
-    since: Option<DateTime<Utc>>,
-    cap: usize,
-    census: bool,
-) -> Result<Changes, StoreError> {
-    let snapshot = match store.backend() {
-        // SQLite snapshots at the first read of any transaction and takes no options.
-        DbBackend::Sqlite => store.conn().begin().await?,
-        _ => {
-            store
-                .conn()
-                .begin_with_config(
-                    Some(IsolationLevel::RepeatableRead),
-                    Some(AccessMode::ReadOnly),
-                )
-                .await?
-        }
-    };
-    let mut select = contact::Entity::find()
-        .select_only()
-        .columns([
-            contact::Column::Id,
-            contact::Column::NameLower,
-            contact::Column::EmailLower,
-            contact::Column::Subscribed,
-            contact::Column::UpdatedAt,
-        ])
-        .limit(cap as u64 + 1);
-    if let Some(since) = since {
-        select = select.filter(contact::Column::UpdatedAt.gte(since));
-    }
-    let found: Vec<(i64, String, String, bool, DateTime<Utc>)> =
-        select.into_tuple().all(&snapshot).await?;
-    let rows = if found.len() > cap {
-        None
-    } else {
-        let ids: Vec<i64> = found.iter().map(|r| r.0).collect();
-        let customers = customers_among(&snapshot, &ids).await?;
-        Some(
-            found
-                .into_iter()
-                .map(|(id, name_lower, email_lower, subscriber, updated_at)| {
-                    (
-                        updated_at,
-                        IndexEntry {
-                            customer: customers.contains(&id),
-                            id,
-                            name_lower,
-                            email_lower,
-                            subscriber,
-                        },
-                    )
-                })
-                .collect(),
-        )
-    };
-    let census = if census {
-        let mut q = Query::select();
-        q.from(contact::Entity)
-            .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
-            .expr_as(
-                Func::max(Expr::col(contact::Column::Id)),
-                Alias::new("max_id"),
-            );
-        match snapshot.query_one(&q).await? {
-            Some(row) => {
-                let n: i64 = row.try_get("", "n")?;
-                let max_id: Option<i64> = row.try_get("", "max_id")?;
-                Some((u64::try_from(n).unwrap_or(0), max_id))
-            }
-            None => Some((0, None)),
-        }
-    } else {
-        None
-    };
-    snapshot.commit().await?;
-    Ok(Changes { rows, census })
-}
-
-async fn customers_among(
-    db: &impl ConnectionTrait,
-    ids: &[i64],
-) -> Result<HashSet<i64>, StoreError> {
-    let mut customers = HashSet::new();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let found: Vec<i64> = grant::Entity::find()
-            .select_only()
-            .column(grant::Column::ContactId)
-            .filter(grant::Column::ContactId.is_in(chunk.iter().copied()))
-            .into_tuple()
-            .all(db)
-            .await?;
-        customers.extend(found);
-    }
-    Ok(customers)
-}
-
-/// Reads every contact as an index entry, in chunks by id so no single
-/// query holds the store for long.
-async fn load_entries(db: &impl ConnectionTrait) -> Result<Vec<IndexEntry>, StoreError> {
-    // Grants first: a contact that becomes a customer after this read has
-    // a fresh `updated_at` and is picked up by the next poll.
-    let customers: HashSet<i64> = grant::Entity::find()
-        .select_only()
-        .column(grant::Column::ContactId)
-        .distinct()
-        .into_tuple::<i64>()
-        .all(db)
-        .await?
-        .into_iter()
-        .collect();
-    let mut entries = Vec::new();
-    let mut after = i64::MIN;
-    loop {
-        let chunk: Vec<(i64, String, String, bool)> = contact::Entity::find()
-            .select_only()
-            .columns([
-                contact::Column::Id,
-                contact::Column::NameLower,
-                contact::Column::EmailLower,
-                contact::Column::Subscribed,
-            ])
-            .filter(contact::Column::Id.gt(after))
-            .order_by_asc(contact::Column::Id)
-            .limit(LOAD_CHUNK)
-            .into_tuple()
-            .all(db)
-            .await?;
-        let Some(last) = chunk.last() else { break };
-        after = last.0;
-        let full = chunk.len() as u64 == LOAD_CHUNK;
-        entries.extend(
-            chunk
-                .into_iter()
-                .map(|(id, name_lower, email_lower, subscriber)| IndexEntry {
-                    customer: customers.contains(&id),
-                    id,
-                    name_lower,
-                    email_lower,
-                    subscriber,
-                }),
-        );
-        if !full {
-            break;
-        }
-    }
-    Ok(entries)
 }

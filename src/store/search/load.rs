@@ -1,0 +1,305 @@
+//! Reading the store for the index: every contact at load time, the
+//! contacts changed since a time at each poll.
+//!
+//! A full load reads a million rows. Row by row, the SQLite driver hands
+//! each one across a thread, which dominates the load; so on SQLite and
+//! PostgreSQL the rows come aggregated, a few thousand contacts to one
+//! string (`id,subscribed,name bytes,email bytes,name email` each, lengths
+//! in bytes so any text survives), and are parsed here. MySQL reads rows.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Expr, Func, Query};
+use sea_orm::{
+    AccessMode, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait, Value,
+};
+
+use crate::store::entity::{contact, grant};
+use crate::store::search_index::{IndexBuilder, IndexEntry};
+use crate::store::{Store, StoreError};
+
+/// Contacts per query while loading the whole index.
+const LOAD_CHUNK: u64 = 4_096;
+/// Ids per `IN (...)` list.
+const IN_CHUNK: usize = 1_000;
+
+/// What one poll read, from one snapshot.
+pub(super) struct Changes {
+    /// Changed contacts with their `updated_at`; `None` when more than the cap.
+    pub(super) rows: Option<Vec<(DateTime<Utc>, IndexEntry)>>,
+    /// How many contacts there are and the highest id, when asked.
+    pub(super) census: Option<(u64, Option<i64>)>,
+}
+
+/// Reads contacts changed at or after `since` (all when `None`), and the
+/// contact count and highest id when `census` is set, in one read-only
+/// snapshot. A missed insert shows in the count or the highest id even
+/// when a deletion cancels it in the count.
+pub(super) async fn read_changes(
+    store: &Store,
+    since: Option<DateTime<Utc>>,
+    cap: usize,
+    census: bool,
+) -> Result<Changes, StoreError> {
+    let snapshot = match store.backend() {
+        // SQLite snapshots at the first read of any transaction and takes no options.
+        DbBackend::Sqlite => store.conn().begin().await?,
+        _ => {
+            store
+                .conn()
+                .begin_with_config(
+                    Some(IsolationLevel::RepeatableRead),
+                    Some(AccessMode::ReadOnly),
+                )
+                .await?
+        }
+    };
+    let mut select = contact::Entity::find()
+        .select_only()
+        .columns([
+            contact::Column::Id,
+            contact::Column::NameLower,
+            contact::Column::EmailLower,
+            contact::Column::Subscribed,
+            contact::Column::UpdatedAt,
+        ])
+        .limit(cap as u64 + 1);
+    if let Some(since) = since {
+        select = select.filter(contact::Column::UpdatedAt.gte(since));
+    }
+    let found: Vec<(i64, String, String, bool, DateTime<Utc>)> =
+        select.into_tuple().all(&snapshot).await?;
+    let rows = if found.len() > cap {
+        None
+    } else {
+        let ids: Vec<i64> = found.iter().map(|r| r.0).collect();
+        let customers = customers_among(&snapshot, &ids).await?;
+        Some(
+            found
+                .into_iter()
+                .map(|(id, name_lower, email_lower, subscriber, updated_at)| {
+                    (
+                        updated_at,
+                        IndexEntry {
+                            customer: customers.contains(&id),
+                            id,
+                            name_lower,
+                            email_lower,
+                            subscriber,
+                        },
+                    )
+                })
+                .collect(),
+        )
+    };
+    let census = if census {
+        let mut q = Query::select();
+        q.from(contact::Entity)
+            .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
+            .expr_as(
+                Func::max(Expr::col(contact::Column::Id)),
+                Alias::new("max_id"),
+            );
+        match snapshot.query_one(&q).await? {
+            Some(row) => {
+                let n: i64 = row.try_get("", "n")?;
+                let max_id: Option<i64> = row.try_get("", "max_id")?;
+                Some((u64::try_from(n).unwrap_or(0), max_id))
+            }
+            None => Some((0, None)),
+        }
+    } else {
+        None
+    };
+    snapshot.commit().await?;
+    Ok(Changes { rows, census })
+}
+
+async fn customers_among(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<HashSet<i64>, StoreError> {
+    let mut customers = HashSet::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let found: Vec<i64> = grant::Entity::find()
+            .select_only()
+            .column(grant::Column::ContactId)
+            .filter(grant::Column::ContactId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        customers.extend(found);
+    }
+    Ok(customers)
+}
+
+/// Reads every contact into an index builder, in chunks by id so no
+/// single query holds the store for long.
+pub(super) async fn load_all(db: &impl ConnectionTrait) -> Result<IndexBuilder, StoreError> {
+    // Grants first: a contact that becomes a customer after this read has
+    // a fresh `updated_at` and is picked up by the next poll.
+    let customers: HashSet<i64> = grant::Entity::find()
+        .select_only()
+        .column(grant::Column::ContactId)
+        .distinct()
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut builder = IndexBuilder::default();
+    let mut after = i64::MIN;
+    loop {
+        let got = match db.get_database_backend() {
+            DbBackend::MySql => load_rows(db, after, &customers, &mut builder).await?,
+            backend => load_aggregated(db, backend, after, &customers, &mut builder).await?,
+        };
+        match got {
+            Some((n, last)) if n == LOAD_CHUNK => after = last,
+            _ => break,
+        }
+    }
+    Ok(builder)
+}
+
+/// One chunk as rows; `(rows, last id)`, or `None` past the end.
+async fn load_rows(
+    db: &impl ConnectionTrait,
+    after: i64,
+    customers: &HashSet<i64>,
+    builder: &mut IndexBuilder,
+) -> Result<Option<(u64, i64)>, StoreError> {
+    let chunk: Vec<(i64, String, String, bool)> = contact::Entity::find()
+        .select_only()
+        .columns([
+            contact::Column::Id,
+            contact::Column::NameLower,
+            contact::Column::EmailLower,
+            contact::Column::Subscribed,
+        ])
+        .filter(contact::Column::Id.gt(after))
+        .order_by_asc(contact::Column::Id)
+        .limit(LOAD_CHUNK)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let Some(last) = chunk.last().map(|row| row.0) else {
+        return Ok(None);
+    };
+    let n = chunk.len() as u64;
+    for (id, name, email, subscriber) in chunk {
+        builder.push(id, &name, &email, customers.contains(&id), subscriber);
+    }
+    Ok(Some((n, last)))
+}
+
+/// One chunk as a single aggregated string; `(rows, last id)`, or `None`
+/// past the end.
+async fn load_aggregated(
+    db: &impl ConnectionTrait,
+    backend: DbBackend,
+    after: i64,
+    customers: &HashSet<i64>,
+    builder: &mut IndexBuilder,
+) -> Result<Option<(u64, i64)>, StoreError> {
+    let sql = match backend {
+        DbBackend::Postgres => format!(
+            "SELECT COALESCE(string_agg(rec, ''), '') AS recs FROM (SELECT id::text || ',' || \
+             (CASE WHEN subscribed THEN '1' ELSE '0' END) || ',' || octet_length(name_lower)::text \
+             || ',' || octet_length(email_lower)::text || ',' || name_lower || email_lower AS rec \
+             FROM contacts WHERE id > $1 ORDER BY id LIMIT {LOAD_CHUNK}) AS chunk"
+        ),
+        _ => format!(
+            "SELECT COALESCE(group_concat(rec, ''), '') AS recs FROM (SELECT id || ',' || \
+             (CASE WHEN subscribed THEN '1' ELSE '0' END) || ',' || \
+             length(CAST(name_lower AS BLOB)) || ',' || length(CAST(email_lower AS BLOB)) || ',' \
+             || name_lower || email_lower AS rec FROM contacts WHERE id > ? ORDER BY id LIMIT \
+             {LOAD_CHUNK}) AS chunk"
+        ),
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [Value::BigInt(Some(after))],
+        ))
+        .await?;
+    let recs: String = match row {
+        Some(row) => row.try_get("", "recs")?,
+        None => String::new(),
+    };
+    parse_aggregated(&recs, customers, builder).map_err(|at| {
+        StoreError::Unavailable(format!(
+            "unexpected contact data at byte {at} while loading the search index"
+        ))
+    })
+}
+
+/// Parses `id,subscribed,name_len,email_len,<name><email>` records; the
+/// error is the byte offset where the text stopped making sense.
+fn parse_aggregated(
+    recs: &str,
+    customers: &HashSet<i64>,
+    builder: &mut IndexBuilder,
+) -> Result<Option<(u64, i64)>, usize> {
+    let mut rest = recs;
+    let mut n = 0u64;
+    let mut last = None;
+    while !rest.is_empty() {
+        let at = recs.len() - rest.len();
+        let mut fields = rest.splitn(5, ',');
+        let (Some(id), Some(sub), Some(name_len), Some(email_len), Some(tail)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            return Err(at);
+        };
+        let id: i64 = id.parse().map_err(|_| at)?;
+        let name_len: usize = name_len.parse().map_err(|_| at)?;
+        let email_len: usize = email_len.parse().map_err(|_| at)?;
+        let name = tail.get(..name_len).ok_or(at)?;
+        let email = tail.get(name_len..name_len + email_len).ok_or(at)?;
+        builder.push(id, name, email, customers.contains(&id), sub == "1");
+        rest = &tail[name_len + email_len..];
+        n += 1;
+        last = Some(last.map_or(id, |l: i64| l.max(id)));
+    }
+    Ok(last.map(|last| (n, last)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregated_records_parse_whatever_the_names_hold() {
+        let customers: HashSet<i64> = [2].into_iter().collect();
+        let mut builder = IndexBuilder::default();
+        let name = "a,b 3,4,ünï\u{1f}x";
+        let recs = format!("1,0,3,5,abcx@y.z2,1,{},3,{name}e@f", name.len());
+        let got = parse_aggregated(&recs, &customers, &mut builder);
+        assert_eq!(got, Ok(Some((2, 2))));
+        let index = builder.finish().unwrap();
+        let second = index
+            .search(
+                "ünï",
+                crate::store::contacts::KindFilter::Customers,
+                None,
+                5,
+            )
+            .unwrap();
+        assert_eq!(second.ids, vec![2]);
+        assert!(
+            parse_aggregated("1,0,9,9,short", &customers, &mut IndexBuilder::default()).is_err()
+        );
+        assert_eq!(
+            parse_aggregated("", &customers, &mut IndexBuilder::default()),
+            Ok(None)
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! Making an index: from scratch ([`IndexBuilder`], [`SearchIndex::build`])
+//! and by writing changes over an existing one ([`SearchIndex::apply`]).
+
+use std::collections::HashMap;
+
+use super::{FIELD_SEP, IndexEntry, IndexError, RECORD_END, SearchIndex, Tuning, flags_byte};
+
+/// Where one pushed record sits in the builder's unsorted buffer.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    id: i64,
+    start: usize,
+    name_len: usize,
+    len: usize,
+}
+
+/// Collects contacts into one unsorted buffer (no string per contact, so
+/// loading a million of them does not leave the allocator fragmented),
+/// then sorts them into a [`SearchIndex`].
+#[derive(Debug, Default)]
+pub struct IndexBuilder {
+    raw: Vec<u8>,
+    pending: Vec<Pending>,
+}
+
+/// Copies a field, replacing the two bytes that would break the layout.
+fn push_field(buf: &mut Vec<u8>, field: &str) {
+    let start = buf.len();
+    buf.extend_from_slice(field.as_bytes());
+    for b in &mut buf[start..] {
+        if *b == RECORD_END || *b == FIELD_SEP {
+            *b = super::REPLACEMENT_BYTE;
+        }
+    }
+}
+
+impl IndexBuilder {
+    /// A builder with room for about `contacts` contacts.
+    #[must_use]
+    pub fn with_capacity(contacts: usize) -> Self {
+        Self {
+            raw: Vec::with_capacity(contacts * 48),
+            pending: Vec::with_capacity(contacts),
+        }
+    }
+
+    /// Adds a contact; a later push of the same id replaces an earlier one.
+    pub fn push(
+        &mut self,
+        id: i64,
+        name_lower: &str,
+        email_lower: &str,
+        customer: bool,
+        subscriber: bool,
+    ) {
+        let start = self.raw.len();
+        push_field(&mut self.raw, name_lower);
+        let name_len = self.raw.len() - start;
+        self.raw.push(FIELD_SEP);
+        push_field(&mut self.raw, email_lower);
+        self.raw.push(flags_byte(customer, subscriber));
+        self.raw.push(RECORD_END);
+        self.pending.push(Pending {
+            id,
+            start,
+            name_len,
+            len: self.raw.len() - start,
+        });
+    }
+
+    /// Contacts pushed so far.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Whether nothing was pushed.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// Sorts the records by `(name_lower, id)` into an index.
+    ///
+    /// # Errors
+    /// [`IndexError::TooLarge`] past 4 GiB of text.
+    pub fn finish(mut self) -> Result<SearchIndex, IndexError> {
+        // Keep the last push of each id. Loading pushes in id order, so
+        // this sort finds one run and costs a single pass.
+        let mut order: Vec<usize> = (0..self.pending.len()).collect();
+        order.sort_by_key(|&i| self.pending[i].id);
+        let mut kept: Vec<Pending> = Vec::with_capacity(self.pending.len());
+        for (k, &i) in order.iter().enumerate() {
+            let next_same = order
+                .get(k + 1)
+                .is_some_and(|&j| self.pending[j].id == self.pending[i].id);
+            if !next_same {
+                kept.push(self.pending[i]);
+            }
+        }
+        drop(order);
+        self.pending = Vec::new();
+        let raw = &self.raw;
+        let name = |p: &Pending| &raw[p.start..p.start + p.name_len];
+        kept.sort_unstable_by(|a, b| name(a).cmp(name(b)).then(a.id.cmp(&b.id)));
+        let size: usize = kept.iter().map(|p| p.len).sum();
+        if u32::try_from(size).is_err() {
+            return Err(IndexError::TooLarge(size));
+        }
+        let mut index = SearchIndex::with_capacity(kept.len(), size, Tuning::default());
+        for p in &kept {
+            index.push(p.id, &raw[p.start..p.start + p.len]);
+        }
+        index.finish();
+        Ok(index)
+    }
+}
+
+impl SearchIndex {
+    /// Builds an index from entries in any order. Later entries with the
+    /// same id replace earlier ones.
+    ///
+    /// # Errors
+    /// [`IndexError::TooLarge`] past 4 GiB of text.
+    pub fn build(entries: Vec<IndexEntry>) -> Result<Self, IndexError> {
+        let mut builder = IndexBuilder::with_capacity(entries.len());
+        for e in &entries {
+            builder.push(
+                e.id,
+                &e.name_lower,
+                &e.email_lower,
+                e.customer,
+                e.subscriber,
+            );
+        }
+        drop(entries);
+        builder.finish()
+    }
+
+    /// A new index with `changes` written over this one (an entry per
+    /// contact added or changed) and `removed` ids dropped. `None` when
+    /// nothing would differ, so the caller keeps the current index.
+    ///
+    /// # Errors
+    /// [`IndexError::TooLarge`] past 4 GiB of text.
+    pub fn apply(
+        &self,
+        mut changes: Vec<IndexEntry>,
+        removed: &[i64],
+    ) -> Result<Option<Self>, IndexError> {
+        for entry in &mut changes {
+            entry.sanitise();
+        }
+        // Keep the last entry for each id.
+        let mut latest: HashMap<i64, usize> = HashMap::with_capacity(changes.len());
+        for (i, entry) in changes.iter().enumerate() {
+            latest.insert(entry.id, i);
+        }
+        let mut changes: Vec<IndexEntry> = changes
+            .into_iter()
+            .enumerate()
+            .filter(|(i, e)| latest.get(&e.id) == Some(i))
+            .map(|(_, e)| e)
+            .collect();
+        // For each touched id: Some(record) = write this, None = drop it.
+        let mut touched: HashMap<i64, Option<Vec<u8>>> =
+            changes.iter().map(|e| (e.id, Some(e.record()))).collect();
+        for id in removed {
+            touched.entry(*id).or_insert(None);
+        }
+        if touched.is_empty() {
+            return Ok(None);
+        }
+        // Which old records go, and whether anything differs at all.
+        let (min, max) = touched.keys().fold((i64::MAX, i64::MIN), |(lo, hi), id| {
+            (lo.min(*id), hi.max(*id))
+        });
+        let mut drop_old = vec![false; self.len()];
+        let mut present_changed = 0usize;
+        let mut differs = false;
+        for (i, id) in self.ids.iter().enumerate() {
+            if *id < min || *id > max {
+                continue;
+            }
+            if let Some(new) = touched.get(id) {
+                drop_old[i] = true;
+                present_changed += usize::from(new.is_some());
+                differs |= new.as_deref() != Some(self.record(i));
+            }
+        }
+        // An id written that was not there before is an addition.
+        differs |= present_changed < changes.len();
+        if !differs {
+            return Ok(None);
+        }
+        sort_entries(&mut changes);
+
+        let size = self.buf.len() + changes.iter().map(|e| e.record().len()).sum::<usize>();
+        if u32::try_from(size).is_err() {
+            return Err(IndexError::TooLarge(size));
+        }
+        let mut next = Self::with_capacity(self.len() + changes.len(), size, self.tuning);
+        let mut new_iter = changes.iter().peekable();
+        for (i, dropped) in drop_old.iter().enumerate() {
+            if *dropped {
+                continue;
+            }
+            let name = self.name(i);
+            let id = self.ids[i];
+            while let Some(entry) = new_iter.peek() {
+                let before = entry
+                    .name_lower
+                    .as_bytes()
+                    .cmp(name)
+                    .then(entry.id.cmp(&id))
+                    .is_lt();
+                if !before {
+                    break;
+                }
+                next.push(entry.id, &entry.record());
+                new_iter.next();
+            }
+            next.push(id, self.record(i));
+        }
+        for entry in new_iter {
+            next.push(entry.id, &entry.record());
+        }
+        next.finish();
+        Ok(Some(next))
+    }
+}
+
+fn sort_entries(entries: &mut [IndexEntry]) {
+    entries.sort_unstable_by(|a, b| {
+        a.name_lower
+            .as_bytes()
+            .cmp(b.name_lower.as_bytes())
+            .then(a.id.cmp(&b.id))
+    });
+}
