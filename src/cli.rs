@@ -95,6 +95,22 @@ pub enum Command {
     /// Manage who may use keydesk, by OS user name.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Operators(OperatorsCommand),
+    /// Fill an empty store with realistic demo contacts (deterministic for a seed).
+    Seed {
+        /// How many contacts to create.
+        #[arg(long, value_name = "N")]
+        contacts: u64,
+        /// The same seed gives the same people.
+        #[arg(long, value_name = "S", default_value_t = 1)]
+        seed: u64,
+    },
+    /// Try keydesk: a demo SQLite store with seeded contacts in the data
+    /// dir, mail written as .eml files into a folder, you as admin, then the console.
+    Demo {
+        /// How many contacts to seed (only when the demo store is new).
+        #[arg(long, value_name = "N", default_value_t = 5000)]
+        contacts: u64,
+    },
     /// Serve the customer site (login, Forgot Password, reset links, account) on `site.listen`.
     Serve,
     /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
@@ -161,7 +177,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let settings = load_settings(&cli)?;
     // The console owns the terminal: its log lines go to a file.
     let destination = match cli.command {
-        None => crate::logging::Destination::File,
+        None | Some(Command::Demo { .. }) => crate::logging::Destination::File,
         Some(_) => crate::logging::Destination::Stderr,
     };
     crate::logging::init(&settings.log, &settings.data_dir, destination)?;
@@ -223,11 +239,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 Ok(0)
             }
         }
-        None => {
-            open_store(&settings).await?;
-            println!("keydesk: the console is not built yet; try `keydesk --help`");
-            Ok(0)
-        }
+        Some(Command::Seed { contacts, seed }) => run_seed(&settings, contacts, seed).await,
+        Some(Command::Demo { contacts }) => run_demo(settings, contacts).await,
+        None => run_console(settings).await,
     }
 }
 
@@ -307,6 +321,172 @@ async fn import_file(
         }
         Err(ImportError::Store(err)) => Err(err.into()),
     }
+}
+
+/// Refuses to start the console without a terminal.
+fn require_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        color_eyre::eyre::bail!(
+            "the console needs a terminal; for scripts use the subcommands (`keydesk --help`)"
+        );
+    }
+    Ok(())
+}
+
+/// `keydesk`: opens the console on this terminal.
+async fn run_console(settings: Settings) -> Result<i32> {
+    require_terminal()?;
+    let store = open_store(&settings).await?;
+    console_on(store, settings, false).await
+}
+
+/// The console over an open store, with the mail worker in-process and,
+/// for the demo, the customer site on `site.listen` so every mailed link
+/// can be followed.
+async fn console_on(store: Store, settings: Settings, with_site: bool) -> Result<i32> {
+    let listen = settings.site.listen.clone();
+    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())
+        .wrap_err("starting desk")?;
+    let (worker, label) = crate::tui::spawn_worker(&desk).wrap_err("starting the mail worker")?;
+    let (stop_site, site_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut site = None;
+    if with_site {
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .wrap_err_with(|| {
+                format!("binding site.listen {listen} for the demo's customer site")
+            })?;
+        let address = format!("http://{}", listener.local_addr()?);
+        let served = desk.clone();
+        site = Some((
+            address,
+            tokio::spawn(async move {
+                crate::site::serve(served, listener, async {
+                    let _ = site_stopped.await;
+                })
+                .await
+            }),
+        ));
+    }
+    let site_address = site.as_ref().map(|(address, _)| address.clone());
+    let result = crate::tui::run_local(desk, Some(label), site_address).await;
+    let _ = stop_site.send(());
+    if let Some((_, task)) = site {
+        match task.await {
+            Ok(Err(err)) => tracing::warn!(error = %err, "customer site stopped with an error"),
+            Err(err) => tracing::warn!(error = %err, "customer site task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
+    worker.stop().await;
+    result.wrap_err("console")?;
+    Ok(0)
+}
+
+/// `keydesk seed`: fills an empty store, with a progress bar on a terminal.
+async fn run_seed(settings: &Settings, contacts: u64, seed: u64) -> Result<i32> {
+    use std::io::IsTerminal;
+
+    let store = open_store(settings).await?;
+    if settings.mail.transport != crate::settings::MailTransport::File {
+        eprintln!(
+            "warning: seeded addresses look real (gmail.com, ...) and mail.transport is not `file`; \
+             a reset link sent to one may reach a real person"
+        );
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(contacts),
+        if std::io::stderr().is_terminal() {
+            indicatif::ProgressDrawTarget::stderr()
+        } else {
+            indicatif::ProgressDrawTarget::hidden()
+        },
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} seeding {bar:40} {human_pos}/{human_len} contacts ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut opts = crate::seed::SeedOptions::new(contacts, seed);
+    opts.argon2 = settings.password.argon2;
+    let report = crate::seed::seed(&store, &opts, |done| bar.set_position(done)).await;
+    bar.finish_and_clear();
+    let report = report?;
+    println!(
+        "seeded {} contacts in {:.1}s: {} customers ({} grants, {} accounts: {} without a password, {} locked, {} must change it), {} subscribers, {} offers",
+        report.contacts,
+        report.elapsed.as_secs_f64(),
+        report.customers,
+        report.grants,
+        report.accounts,
+        report.without_password,
+        report.locked,
+        report.must_change,
+        report.subscribers,
+        report.offers,
+    );
+    println!(
+        "customers with a password sign in with: {}",
+        crate::seed::DEMO_PASSWORD
+    );
+    Ok(0)
+}
+
+/// `keydesk demo`: a demo store in `<data dir>/demo` (created and seeded
+/// once, reused after), mail to `<data dir>/demo/mail`, the current OS user
+/// as its first admin, then the console.
+async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    require_terminal()?;
+    let dir = settings.data_dir.join("demo");
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    let db = dir.join("keydesk.db");
+    let mail = dir.join("mail");
+    settings.database.url = format!("sqlite://{}?mode=rwc", db.display());
+    settings.mail.transport = crate::settings::MailTransport::File;
+    settings.mail.file.dir = mail.display().to_string();
+    let store = open_store(&settings).await?;
+    let existing = crate::store::entity::contact::Entity::find()
+        .count(store.conn())
+        .await
+        .wrap_err("counting demo contacts")?;
+    if existing == 0 {
+        eprintln!(
+            "keydesk demo: seeding {contacts} contacts into {} …",
+            db.display()
+        );
+        let bar = progress_bar(contacts, "seeding");
+        let mut opts = crate::seed::SeedOptions::new(contacts, 1);
+        opts.argon2 = settings.password.argon2;
+        let report = crate::seed::seed(&store, &opts, |done| bar.set_position(done)).await;
+        bar.finish_and_clear();
+        report.wrap_err("seeding the demo store")?;
+    }
+    let desk = crate::desk::Desk::new(
+        store.clone(),
+        settings.clone(),
+        crate::clock::Clock::system(),
+    )
+    .wrap_err("starting desk")?;
+    let identity = crate::desk::Identity::from_os().wrap_err("who is running keydesk")?;
+    if let Some(message) = desk.ensure_first_admin(&identity).await? {
+        eprintln!("keydesk demo: {message}");
+    }
+    let site = settings.site.base_url.clone();
+    let code = console_on(store, settings, true).await?;
+    println!("keydesk demo: the store is {}", db.display());
+    println!(
+        "keydesk demo: emails are written to {} (one .eml file each)",
+        mail.display()
+    );
+    println!(
+        "keydesk demo: seeded customers with a password sign in with {}",
+        crate::seed::DEMO_PASSWORD
+    );
+    println!("keydesk demo: the customer site was at {site}");
+    Ok(code)
 }
 
 /// `keydesk serve`: the customer site on `site.listen` and the outbox

@@ -12,6 +12,8 @@ pub mod desk;
 pub mod import;
 pub mod logging;
 pub mod mail;
+pub mod seed;
 pub mod settings;
 pub mod site;
 pub mod store;
+pub mod tui;

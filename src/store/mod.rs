@@ -4,6 +4,8 @@
 pub mod contacts;
 pub mod entity;
 pub mod migration;
+pub mod search;
+pub mod search_index;
 
 use std::time::Duration;
 

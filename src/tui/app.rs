@@ -1,0 +1,572 @@
+//! The console's whole state. Views read it; only `update` changes it.
+//! Text from the database is stored already sanitised (see `sanitize`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tui_input::Input;
+
+use super::keymap::{Context, Keymap};
+use super::msg::{OperatorView, OutboxCounts};
+use super::sanitize::clean;
+use super::theme::Theme;
+use crate::store::contacts::{ContactRow, Cursor, KindFilter, MatchCount, Profile};
+
+/// Below this width the profile replaces the list instead of sitting beside it.
+pub const WIDE_MIN_COLS: u16 = 100;
+/// Below this size the console only says the terminal is too small.
+pub const MIN_COLS: u16 = 60;
+/// See [`MIN_COLS`].
+pub const MIN_ROWS: u16 = 16;
+/// Rows that are not table rows: search line, frame (2), table header,
+/// footer, status line.
+pub const CHROME_ROWS: u16 = 6;
+/// Fetch the next page when the selection comes this close to the end.
+pub const PREFETCH_ROWS: usize = 10;
+
+/// Settings the console needs, resolved once.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    /// Reset link lifetime, for the confirmation text.
+    pub link_ttl: Duration,
+    /// Shortest password the policy accepts (for the dialog's hint).
+    pub min_password_length: usize,
+    /// `sqlite`, `postgres`, `mysql`.
+    pub backend: String,
+    /// `file`, `smtp`, `sendmail`.
+    pub transport: String,
+    /// Where the customer site this process serves listens (the demo).
+    pub site: Option<String>,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            link_ttl: Duration::from_secs(6 * 3600),
+            min_password_length: 12,
+            backend: "sqlite".into(),
+            transport: "file".into(),
+            site: None,
+        }
+    }
+}
+
+/// Which text field or table has focus on the main screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Focus {
+    /// The search box.
+    Search,
+    /// The contacts table.
+    #[default]
+    List,
+}
+
+/// What fills the main area on a narrow terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Screen {
+    /// The list.
+    #[default]
+    List,
+    /// The profile of the selected contact.
+    Profile,
+}
+
+/// A contact's badge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Holds an offer (and maybe subscribed).
+    Customer,
+    /// Subscribed, no offer.
+    Subscriber,
+    /// Neither.
+    Contact,
+}
+
+impl Kind {
+    /// From the two flags.
+    #[must_use]
+    pub fn of(customer: bool, subscriber: bool) -> Self {
+        if customer {
+            Self::Customer
+        } else if subscriber {
+            Self::Subscriber
+        } else {
+            Self::Contact
+        }
+    }
+    /// The badge text.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Customer => "Customer",
+            Self::Subscriber => "Subscriber",
+            Self::Contact => "Contact",
+        }
+    }
+}
+
+/// A list row, sanitised for the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// Contact id.
+    pub id: i64,
+    /// Name, safe to draw.
+    pub name: String,
+    /// Email, safe to draw.
+    pub email: String,
+    /// Holds an offer.
+    pub customer: bool,
+    /// Subscribed to marketing.
+    pub subscriber: bool,
+    /// Added on.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Row {
+    /// Sanitises a row from the store.
+    #[must_use]
+    pub fn from_store(row: &ContactRow) -> Self {
+        Self {
+            id: row.id,
+            name: clean(&row.name),
+            email: clean(&row.email),
+            customer: row.customer,
+            subscriber: row.subscriber,
+            created_at: row.created_at,
+        }
+    }
+    /// Its badge.
+    #[must_use]
+    pub fn kind(&self) -> Kind {
+        Kind::of(self.customer, self.subscriber)
+    }
+    /// The contact as dialogs name it.
+    #[must_use]
+    pub fn target(&self) -> Target {
+        Target {
+            contact_id: self.id,
+            name: self.name.clone(),
+            email: self.email.clone(),
+            customer: self.customer,
+        }
+    }
+}
+
+/// The contacts list.
+#[derive(Debug, Clone, Default)]
+pub struct ListState {
+    /// Rows loaded so far, in order.
+    pub rows: Vec<Row>,
+    /// Matches in all pages, once known.
+    pub total: Option<MatchCount>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<Cursor>,
+    /// Selected row index.
+    pub selected: usize,
+    /// First row on screen.
+    pub offset: usize,
+    /// The newest search asked for.
+    pub generation: u64,
+    /// A new result is on its way.
+    pub loading: bool,
+    /// A further page is on its way (for this cursor).
+    pub loading_more: Option<Cursor>,
+    /// The last search failed with this (sanitised) text.
+    pub error: Option<String>,
+    /// The rows shown do not answer the newest search (it failed); redo it
+    /// when the database is back.
+    pub stale: bool,
+}
+
+impl ListState {
+    /// The selected row, if any.
+    #[must_use]
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.rows.get(self.selected)
+    }
+}
+
+/// The password state line of a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasswordState {
+    /// No account (not a customer, or never invited).
+    NoAccount,
+    /// An account without a password.
+    NeverSet,
+    /// Set, and usable.
+    Set,
+    /// Set, but must be changed at next login.
+    MustChange,
+}
+
+/// A profile, sanitised for the terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileView {
+    /// The contact and who it is, sanitised.
+    pub target: Target,
+    /// Subscribed to marketing.
+    pub subscriber: bool,
+    /// Added on.
+    pub added: DateTime<Utc>,
+    /// First offer granted.
+    pub customer_since: Option<DateTime<Utc>>,
+    /// Offers: (title, products, "purchased"/"granted", by whom, when).
+    pub offers: Vec<OfferLine>,
+    /// Tags, sanitised.
+    pub tags: String,
+    /// Notes, sanitised.
+    pub notes: String,
+    /// Password state.
+    pub password: PasswordState,
+    /// When the password last changed.
+    pub password_changed_at: Option<DateTime<Utc>>,
+    /// A temporary password stops working then.
+    pub temporary_expires_at: Option<DateTime<Utc>>,
+    /// Locked until.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Successful logins.
+    pub sign_in_count: i32,
+    /// Last login.
+    pub last_login_at: Option<DateTime<Utc>>,
+    /// Open reset links: (created, expires).
+    pub open_links: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The latest email's outbox row (text fields sanitised, body dropped).
+    pub mail: Option<crate::store::entity::outbox::Model>,
+    /// Recent audit events, newest first.
+    pub audit: Vec<AuditLine>,
+}
+
+/// One offer in a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferLine {
+    /// Title.
+    pub name: String,
+    /// Products.
+    pub products: String,
+    /// `purchased` or `granted`.
+    pub source: String,
+    /// By whom.
+    pub granted_by: String,
+    /// When.
+    pub granted_at: DateTime<Utc>,
+}
+
+/// One audit event in a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who, sanitised.
+    pub actor: String,
+    /// What, sanitised.
+    pub action: String,
+    /// `ok` or `denied`.
+    pub outcome: String,
+}
+
+impl ProfileView {
+    /// Sanitises a profile from the store.
+    #[must_use]
+    pub fn from_store(p: &Profile) -> Self {
+        let account = p.account.as_ref();
+        let password = match account {
+            None => PasswordState::NoAccount,
+            Some(a) if a.password_hash.is_none() => PasswordState::NeverSet,
+            Some(a) if a.must_change_password => PasswordState::MustChange,
+            Some(_) => PasswordState::Set,
+        };
+        Self {
+            target: Target {
+                contact_id: p.contact.id,
+                name: clean(&p.contact.name),
+                email: clean(&p.contact.email),
+                customer: p.is_customer(),
+            },
+            subscriber: p.contact.subscribed,
+            added: p.contact.created_at,
+            customer_since: p.customer_since(),
+            offers: p
+                .offers
+                .iter()
+                .map(|o| OfferLine {
+                    name: clean(&o.name),
+                    products: clean(&o.products),
+                    source: clean(&o.source),
+                    granted_by: clean(&o.granted_by),
+                    granted_at: o.granted_at,
+                })
+                .collect(),
+            tags: clean(&p.contact.tags),
+            notes: clean(&p.contact.notes),
+            password,
+            password_changed_at: account.and_then(|a| a.password_changed_at),
+            temporary_expires_at: account.and_then(|a| a.temporary_expires_at),
+            locked_until: account.and_then(|a| a.locked_until),
+            sign_in_count: account.map_or(0, |a| a.sign_in_count),
+            last_login_at: account.and_then(|a| a.last_login_at),
+            open_links: p
+                .open_links
+                .iter()
+                .map(|l| (l.created_at, l.expires_at))
+                .collect(),
+            mail: p
+                .latest_mail
+                .as_ref()
+                .map(|m| crate::store::entity::outbox::Model {
+                    recipient: clean(&m.recipient),
+                    kind: clean(&m.kind),
+                    state: clean(&m.state),
+                    last_error: clean(&m.last_error),
+                    body: None,
+                    ..m.clone()
+                }),
+            audit: p
+                .audit
+                .iter()
+                .map(|e| AuditLine {
+                    at: e.at,
+                    actor: clean(&e.actor),
+                    action: clean(&e.action),
+                    outcome: clean(&e.outcome),
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the account is locked at `now`.
+    #[must_use]
+    pub fn locked_at(&self, now: DateTime<Utc>) -> bool {
+        self.locked_until.is_some_and(|t| t > now)
+    }
+}
+
+/// The profile pane's state.
+#[derive(Debug, Clone, Default)]
+pub struct ProfilePane {
+    /// The contact shown (or being loaded).
+    pub contact_id: Option<i64>,
+    /// What is shown; kept while a newer one loads.
+    pub view: Option<ProfileView>,
+    /// The newest load asked for.
+    pub generation: u64,
+    /// A load is on its way.
+    pub loading: bool,
+    /// The last load failed with this text.
+    pub error: Option<String>,
+    /// Lines scrolled (narrow layout).
+    pub scroll: u16,
+}
+
+/// The contact a dialog is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// Contact id.
+    pub contact_id: i64,
+    /// Name, sanitised.
+    pub name: String,
+    /// Email, sanitised.
+    pub email: String,
+    /// Holds an offer.
+    pub customer: bool,
+}
+
+/// How serious a status message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Something worked.
+    Success,
+    /// For information.
+    Info,
+    /// Worth a look.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+/// The status line.
+#[derive(Debug, Clone, Default)]
+pub struct Status {
+    /// Who is at the keyboard.
+    pub operator: Option<OperatorView>,
+    /// Outbox counts, once known.
+    pub outbox: Option<OutboxCounts>,
+    /// The last message, sanitised.
+    pub message: Option<(Level, String)>,
+    /// The database is unreachable (with the reason, sanitised).
+    pub db_down: Option<String>,
+    /// When the status was last refreshed.
+    pub refreshed_at: Option<DateTime<Utc>>,
+}
+
+/// The console's state.
+#[derive(Debug)]
+pub struct App {
+    /// Settings it needs.
+    pub config: UiConfig,
+    /// Effective key bindings.
+    pub keymap: Keymap,
+    /// Styles by role.
+    pub theme: Theme,
+    /// Terminal size (columns, rows).
+    pub size: (u16, u16),
+    /// Now, as of the last tick.
+    pub now: DateTime<Utc>,
+    /// Focus on the main screen.
+    pub focus: Focus,
+    /// What fills a narrow terminal.
+    pub screen: Screen,
+    /// The search box.
+    pub search: Input,
+    /// The kind filter.
+    pub kind: KindFilter,
+    /// The list.
+    pub list: ListState,
+    /// The profile.
+    pub profile: ProfilePane,
+    /// Open dialogs, the top one last.
+    pub dialogs: Vec<super::dialogs::Dialog>,
+    /// The status line.
+    pub status: Status,
+    /// Spinner frame, advanced by ticks while something runs.
+    pub spinner: usize,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    /// The user asked to quit.
+    pub quit: bool,
+    /// The last generation of a password check.
+    pub check_generation: u64,
+}
+
+impl App {
+    /// A fresh console at `size`, at time `now`.
+    #[must_use]
+    pub fn new(
+        config: UiConfig,
+        keymap: Keymap,
+        theme: Theme,
+        size: (u16, u16),
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            config,
+            keymap,
+            theme,
+            size,
+            now,
+            focus: Focus::Search,
+            screen: Screen::List,
+            search: Input::default(),
+            kind: KindFilter::All,
+            list: ListState::default(),
+            profile: ProfilePane::default(),
+            dialogs: Vec::new(),
+            status: Status::default(),
+            spinner: 0,
+            dirty: true,
+            quit: false,
+            check_generation: 0,
+        }
+    }
+
+    /// Whether list and profile sit side by side.
+    #[must_use]
+    pub fn is_wide(&self) -> bool {
+        self.size.0 >= WIDE_MIN_COLS
+    }
+
+    /// Whether the terminal is below the minimum size.
+    #[must_use]
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_COLS || self.size.1 < MIN_ROWS
+    }
+
+    /// Whether the profile is on screen.
+    #[must_use]
+    pub fn profile_visible(&self) -> bool {
+        !self.too_small() && (self.is_wide() || self.screen == Screen::Profile)
+    }
+
+    /// Table rows that fit on screen.
+    #[must_use]
+    pub fn visible_rows(&self) -> usize {
+        usize::from(self.size.1.saturating_sub(CHROME_ROWS)).max(1)
+    }
+
+    /// Where keys go now.
+    #[must_use]
+    pub fn context(&self) -> Context {
+        if let Some(top) = self.dialogs.last() {
+            return top.context();
+        }
+        if !self.is_wide() && self.screen == Screen::Profile {
+            return Context::Profile;
+        }
+        match self.focus {
+            Focus::Search => Context::Search,
+            Focus::List => Context::List,
+        }
+    }
+
+    /// The contact actions apply to: the selected one (or the open profile).
+    #[must_use]
+    pub fn target(&self) -> Option<Target> {
+        if let Some(view) = &self.profile.view
+            && Some(view.target.contact_id) == self.list.selected_row().map(|r| r.id)
+        {
+            return Some(view.target.clone());
+        }
+        self.list.selected_row().map(Row::target)
+    }
+
+    /// The loaded profile of the target, if it is loaded.
+    #[must_use]
+    pub fn target_profile(&self) -> Option<&ProfileView> {
+        let id = self.list.selected_row()?.id;
+        self.profile
+            .view
+            .as_ref()
+            .filter(|v| v.target.contact_id == id)
+    }
+
+    /// Whether a task the user waits for is running (drives the spinner).
+    #[must_use]
+    pub fn busy(&self) -> bool {
+        self.list.loading
+            || self.profile.loading
+            || self.dialogs.iter().any(super::dialogs::Dialog::running)
+    }
+
+    /// "6 hours", "90 minutes": the link lifetime in words.
+    #[must_use]
+    pub fn link_ttl_text(&self) -> String {
+        duration_words(self.config.link_ttl)
+    }
+
+    /// Sets the status message (sanitised).
+    pub fn say(&mut self, level: Level, text: &str) {
+        self.status.message = Some((level, clean(text)));
+        self.dirty = true;
+    }
+}
+
+/// A duration in words as the confirmation text uses it.
+#[must_use]
+pub fn duration_words(d: Duration) -> String {
+    let secs = d.as_secs();
+    let plural = |n: u64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        plural(secs / 86_400, "day")
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
+        plural(secs / 3600, "hour")
+    } else if secs >= 60 && secs.is_multiple_of(60) {
+        plural(secs / 60, "minute")
+    } else {
+        plural(secs, "second")
+    }
+}

@@ -1,0 +1,299 @@
+//! Keys on the top dialog: help, notices, the confirmation, More Actions
+//! and Change Password. Pure, like `update`, which routes keys here.
+
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
+use tui_input::backend::crossterm::to_input_request;
+
+use super::app::{App, Level, Target};
+use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Help, Notice};
+use super::keymap::{Command, Context};
+use super::msg::{Action, Cmd};
+use crate::settings::Secret;
+
+/// Handles a key on the top dialog. Returns the commands to run.
+pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd> {
+    let Some(top) = app.dialogs.last_mut() else {
+        return Vec::new();
+    };
+    app.dirty = true;
+    match top {
+        Dialog::Help(help) => {
+            match command {
+                Some(Command::Back | Command::Help) => {
+                    app.dialogs.pop();
+                }
+                Some(Command::Down) => help.scroll = help.scroll.saturating_add(1),
+                Some(Command::Up) => help.scroll = help.scroll.saturating_sub(1),
+                Some(Command::PageDown) => help.scroll = help.scroll.saturating_add(10),
+                Some(Command::PageUp) => help.scroll = help.scroll.saturating_sub(10),
+                Some(Command::Top) => help.scroll = 0,
+                _ => {}
+            }
+            Vec::new()
+        }
+        Dialog::Notice(notice) => match command {
+            Some(Command::Back | Command::Open) => {
+                app.dialogs.pop();
+                Vec::new()
+            }
+            Some(Command::Copy) => {
+                if let Notice::PasswordSet {
+                    password, copied, ..
+                } = notice
+                {
+                    *copied = true;
+                    let secret = password.clone();
+                    app.say(
+                        Level::Success,
+                        "Copied the password to your clipboard (OSC 52)",
+                    );
+                    vec![Cmd::Copy(secret)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Some(Command::Help) => open_help(app, Context::Notice),
+            _ => Vec::new(),
+        },
+        Dialog::Confirm(confirm) => {
+            if confirm.running {
+                // While it runs only Esc (hide) is honoured; the action still completes.
+                return Vec::new();
+            }
+            match command {
+                Some(Command::Back) => {
+                    app.dialogs.pop();
+                    Vec::new()
+                }
+                Some(Command::NextField | Command::PrevField) => {
+                    confirm.on_confirm = !confirm.on_confirm;
+                    Vec::new()
+                }
+                Some(Command::Open) if !confirm.on_confirm => {
+                    app.dialogs.pop();
+                    Vec::new()
+                }
+                Some(Command::Open) => {
+                    confirm.running = true;
+                    vec![Cmd::Act {
+                        contact_id: confirm.target.contact_id,
+                        action: confirm.action.clone(),
+                    }]
+                }
+                Some(Command::Help) => open_help(app, Context::Confirm),
+                _ => Vec::new(),
+            }
+        }
+        Dialog::Menu(menu) => {
+            let chosen = match command {
+                Some(Command::Back) => {
+                    app.dialogs.pop();
+                    return Vec::new();
+                }
+                Some(Command::Down) => {
+                    menu.selected = (menu.selected + 1) % menu.items.len().max(1);
+                    return Vec::new();
+                }
+                Some(Command::Up) => {
+                    menu.selected =
+                        (menu.selected + menu.items.len().max(1) - 1) % menu.items.len().max(1);
+                    return Vec::new();
+                }
+                Some(Command::Help) => return open_help(app, Context::Menu),
+                Some(Command::Open) => menu.items.get(menu.selected).map(|i| i.command),
+                Some(
+                    c @ (Command::ChangePassword
+                    | Command::RevokeLinks
+                    | Command::Unlock
+                    | Command::SignOut
+                    | Command::Copy),
+                ) => Some(c),
+                _ => None,
+            };
+            match chosen {
+                Some(c) => choose_menu_item(app, c),
+                None => Vec::new(),
+            }
+        }
+        Dialog::ChangePassword(_) => change_password_key(app, key, command),
+    }
+}
+
+/// Opens help for a context over whatever is open.
+pub fn open_help(app: &mut App, context: Context) -> Vec<Cmd> {
+    app.dialogs.push(Dialog::Help(Help { context, scroll: 0 }));
+    app.dirty = true;
+    Vec::new()
+}
+
+fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
+    let Some(Dialog::Menu(menu)) = app.dialogs.last() else {
+        return Vec::new();
+    };
+    let target = menu.target.clone();
+    let disabled = menu
+        .items
+        .iter()
+        .find(|i| i.command == command)
+        .and_then(|i| i.disabled.clone());
+    app.dialogs.pop();
+    match disabled {
+        Some(Disabled::NotACustomer) => {
+            let asked = match command {
+                Command::ChangePassword => "Change Password",
+                Command::RevokeLinks => "Revoke reset links",
+                Command::Unlock => "Unlock account",
+                _ => "Sign out everywhere",
+            };
+            app.dialogs
+                .push(Dialog::Notice(Notice::NotACustomer { target, asked }));
+            return Vec::new();
+        }
+        Some(Disabled::Reason(reason)) => {
+            app.say(Level::Warning, &format!("Not available: {reason}"));
+            return Vec::new();
+        }
+        None => {}
+    }
+    match command {
+        Command::ChangePassword => {
+            app.dialogs
+                .push(Dialog::ChangePassword(ChangePassword::new(target)));
+            Vec::new()
+        }
+        Command::RevokeLinks => push_confirm(app, target, Action::RevokeLinks),
+        Command::Unlock => push_confirm(app, target, Action::Unlock),
+        Command::SignOut => push_confirm(app, target, Action::SignOut),
+        Command::Copy => {
+            app.say(
+                Level::Success,
+                &format!("Copied {} to your clipboard (OSC 52)", target.email),
+            );
+            vec![Cmd::Copy(Secret::new(target.email))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn push_confirm(app: &mut App, target: Target, action: Action) -> Vec<Cmd> {
+    app.dialogs
+        .push(Dialog::Confirm(Confirm::for_menu(target, action)));
+    Vec::new()
+}
+
+fn change_password_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd> {
+    let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() else {
+        return Vec::new();
+    };
+    if cp.running {
+        return Vec::new();
+    }
+    // Editing keys belong to the password field when it has focus.
+    let input_first = cp.focus == CpField::Password
+        && match command {
+            Some(
+                Command::Quit
+                | Command::Back
+                | Command::Open
+                | Command::Generate
+                | Command::ToggleShow
+                | Command::ToggleRequire,
+            ) => false,
+            // Left and Right move the caret inside the field; Tab leaves it.
+            Some(Command::NextField | Command::PrevField) => {
+                !matches!(key.code, KeyCode::Tab | KeyCode::BackTab)
+            }
+            _ => true,
+        };
+    if input_first && let Some(request) = to_input_request(&Event::Key(key)) {
+        if cp.input.handle(request).is_some_and(|r| r.value) {
+            return password_changed(app);
+        }
+        return Vec::new();
+    }
+    match command {
+        Some(Command::Back) => {
+            app.dialogs.pop();
+            Vec::new()
+        }
+        Some(Command::NextField) => {
+            cp.focus = cp.focus.next();
+            Vec::new()
+        }
+        Some(Command::PrevField) => {
+            cp.focus = cp.focus.prev();
+            Vec::new()
+        }
+        Some(Command::ToggleShow) => {
+            cp.show = !cp.show;
+            Vec::new()
+        }
+        Some(Command::ToggleRequire) => {
+            cp.require_change = !cp.require_change;
+            Vec::new()
+        }
+        Some(Command::Generate) => vec![Cmd::GeneratePassword],
+        Some(Command::Open) => match cp.focus {
+            CpField::Require => {
+                cp.require_change = !cp.require_change;
+                Vec::new()
+            }
+            CpField::Cancel => {
+                app.dialogs.pop();
+                Vec::new()
+            }
+            CpField::Password | CpField::Save => save(app),
+        },
+        None if cp.focus == CpField::Require && key.code == KeyCode::Char(' ') => {
+            cp.require_change = !cp.require_change;
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn save(app: &mut App) -> Vec<Cmd> {
+    let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() else {
+        return Vec::new();
+    };
+    if cp.input.value().is_empty() {
+        cp.error = Some("Type a password or press Ctrl-G to generate one".into());
+        return Vec::new();
+    }
+    if !cp.can_save() {
+        cp.error = Some(match &cp.feedback {
+            Some(f) if !f.ok => "The password does not meet the policy yet".into(),
+            _ => "Checking the password…".into(),
+        });
+        return Vec::new();
+    }
+    cp.running = true;
+    cp.error = None;
+    vec![Cmd::Act {
+        contact_id: cp.target.contact_id,
+        action: Action::ChangePassword {
+            password: Secret::new(cp.input.value()),
+            require_change: cp.require_change,
+        },
+    }]
+}
+
+/// The password text changed: ask for a fresh policy check.
+pub fn password_changed(app: &mut App) -> Vec<Cmd> {
+    app.check_generation += 1;
+    let generation = app.check_generation;
+    let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() else {
+        return Vec::new();
+    };
+    cp.generation = generation;
+    cp.error = None;
+    if cp.input.value().is_empty() {
+        cp.feedback = None;
+        return Vec::new();
+    }
+    vec![Cmd::CheckPassword {
+        generation,
+        password: Secret::new(cp.input.value()),
+        context: vec![cp.target.name.clone(), cp.target.email.clone()],
+    }]
+}

@@ -1,0 +1,169 @@
+//! The console: the Contacts dashboard in the terminal.
+//!
+//! Elm-shaped: [`app::App`] is the state, [`update::update`] the only
+//! place it changes (pure: keys in, state and commands out), `view` a pure
+//! function of the state, and [`runtime::run`] the loop that turns
+//! commands into tasks and their results back into messages. The event
+//! source and the output are generic, so the same console can later serve
+//! an SSH channel; [`run_local`] wires it to this process's terminal.
+
+pub mod app;
+pub mod commands;
+pub mod dialog_keys;
+pub mod dialogs;
+pub mod keymap;
+pub mod msg;
+pub mod runtime;
+pub mod sanitize;
+pub mod services;
+pub mod terminal;
+pub mod theme;
+pub mod update;
+pub mod update_actions;
+pub mod view;
+
+use std::io::{self, BufWriter};
+
+use ratatui::backend::CrosstermBackend;
+use ratatui::crossterm::event::EventStream;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+
+use crate::clock::Clock;
+use crate::settings::Settings;
+use crate::store::Store;
+
+pub use runtime::Exit;
+
+/// What can stop the console from starting or running.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// A bad `[ui.keys]` setting.
+    #[error(transparent)]
+    Keys(#[from] keymap::KeymapError),
+    /// The terminal could not be set up or used.
+    #[error("terminal: {0}")]
+    Io(#[from] io::Error),
+    /// The loop failed.
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+}
+
+/// The console's own settings, from the global ones.
+#[must_use]
+pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
+    app::UiConfig {
+        link_ttl: settings.reset.link_ttl,
+        min_password_length: settings.password.min_length,
+        backend: store.backend_name().to_owned(),
+        transport: format!("{:?}", settings.mail.transport).to_lowercase(),
+        site: None,
+    }
+}
+
+/// The delivery worker, run inside the console process so that what the
+/// console queues is delivered while it is open. Returns its handle and
+/// the transport's label for the status line.
+///
+/// # Errors
+/// When the transport cannot be set up from the settings.
+pub fn spawn_worker(
+    desk: &crate::desk::Desk,
+) -> Result<(crate::mail::worker::WorkerHandle, String), crate::mail::transport::SetupError> {
+    let worker = crate::mail::worker::Worker::new(
+        desk.store().clone(),
+        desk.settings(),
+        desk.clock().clone(),
+        desk.outbox_wake(),
+    )?;
+    let label = worker.transport_label().to_owned();
+    Ok((worker.spawn(), label))
+}
+
+/// A fresh App for these settings at `size`.
+///
+/// # Errors
+/// A bad `[ui.keys]` setting.
+pub fn new_app(
+    settings: &Settings,
+    store: &Store,
+    clock: &Clock,
+    size: (u16, u16),
+    no_color: bool,
+) -> Result<app::App, ConsoleError> {
+    let keymap = keymap::Keymap::with_overrides(&settings.ui.keys)?;
+    let theme = theme::Theme::pick(settings.ui.theme, no_color);
+    Ok(app::App::new(
+        ui_config(settings, store),
+        keymap,
+        theme,
+        size,
+        clock.now(),
+    ))
+}
+
+/// Resolves when SIGTERM or SIGHUP arrives (the SSH link dropped), or
+/// never if signals cannot be watched.
+async fn terminate_or_hangup() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
+    }
+}
+
+/// Runs the console on this process's terminal until the user quits, the
+/// terminal goes away, or SIGTERM/SIGHUP arrives. The terminal is restored
+/// on every path (the guard's `Drop`, and the panic hook).
+///
+/// # Errors
+/// A bad `[ui.keys]` setting (before the terminal is touched), or a
+/// terminal failure.
+pub async fn run_local(
+    desk: crate::desk::Desk,
+    transport_label: Option<String>,
+    site_address: Option<String>,
+) -> Result<Exit, ConsoleError> {
+    let (w, h) = ratatui::crossterm::terminal::size()?;
+    let identity = crate::desk::Identity::from_os().map_err(|e| io::Error::other(e.to_string()))?;
+    let mut app = new_app(
+        desk.settings(),
+        desk.store(),
+        desk.clock(),
+        (w, h),
+        theme::Theme::no_color_from_env(),
+    )?;
+    if let Some(label) = transport_label {
+        app.config.transport = label;
+    }
+    app.config.site = site_address;
+    let services = services::Services::new(desk, identity);
+    let guard = terminal::TerminalGuard::enter()?;
+    let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));
+    let mut term = Terminal::with_options(
+        backend,
+        TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
+        },
+    )?;
+    let result = runtime::run(
+        &mut term,
+        EventStream::new(),
+        terminate_or_hangup(),
+        services,
+        app,
+    )
+    .await;
+    drop(term);
+    drop(guard);
+    Ok(result?)
+}
+
+#[cfg(test)]
+mod update_tests;

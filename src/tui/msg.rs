@@ -1,0 +1,243 @@
+//! What flows through the console: [`Msg`] (input and the results of
+//! tasks, into `update`) and [`Cmd`] (work `update` asks for, run by the
+//! runtime as tasks whose results come back as `Msg`s).
+
+use chrono::{DateTime, Utc};
+use ratatui::crossterm::event::KeyEvent;
+
+use crate::settings::Secret;
+use crate::store::contacts::{Profile, SearchPage, SearchQuery};
+
+/// An action on one contact's account, carried as a value from the menu
+/// or the confirmation dialog to the task that performs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Email a reset link; `force` sends even within the resend cooldown.
+    SendResetLink {
+        /// Skip the cooldown.
+        force: bool,
+    },
+    /// Set a temporary password.
+    ChangePassword {
+        /// The new password (never logged: `Secret`'s `Debug` hides it).
+        password: Secret,
+        /// Require a new password at next login.
+        require_change: bool,
+    },
+    /// Revoke every open reset link.
+    RevokeLinks,
+    /// Clear a login lock.
+    Unlock,
+    /// End every site session.
+    SignOut,
+}
+
+impl Action {
+    /// A short name for messages ("reset link", ...).
+    #[must_use]
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Self::SendResetLink { .. } => "Reset Password",
+            Self::ChangePassword { .. } => "Change Password",
+            Self::RevokeLinks => "Revoke reset links",
+            Self::Unlock => "Unlock account",
+            Self::SignOut => "Sign out everywhere",
+        }
+    }
+}
+
+/// How an action ended, in words for the status line and dialogs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Done; the text says what happened (e.g. "sent" or "queued: ...").
+    Done(String),
+    /// A reset link was refused because one was sent moments ago.
+    Cooldown {
+        /// Seconds until another may be sent without forcing.
+        remaining_secs: u64,
+    },
+    /// The contact is not a customer (desk's own check).
+    NotACustomer,
+    /// The operator's role does not allow it.
+    NotAllowed(String),
+    /// The password does not meet the policy.
+    Policy(Vec<String>),
+    /// The database is unreachable; nothing was changed.
+    Unavailable(String),
+    /// Anything else.
+    Failed(String),
+}
+
+/// Live feedback on a typed password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyFeedback {
+    /// Passes the policy.
+    pub ok: bool,
+    /// What is wrong, in words; empty when `ok`.
+    pub problems: Vec<String>,
+    /// Estimated strength 0-4, when known.
+    pub strength: Option<u8>,
+}
+
+/// Outbox counts for the status line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Waiting for their first or next attempt.
+    pub queued: u64,
+    /// Queued after at least one failed attempt.
+    pub retrying: u64,
+    /// Given up.
+    pub failed: u64,
+}
+
+/// Who is at the keyboard, as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorView {
+    /// OS user name.
+    pub name: String,
+    /// Their role; `None` when the OS user is not an operator.
+    pub role: Option<crate::desk::Role>,
+}
+
+/// Everything `update` reacts to.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// Pasted text (bracketed paste).
+    Paste(String),
+    /// The terminal has a new size.
+    Resize(u16, u16),
+    /// Time passes (spinner, "time left", periodic refresh).
+    Tick(DateTime<Utc>),
+    /// A search finished.
+    SearchDone {
+        /// The search generation it answers.
+        generation: u64,
+        /// A further page (append) or a new result (replace).
+        append: bool,
+        /// The page, or why not.
+        result: Result<SearchPage, TaskError>,
+    },
+    /// A profile loaded.
+    ProfileLoaded {
+        /// The profile generation it answers.
+        generation: u64,
+        /// The profile, or why not.
+        result: Result<Box<Profile>, TaskError>,
+    },
+    /// An action finished.
+    ActionDone {
+        /// The contact it was for.
+        contact_id: i64,
+        /// Which action (secrets inside are dropped by then).
+        action: ActionKind,
+        /// How it went.
+        outcome: ActionOutcome,
+    },
+    /// A generated temporary password (or why none could be made).
+    PasswordGenerated(Result<Secret, String>),
+    /// Policy feedback for the typed password.
+    PolicyChecked {
+        /// The check generation it answers.
+        generation: u64,
+        /// The verdict.
+        feedback: PolicyFeedback,
+    },
+    /// Outbox counts.
+    StatusLoaded(Result<OutboxCounts, TaskError>),
+    /// Who the operator is.
+    OperatorResolved(Result<OperatorView, TaskError>),
+    /// The database answered a ping (or not).
+    Pinged(Result<(), TaskError>),
+}
+
+/// Which action finished (without its payload, which may be a secret).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionKind {
+    /// Reset Password.
+    SendResetLink,
+    /// Change Password.
+    ChangePassword,
+    /// Revoke reset links.
+    RevokeLinks,
+    /// Unlock account.
+    Unlock,
+    /// Sign out everywhere.
+    SignOut,
+}
+
+impl From<&Action> for ActionKind {
+    fn from(a: &Action) -> Self {
+        match a {
+            Action::SendResetLink { .. } => Self::SendResetLink,
+            Action::ChangePassword { .. } => Self::ChangePassword,
+            Action::RevokeLinks => Self::RevokeLinks,
+            Action::Unlock => Self::Unlock,
+            Action::SignOut => Self::SignOut,
+        }
+    }
+}
+
+/// A task's failure, sorted the way the console treats it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    /// The database cannot be reached: keep what is shown, say so, retry.
+    Unavailable(String),
+    /// Anything else, in words.
+    Other(String),
+}
+
+impl From<crate::store::StoreError> for TaskError {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Unavailable(e) => Self::Unavailable(e),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// Work `update` asks the runtime to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cmd {
+    /// Run a search; a newer generation supersedes this one.
+    Search {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// What to find.
+        query: SearchQuery,
+        /// Append to the list (a further page) rather than replace it.
+        append: bool,
+    },
+    /// Load a profile; a newer generation supersedes this one.
+    LoadProfile {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// Whose.
+        contact_id: i64,
+    },
+    /// Perform an action through desk.
+    Act {
+        /// On whom.
+        contact_id: i64,
+        /// What.
+        action: Action,
+    },
+    /// Make a temporary password.
+    GeneratePassword,
+    /// Check a typed password against the policy.
+    CheckPassword {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// The password.
+        password: Secret,
+        /// The contact's name and email, which the password must not resemble.
+        context: Vec<String>,
+    },
+    /// Copy text to the user's clipboard with OSC 52.
+    Copy(Secret),
+    /// Refresh outbox counts.
+    RefreshStatus,
+    /// Check whether the database is back.
+    Ping,
+}

@@ -1,0 +1,323 @@
+//! The event loop. Input events, a tick and the results of tasks arrive as
+//! [`Msg`]s; `update` turns each into state and [`Cmd`]s; each `Cmd` runs
+//! in a spawned task (the loop never awaits the database, mail or
+//! argon2); the screen is drawn only when something changed.
+//!
+//! Input and output are generic: any `Stream` of crossterm events and any
+//! ratatui `Backend` that can also pass raw bytes through (for OSC 52), so
+//! an SSH session can feed its own keys and write to its own channel.
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::pin::pin;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{FutureExt, Stream, StreamExt};
+use ratatui::Terminal;
+use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
+use ratatui::crossterm::event::Event;
+use ratatui::layout::Rect;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use super::app::App;
+use super::msg::{ActionKind, Cmd, Msg, TaskError};
+use super::services::Services;
+use super::update::{init, update};
+use super::view;
+
+/// How often time moves on screen (spinner, "expires in").
+pub const TICK: Duration = Duration::from_millis(250);
+
+/// A backend that can also write raw bytes to the terminal (OSC 52).
+pub trait RawOutput {
+    /// Writes bytes as they are, after the current frame.
+    ///
+    /// # Errors
+    /// When the output is gone.
+    fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()>;
+}
+
+impl<W: Write> RawOutput for CrosstermBackend<W> {
+    fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.write_all(bytes)?;
+        Write::flush(self)
+    }
+}
+
+impl RawOutput for TestBackend {
+    fn write_raw(&mut self, _bytes: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Why the console stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// The user quit.
+    Quit,
+    /// The input ended (the terminal or SSH channel closed).
+    InputClosed,
+    /// A signal or the caller asked to stop.
+    Shutdown,
+}
+
+/// What can end the loop with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Drawing or reading the terminal failed.
+    #[error("terminal: {0}")]
+    Terminal(String),
+}
+
+/// The OSC 52 sequence that puts `text` on the clipboard of the terminal
+/// the user sits at (it travels over SSH like any output).
+#[must_use]
+pub fn osc52(text: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    format!("\x1b]52;c;{b64}\x1b\\")
+}
+
+/// Spawned tasks that a newer request replaces.
+#[derive(Default)]
+struct Pending {
+    search: Option<AbortHandle>,
+    profile: Option<AbortHandle>,
+}
+
+/// Runs the console until the user quits, the input ends or `shutdown`
+/// resolves. The caller owns the terminal's modes (see `terminal.rs`).
+///
+/// # Errors
+/// When drawing fails (the output is gone).
+pub async fn run<B, E, S>(
+    terminal: &mut Terminal<B>,
+    events: E,
+    shutdown: S,
+    services: Services,
+    mut app: App,
+) -> Result<Exit, RuntimeError>
+where
+    B: Backend + RawOutput,
+    B::Error: std::fmt::Display,
+    E: Stream<Item = io::Result<Event>>,
+    S: Future<Output = ()>,
+{
+    let mut events = pin!(events);
+    let mut shutdown = pin!(shutdown);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let mut pending = Pending::default();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    resize(terminal, app.size)?;
+    let first = init(&mut app);
+    spawn_operator(&services, &tx);
+    for cmd in first {
+        execute(cmd, &services, &tx, &mut pending, terminal)?;
+    }
+    draw(terminal, &mut app)?;
+
+    loop {
+        let msg = tokio::select! {
+            biased;
+            () = &mut shutdown => return Ok(Exit::Shutdown),
+            event = events.next() => match event {
+                Some(Ok(event)) => from_event(event),
+                Some(Err(err)) => return Err(RuntimeError::Terminal(err.to_string())),
+                None => return Ok(Exit::InputClosed),
+            },
+            Some(msg) = rx.recv() => Some(msg),
+            _ = tick.tick() => Some(Msg::Tick(services.clock().now())),
+        };
+        let mut batch: Vec<Msg> = msg.into_iter().collect();
+        // Take whatever else is already waiting before drawing once.
+        while let Some(Some(event)) = events.next().now_or_never() {
+            match event {
+                Ok(event) => batch.extend(from_event(event)),
+                Err(err) => return Err(RuntimeError::Terminal(err.to_string())),
+            }
+        }
+        while let Ok(msg) = rx.try_recv() {
+            batch.push(msg);
+        }
+        for msg in batch {
+            if let Msg::Resize(w, h) = msg {
+                resize(terminal, (w, h))?;
+            }
+            for cmd in update(&mut app, msg) {
+                execute(cmd, &services, &tx, &mut pending, terminal)?;
+            }
+            if app.quit {
+                return Ok(Exit::Quit);
+            }
+        }
+        if app.dirty {
+            draw(terminal, &mut app)?;
+        }
+    }
+}
+
+fn from_event(event: Event) -> Option<Msg> {
+    match event {
+        Event::Key(key) => Some(Msg::Key(key)),
+        Event::Paste(text) => Some(Msg::Paste(text)),
+        Event::Resize(w, h) => Some(Msg::Resize(w, h)),
+        _ => None,
+    }
+}
+
+fn resize<B: Backend>(terminal: &mut Terminal<B>, (w, h): (u16, u16)) -> Result<(), RuntimeError>
+where
+    B::Error: std::fmt::Display,
+{
+    terminal
+        .resize(Rect::new(0, 0, w, h))
+        .map_err(|e| RuntimeError::Terminal(e.to_string()))
+}
+
+/// Draws a frame now.
+///
+/// # Errors
+/// When the output is gone.
+pub fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &mut App) -> Result<(), RuntimeError>
+where
+    B::Error: std::fmt::Display,
+{
+    terminal
+        .draw(|frame| view::draw(app, frame))
+        .map_err(|e| RuntimeError::Terminal(e.to_string()))?;
+    app.dirty = false;
+    Ok(())
+}
+
+fn spawn_operator(services: &Services, tx: &mpsc::UnboundedSender<Msg>) {
+    let (s, tx) = (services.clone(), tx.clone());
+    tokio::spawn(async move {
+        let result = s.operator().await.map_err(TaskError::from);
+        let _ = tx.send(Msg::OperatorResolved(result));
+    });
+}
+
+/// Starts one command. Only OSC 52 touches the terminal here; everything
+/// else becomes a task.
+fn execute<B: Backend + RawOutput>(
+    cmd: Cmd,
+    services: &Services,
+    tx: &mpsc::UnboundedSender<Msg>,
+    pending: &mut Pending,
+    terminal: &mut Terminal<B>,
+) -> Result<(), RuntimeError> {
+    let s = services.clone();
+    let tx = tx.clone();
+    match cmd {
+        Cmd::Search {
+            generation,
+            query,
+            append,
+        } => {
+            if !append {
+                // The newest search replaces any still running.
+                if let Some(old) = pending.search.take() {
+                    old.abort();
+                }
+            }
+            let handle = tokio::spawn(async move {
+                let result = s.search(&query).await.map_err(TaskError::from);
+                let _ = tx.send(Msg::SearchDone {
+                    generation,
+                    append,
+                    result,
+                });
+            });
+            if !append {
+                pending.search = Some(handle.abort_handle());
+            }
+        }
+        Cmd::LoadProfile {
+            generation,
+            contact_id,
+        } => {
+            if let Some(old) = pending.profile.take() {
+                old.abort();
+            }
+            let handle = tokio::spawn(async move {
+                let result = s
+                    .profile(contact_id)
+                    .await
+                    .map(Box::new)
+                    .map_err(TaskError::from);
+                let _ = tx.send(Msg::ProfileLoaded { generation, result });
+            });
+            pending.profile = Some(handle.abort_handle());
+        }
+        Cmd::Act { contact_id, action } => {
+            // Never aborted: an action, once confirmed, runs to its end.
+            let kind = ActionKind::from(&action);
+            tokio::spawn(async move {
+                let outcome = s.act(contact_id, action).await;
+                let _ = tx.send(Msg::ActionDone {
+                    contact_id,
+                    action: kind,
+                    outcome,
+                });
+            });
+        }
+        Cmd::GeneratePassword => {
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::PasswordGenerated(s.generate_password()));
+            });
+        }
+        Cmd::CheckPassword {
+            generation,
+            password,
+            context,
+        } => {
+            // zxcvbn is CPU work: keep it off the async threads.
+            tokio::task::spawn_blocking(move || {
+                let feedback = s.check_password(&password, &context);
+                let _ = tx.send(Msg::PolicyChecked {
+                    generation,
+                    feedback,
+                });
+            });
+        }
+        Cmd::Copy(secret) => {
+            terminal
+                .backend_mut()
+                .write_raw(osc52(secret.expose()).as_bytes())
+                .map_err(|e| RuntimeError::Terminal(e.to_string()))?;
+        }
+        Cmd::RefreshStatus => {
+            tokio::spawn(async move {
+                let result = s.outbox_counts().await.map_err(TaskError::from);
+                let _ = tx.send(Msg::StatusLoaded(result));
+            });
+        }
+        Cmd::Ping => {
+            tokio::spawn(async move {
+                let result = s.ping().await.map_err(TaskError::from);
+                let _ = tx.send(Msg::Pinged(result));
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_encodes_base64_and_ends_with_st() {
+        assert_eq!(
+            osc52("ada@example.com"),
+            "\x1b]52;c;YWRhQGV4YW1wbGUuY29t\x1b\\"
+        );
+        // Control characters cannot escape the sequence: they are base64 too.
+        let seq = osc52("\x1b]0;x\x07");
+        assert_eq!(seq.matches('\x1b').count(), 2);
+        assert!(!seq.contains('\x07'));
+    }
+}

@@ -1,0 +1,143 @@
+//! What the console does when an account action finishes: close or
+//! update the dialog that started it, say what happened, refresh.
+
+use super::app::{App, Level};
+use super::dialogs::{Confirm, Dialog, Notice};
+use super::msg::{ActionKind, ActionOutcome, Cmd};
+use super::sanitize::clean;
+use super::update::reload_profile;
+
+/// Applies the outcome of an action on `contact_id`.
+#[allow(clippy::too_many_lines)]
+pub fn on_action_done(
+    app: &mut App,
+    contact_id: i64,
+    action: ActionKind,
+    outcome: ActionOutcome,
+) -> Vec<Cmd> {
+    app.dirty = true;
+    // The dialog that started it, if it is still the top one.
+    let from_dialog = match app.dialogs.last() {
+        Some(Dialog::Confirm(c)) => c.running && c.target.contact_id == contact_id,
+        Some(Dialog::ChangePassword(c)) => c.running && c.target.contact_id == contact_id,
+        _ => false,
+    };
+    let target = match app.dialogs.last() {
+        Some(Dialog::Confirm(c)) if from_dialog => Some(c.target.clone()),
+        Some(Dialog::ChangePassword(c)) if from_dialog => Some(c.target.clone()),
+        _ => None,
+    };
+    let mut cmds = vec![Cmd::RefreshStatus];
+    if app.profile.contact_id == Some(contact_id) && app.profile_visible() {
+        cmds.push(reload_profile(app, contact_id));
+    }
+    let name = target
+        .as_ref()
+        .map_or_else(|| format!("contact {contact_id}"), |t| t.name.clone());
+    match outcome {
+        ActionOutcome::Done(text) => {
+            if action == ActionKind::ChangePassword && from_dialog {
+                if let Some(Dialog::ChangePassword(cp)) = app.dialogs.pop() {
+                    app.dialogs.push(Dialog::Notice(Notice::PasswordSet {
+                        target: cp.target,
+                        password: crate::settings::Secret::new(cp.input.value()),
+                        require_change: cp.require_change,
+                        copied: false,
+                    }));
+                }
+            } else if from_dialog {
+                app.dialogs.pop();
+            }
+            app.say(Level::Success, &text);
+        }
+        ActionOutcome::Cooldown { remaining_secs } => {
+            if from_dialog {
+                app.dialogs.pop();
+            }
+            if let Some(target) = target {
+                let ttl = app.link_ttl_text();
+                app.dialogs
+                    .push(Dialog::Confirm(Confirm::reset(target, &ttl, true)));
+            }
+            app.say(
+                Level::Warning,
+                &format!("A link was sent to {name} moments ago; without forcing, the next one can go in {remaining_secs} s"),
+            );
+        }
+        ActionOutcome::NotACustomer => {
+            if from_dialog {
+                app.dialogs.pop();
+            }
+            if let Some(target) = target {
+                let asked = if action == ActionKind::ChangePassword {
+                    "Change Password"
+                } else {
+                    "Reset Password"
+                };
+                app.dialogs
+                    .push(Dialog::Notice(Notice::NotACustomer { target, asked }));
+            }
+        }
+        ActionOutcome::Policy(problems) => {
+            if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut()
+                && from_dialog
+            {
+                cp.running = false;
+                cp.feedback = Some(super::msg::PolicyFeedback {
+                    ok: false,
+                    problems: problems.iter().map(|p| clean(p)).collect(),
+                    strength: None,
+                });
+                cp.error = Some("The password does not meet the policy".into());
+            }
+        }
+        ActionOutcome::NotAllowed(reason) | ActionOutcome::Failed(reason) => {
+            if from_dialog {
+                app.dialogs.pop();
+            }
+            app.dialogs.push(Dialog::Notice(Notice::Message {
+                level: Level::Error,
+                title: action_title(action).into(),
+                text: clean(&reason),
+            }));
+            app.say(
+                Level::Error,
+                &format!("{} failed: {reason}", action_title(action)),
+            );
+        }
+        ActionOutcome::Unavailable(reason) => {
+            if from_dialog {
+                // Keep the dialog so the agent can try again once the store is back.
+                match app.dialogs.last_mut() {
+                    Some(Dialog::Confirm(c)) => c.running = false,
+                    Some(Dialog::ChangePassword(c)) => {
+                        c.running = false;
+                        c.error = Some(
+                            "The database is unavailable; nothing was changed. Try again.".into(),
+                        );
+                    }
+                    _ => {}
+                }
+            }
+            app.status.db_down = Some(clean(&reason));
+            app.say(
+                Level::Error,
+                &format!(
+                    "{}: the database is unavailable; nothing was changed",
+                    action_title(action)
+                ),
+            );
+        }
+    }
+    cmds
+}
+
+fn action_title(action: ActionKind) -> &'static str {
+    match action {
+        ActionKind::SendResetLink => "Reset Password",
+        ActionKind::ChangePassword => "Change Password",
+        ActionKind::RevokeLinks => "Revoke reset links",
+        ActionKind::Unlock => "Unlock account",
+        ActionKind::SignOut => "Sign out everywhere",
+    }
+}

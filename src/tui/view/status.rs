@@ -1,0 +1,139 @@
+//! The footer (key hints from the binding table) and the status line
+//! (operator, backend, mail transport, outbox, the last message).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::tui::app::{App, Level};
+use crate::tui::keymap::Command;
+
+/// The hints of the current context: `key label` pairs, in table order,
+/// cut to the width.
+pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let context = app.context();
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    let width = usize::from(area.width);
+    for command in app.keymap.commands_in(context) {
+        let Some(label) = footer_label(app, command) else {
+            continue;
+        };
+        let key = if command == Command::Down {
+            // Up and down share one hint.
+            format!(
+                "{}/{}",
+                app.keymap.first_key(Command::Down),
+                app.keymap.first_key(Command::Up)
+            )
+        } else {
+            app.keymap.first_key(command)
+        };
+        let cost = key.chars().count() + label.chars().count() + 3;
+        if used + cost > width {
+            break;
+        }
+        used += cost;
+        let label_style = if command.info().dangerous {
+            t.warning
+        } else {
+            t.muted
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(key, t.key));
+        spans.push(Span::styled(format!(" {label} "), label_style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A command's footer label on the current screen (`None`: not shown).
+fn footer_label(app: &App, command: Command) -> Option<&'static str> {
+    use crate::tui::dialogs::{Dialog, Notice};
+    let label = command.info().footer?;
+    match (app.dialogs.last(), command) {
+        (Some(Dialog::ChangePassword(_)), Command::Open) => Some("Save"),
+        (Some(Dialog::Confirm(_) | Dialog::Menu(_)), Command::Open) => Some("Choose"),
+        (Some(Dialog::Notice(_)), Command::Open) => Some("Close"),
+        (Some(Dialog::Notice(n)), Command::Copy) => {
+            matches!(n, Notice::PasswordSet { .. }).then_some(label)
+        }
+        _ => Some(label),
+    }
+}
+
+/// `ops (admin) │ sqlite │ mail: file │ outbox: 2 queued, 1 failing │ message`
+pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    let s = &app.status;
+    let sep = || Span::styled(" │ ", t.border);
+    let mut spans = vec![Span::raw(" ")];
+    match &s.operator {
+        Some(op) => match op.role {
+            Some(role) => spans.push(Span::styled(format!("{} ({role})", op.name), t.base)),
+            None => spans.push(Span::styled(
+                format!("{} (not an operator)", op.name),
+                t.alert,
+            )),
+        },
+        None => spans.push(Span::styled("operator …", t.muted)),
+    }
+    spans.push(sep());
+    spans.push(Span::styled(app.config.backend.as_str(), t.muted));
+    spans.push(sep());
+    spans.push(Span::styled(
+        format!("mail: {}", app.config.transport),
+        t.muted,
+    ));
+    spans.push(sep());
+    if let Some(site) = &app.config.site {
+        spans.push(Span::styled(format!("site: {site}"), t.muted));
+        spans.push(sep());
+    }
+    match s.outbox {
+        Some(o) => {
+            let mut parts = Vec::new();
+            if o.queued > 0 {
+                parts.push(format!("{} queued", o.queued));
+            }
+            if o.retrying > 0 {
+                parts.push(format!("{} retrying", o.retrying));
+            }
+            if o.failed > 0 {
+                parts.push(format!("{} failed", o.failed));
+            }
+            let style = if o.failed > 0 {
+                t.alert
+            } else if o.retrying > 0 {
+                t.warning
+            } else {
+                t.muted
+            };
+            let text = if parts.is_empty() {
+                "outbox empty".to_owned()
+            } else {
+                format!("outbox: {}", parts.join(", "))
+            };
+            spans.push(Span::styled(text, style));
+        }
+        None => spans.push(Span::styled("outbox …", t.muted)),
+    }
+    if let Some(reason) = &s.db_down {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("database unavailable, retrying ({reason})"),
+            t.alert,
+        ));
+    } else if let Some((level, text)) = &s.message {
+        spans.push(sep());
+        let style = match level {
+            Level::Success => t.success,
+            Level::Info => t.base,
+            Level::Warning => t.warning,
+            Level::Error => t.alert,
+        };
+        spans.push(Span::styled(text.as_str(), style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
