@@ -436,3 +436,26 @@ impl Client {
         .await
     }
 }
+
+/// Passwords the policy accepts.
+pub const PW: &str = "Gentle-Harbour-Lantern-42";
+pub const PW2: &str = "Quiet-Meadow-Compass-77";
+pub const PW3: &str = "Silver-Orchard-Ribbon-19";
+
+/// The headers every response carries.
+pub fn assert_security_headers(page: &Page) {
+    let csp = page.header("content-security-policy").expect("CSP");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("form-action 'self'"), "{csp}");
+    assert_eq!(page.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+}
+
+/// The `kd_session` Set-Cookie of a response, if any.
+pub fn session_cookie(page: &Page) -> Option<String> {
+    page.set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("kd_session="))
+}
