@@ -319,18 +319,9 @@ pub async fn import(
     }
     let mut written = 0u64;
     for chunk in rows.chunks(BATCH) {
-        let models = chunk.iter().map(|r| contact::ActiveModel {
-            name: Set(r.name.clone()),
-            email: Set(r.email.clone()),
-            name_lower: Set(r.name.to_lowercase()),
-            email_lower: Set(r.email.to_lowercase()),
-            subscribed: Set(r.subscribed),
-            tags: Set(String::new()),
-            notes: Set(String::new()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        });
+        let models = chunk
+            .iter()
+            .map(|r| contact::ActiveModel::new_contact(&r.name, &r.email, r.subscribed, now));
         contact::Entity::insert_many(models).exec(&txn).await?;
         let with_offers: Vec<&ValidRow> = chunk.iter().filter(|r| !r.offers.is_empty()).collect();
         if !with_offers.is_empty() {

@@ -10,19 +10,7 @@ use keydesk::store::entity::{contact, grant};
 use sea_orm::{ActiveModelTrait, Set};
 
 fn new_contact(name: &str, email: &str) -> contact::ActiveModel {
-    let now = Utc::now();
-    contact::ActiveModel {
-        name: Set(name.to_owned()),
-        email: Set(email.to_owned()),
-        name_lower: Set(name.to_lowercase()),
-        email_lower: Set(email.to_lowercase()),
-        subscribed: Set(false),
-        tags: Set(String::new()),
-        notes: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
+    contact::ActiveModel::new_contact(name, email, false, Utc::now())
 }
 
 async fn migrations_are_idempotent_and_email_is_unique_ignoring_case(db: TestDb) {

@@ -212,25 +212,12 @@ pub fn desk_with(
 
 /// A contact (not a customer).
 pub async fn make_contact(store: &Store, name: &str, email: &str) -> i64 {
-    use keydesk::store::entity::contact;
-    use sea_orm::{ActiveModelTrait, Set};
-    let now = t0();
-    contact::ActiveModel {
-        name: Set(name.to_owned()),
-        email: Set(email.to_owned()),
-        name_lower: Set(name.to_lowercase()),
-        email_lower: Set(email.to_lowercase()),
-        subscribed: Set(false),
-        tags: Set(String::new()),
-        notes: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(store.conn())
-    .await
-    .expect("insert contact")
-    .id
+    use sea_orm::ActiveModelTrait;
+    keydesk::store::entity::contact::ActiveModel::new_contact(name, email, false, t0())
+        .insert(store.conn())
+        .await
+        .expect("insert contact")
+        .id
 }
 
 /// A customer: a contact with a grant of the offer "Course" (created once).

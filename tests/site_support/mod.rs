@@ -239,20 +239,12 @@ pub fn find_link(text: &str, base: &str) -> Option<String> {
 
 /// Inserts a contact.
 pub async fn make_contact(store: &Store, name: &str, email: &str) -> i64 {
-    use keydesk::store::entity::contact;
-    let now = chrono::Utc::now();
-    contact::ActiveModel {
-        name: Set(name.to_owned()),
-        email: Set(email.to_owned()),
-        name_lower: Set(name.to_lowercase()),
-        email_lower: Set(email.to_lowercase()),
-        subscribed: Set(false),
-        tags: Set(String::new()),
-        notes: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
+    keydesk::store::entity::contact::ActiveModel::new_contact(
+        name,
+        email,
+        false,
+        chrono::Utc::now(),
+    )
     .insert(store.conn())
     .await
     .expect("insert contact")

@@ -35,3 +35,25 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl ActiveModel {
+    /// A new contact row with its derived keys filled in the one way search
+    /// and the unique email index rely on: `name_lower` and `email_lower`
+    /// are the Rust lowercase of the name and the email.
+    #[must_use]
+    pub fn new_contact(name: &str, email: &str, subscribed: bool, now: DateTimeUtc) -> Self {
+        use sea_orm::ActiveValue::Set;
+        Self {
+            name: Set(name.to_owned()),
+            email: Set(email.to_owned()),
+            name_lower: Set(name.to_lowercase()),
+            email_lower: Set(email.to_lowercase()),
+            subscribed: Set(subscribed),
+            tags: Set(String::new()),
+            notes: Set(String::new()),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
