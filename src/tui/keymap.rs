@@ -302,6 +302,16 @@ impl Keymap {
             .map_or_else(|| "?".to_owned(), ToString::to_string)
     }
 
+    /// The first key that means `command` in `context` (in a text field a
+    /// plain character types itself, so `j` or `q` are not offered there).
+    #[must_use]
+    pub fn first_key_in(&self, context: Context, command: Command) -> Option<String> {
+        self.keys(command)
+            .iter()
+            .find(|key| self.lookup(context, **key) == Some(command))
+            .map(ToString::to_string)
+    }
+
     /// Every key of a command, joined for help ("k ↑").
     #[must_use]
     pub fn keys_text(&self, command: Command) -> String {

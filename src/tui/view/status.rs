@@ -21,15 +21,18 @@ pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
         let Some(label) = footer_label(app, command) else {
             continue;
         };
+        // Only keys that work here: in the search box `j` or `q` type text.
+        let Some(key) = app.keymap.first_key_in(context, command) else {
+            continue;
+        };
         let key = if command == Command::Down {
             // Up and down share one hint.
-            format!(
-                "{}/{}",
-                app.keymap.first_key(Command::Down),
-                app.keymap.first_key(Command::Up)
-            )
+            match app.keymap.first_key_in(context, Command::Up) {
+                Some(up) => format!("{key}/{up}"),
+                None => key,
+            }
         } else {
-            app.keymap.first_key(command)
+            key
         };
         let cost = key.chars().count() + label.chars().count() + 3;
         if used + cost > width {
