@@ -7,7 +7,7 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -221,46 +221,66 @@ impl SmtpServer {
         for sub in ["tmp", "new", "cur"] {
             std::fs::create_dir_all(dir.join(sub)).expect("capture folders");
         }
-        let port = opts.port.unwrap_or_else(free_port);
-        let mut cmd = Command::new(python);
-        cmd.arg(support_dir().join("smtp_server.py"))
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--dir")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        if let Some((cert, key)) = &opts.tls {
-            cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
-        }
-        if let Some((user, password)) = &opts.auth {
-            cmd.arg("--auth").arg(format!("{user}:{password}"));
-        }
-        if let Some(text) = &opts.reject_rcpt {
-            cmd.arg("--reject-rcpt").arg(text);
-        }
-        if let Some(text) = &opts.tempfail_rcpt {
-            cmd.arg("--tempfail-rcpt").arg(text);
-        }
-        if opts.hang {
-            cmd.arg("--hang");
-        }
-        let mut child = cmd.spawn().expect("start aiosmtpd");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
+        // A port chosen here can be taken, between choosing and binding, as
+        // the local end of some outgoing connection; then the server cannot
+        // bind and we try another. Readiness is the server's own "ready"
+        // line, printed after it bound, never a probe connect (which can
+        // meet a stranger, or even itself, on a loopback port).
+        let mut tries = 0;
+        let (child, port) = loop {
+            tries += 1;
+            let port = opts.port.unwrap_or_else(free_port);
+            let mut cmd = Command::new(&python);
+            cmd.arg(support_dir().join("smtp_server.py"))
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--dir")
+                .arg(&dir)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit());
+            if let Some((cert, key)) = &opts.tls {
+                cmd.arg("--tls-cert").arg(cert).arg("--tls-key").arg(key);
             }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("aiosmtpd exited before listening on {port}: {status}");
+            if let Some((user, password)) = &opts.auth {
+                cmd.arg("--auth").arg(format!("{user}:{password}"));
             }
-            assert!(
-                Instant::now() < deadline,
-                "aiosmtpd did not listen on {port} within 30 s"
-            );
-            std::thread::sleep(Duration::from_millis(25));
-        }
+            if let Some(text) = &opts.reject_rcpt {
+                cmd.arg("--reject-rcpt").arg(text);
+            }
+            if let Some(text) = &opts.tempfail_rcpt {
+                cmd.arg("--tempfail-rcpt").arg(text);
+            }
+            if opts.hang {
+                cmd.arg("--hang");
+            }
+            let mut child = cmd.spawn().expect("start aiosmtpd");
+            let stdout = child.stdout.take().expect("server stdout");
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut lines = std::io::BufReader::new(stdout).lines();
+                let ready = lines.next().and_then(Result::ok);
+                let _ = tx.send(ready);
+                // Keep draining so the server never blocks on a full pipe.
+                for _ in lines {}
+            });
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(Some(line)) if line.trim() == format!("ready {port}") => break (child, port),
+                Ok(_) if opts.port.is_none() && tries < 5 => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                Ok(other) => {
+                    let _ = child.kill();
+                    panic!("aiosmtpd did not start on {port}: {other:?}");
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("aiosmtpd did not listen on {port} within 30 s");
+                }
+            }
+        };
         Self {
             child: Some(child),
             port,
