@@ -84,6 +84,8 @@ pub struct Site {
 pub enum ErrorKind {
     /// 404.
     NotFound,
+    /// 405: a path that exists, asked with a method it does not answer.
+    MethodNotAllowed,
     /// 403: the form's CSRF token is missing or wrong.
     Csrf,
     /// 429: every hashing slot stayed busy.
@@ -106,6 +108,7 @@ impl ErrorKind {
     fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::Busy { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +119,7 @@ impl ErrorKind {
     fn name(self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Csrf => "csrf",
             Self::Busy { .. } => "busy",
             Self::RateLimited { .. } => "rate_limited",
@@ -220,7 +224,7 @@ impl Site {
     /// The page for `kind`, with `Retry-After` where it applies.
     pub(crate) fn error_page(&self, visitor: Option<&Visitor>, kind: ErrorKind) -> Response {
         let title = match kind {
-            ErrorKind::NotFound => "Page not found",
+            ErrorKind::NotFound | ErrorKind::MethodNotAllowed => "Page not found",
             ErrorKind::Csrf => "This form has expired",
             ErrorKind::Busy { .. } | ErrorKind::RateLimited { .. } => "Too many requests",
             ErrorKind::Unavailable => "Temporarily unavailable",
@@ -366,7 +370,10 @@ pub fn router_for(site: Arc<Site>) -> Router {
         );
     }
     let base = site.templates.brand().base.clone();
-    let pages = pages.fallback(not_found);
+    let https = site.cookies.secure;
+    let pages = pages
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     let app: Router = if base.is_empty() {
         pages.with_state(site)
     } else {
@@ -375,8 +382,16 @@ pub fn router_for(site: Arc<Site>) -> Router {
             .fallback(not_found)
             .with_state(site)
     };
-    app.layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .layer(axum::middleware::map_response(headers::security_headers))
+    let app = app
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::map_response(headers::security_headers));
+    if https {
+        app.layer(axum::middleware::map_response(
+            headers::strict_transport_security,
+        ))
+    } else {
+        app
+    }
 }
 
 /// Serves the site on `listener` until `shutdown` completes, then lets
@@ -417,6 +432,10 @@ async fn stylesheet(State(site): State<Arc<Site>>) -> Response {
 
 async fn not_found(State(site): State<Arc<Site>>, visitor: Visitor) -> Response {
     site.error_page(Some(&visitor), ErrorKind::NotFound)
+}
+
+async fn method_not_allowed(State(site): State<Arc<Site>>, visitor: Visitor) -> Response {
+    site.error_page(Some(&visitor), ErrorKind::MethodNotAllowed)
 }
 
 #[cfg(test)]
