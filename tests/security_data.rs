@@ -295,5 +295,105 @@ async fn a_customer_journey_leaves_secrets_only_as_digests(db: TestDb) {
     {
         assert!(!log.contains(secret), "a secret was logged");
     }
+    // Logs name a customer by contact id, never by address (V7.1.2).
+    assert!(
+        !log.contains("ada@example.com"),
+        "an email address was logged"
+    );
 }
 on_every_backend!(journey, a_customer_journey_leaves_secrets_only_as_digests);
+
+async fn ended_sessions_and_old_counters_are_purged(db: TestDb) {
+    let (desk, clock) = common::desk(&db);
+    let admin = common::make_operator(&db.store, "root-ann", "admin").await;
+    common::make_customer(&db.store, "Ada", "ada@example.com").await;
+    desk.change_password(&admin, "ada@example.com", PW, false)
+        .await
+        .unwrap();
+    let account = desk
+        .authenticate("ada@example.com", PW, "198.51.100.1")
+        .await
+        .unwrap()
+        .account_id;
+    // Day 0: one session signed out, one left to expire; a Forgot
+    // Password request starts rate-limit windows.
+    let signed_out = desk
+        .start_session(account, "198.51.100.1 · a")
+        .await
+        .unwrap();
+    desk.end_session(&signed_out).await.unwrap();
+    desk.start_session(account, "198.51.100.1 · b")
+        .await
+        .unwrap();
+    desk.request_reset("ada@example.com", "198.51.100.1")
+        .await
+        .unwrap();
+    assert!(common::count_rows(&db.store, "throttles").await > 0);
+    // Day 31: a session just ended and a live one stay; new windows stay.
+    clock.advance(Duration::from_secs(31 * 24 * 3600));
+    let recent = desk
+        .start_session(account, "198.51.100.2 · c")
+        .await
+        .unwrap();
+    desk.end_session(&recent).await.unwrap();
+    let live = desk
+        .start_session(account, "198.51.100.2 · d")
+        .await
+        .unwrap();
+    let before = common::count_rows(&db.store, "throttles").await;
+    desk.request_reset("ada@example.com", "198.51.100.2")
+        .await
+        .unwrap();
+    let fresh_windows = common::count_rows(&db.store, "throttles").await - before;
+    assert!(fresh_windows > 0);
+
+    let purged = desk.purge_stale().await.unwrap();
+    assert_eq!(purged.sessions, 2, "the two day-0 sessions");
+    assert!(purged.throttles > 0, "the day-0 windows");
+    let windows = keydesk::store::entity::throttle::Entity::find()
+        .all(db.store.conn())
+        .await
+        .unwrap();
+    assert!(windows.len() as i64 >= fresh_windows);
+    assert!(
+        windows.iter().all(|w| w.window_started_at == clock.now()),
+        "only this month's windows are left"
+    );
+    let left: Vec<String> = session::Entity::find()
+        .all(db.store.conn())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.client)
+        .collect();
+    assert_eq!(left.len(), 2);
+    assert!(
+        left.iter().all(|c| c.starts_with("198.51.100.2")),
+        "{left:?}"
+    );
+    assert_eq!(
+        desk.session_from_cookie(&live).await.unwrap().account_id,
+        account
+    );
+    // Nothing more to do the second time.
+    assert_eq!(
+        desk.purge_stale().await.unwrap(),
+        keydesk::desk::retention::Purged::default()
+    );
+}
+on_every_backend!(retention, ended_sessions_and_old_counters_are_purged);
+
+#[test]
+fn password_forms_and_hashing_copies_are_wiped() {
+    // The site's password forms wipe their fields when dropped, so a
+    // password does not linger in freed memory after the request.
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<keydesk::site::login::LoginForm>();
+    wiped_on_drop::<keydesk::site::account::ChangeForm>();
+    wiped_on_drop::<keydesk::site::reset::ResetForm>();
+    // What desk hands the hashing threads is a `Zeroizing` copy: wiping
+    // it leaves nothing of the password.
+    let mut copy = zeroize::Zeroizing::new(PW.to_owned());
+    zeroize::Zeroize::zeroize(&mut *copy);
+    assert!(copy.is_empty());
+}

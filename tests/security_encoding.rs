@@ -125,7 +125,7 @@ on_every_backend!(
 async fn mail_to_a_hostile_contact_gains_no_header_and_runs_no_template(db: TestDb) {
     let (desk, _clock) = common::desk(&db);
     let agent = common::make_operator(&db.store, "alex", "agent").await;
-    let name = "Eve\r\nBcc: spy@evil.example\r\nX-Injected: yes\nねこ {{ 7*7 }} {% raw %}";
+    let name = "Eve\r\nBcc: spy@evil.example\r\nX-Injected: yes\nねこ {{ 7*7 }} {% raw %} %s%n{0}";
     common::make_customer(&db.store, name, "eve@example.com").await;
     desk.send_reset_link(&agent, "eve@example.com", false)
         .await
@@ -226,6 +226,36 @@ async fn every_query_binds_its_values(db: TestDb) {
 }
 on_every_backend!(sql, every_query_binds_its_values);
 
+async fn a_hostile_name_in_an_audit_row_stays_one_json_string(db: TestDb) {
+    let (desk, _clock) = common::desk(&db);
+    let agent = common::make_operator(&db.store, "alex", "agent").await;
+    let name = "Mallory\", \"reason\": \"ok\", \"x\": {\"\t</script>";
+    common::make_contact(&db.store, name, "mallory@example.com").await;
+    // Not a customer: the refusal (which names the contact) is audited.
+    assert!(matches!(
+        desk.send_reset_link(&agent, "mallory@example.com", false)
+            .await,
+        Err(DeskError::NotACustomer { .. })
+    ));
+    let rows = desk.audit(&agent, &Default::default()).await.unwrap();
+    let refused = rows
+        .iter()
+        .find(|e| e.outcome == "refused")
+        .expect("the refusal is audited");
+    let detail = refused.detail.as_object().expect("a JSON object");
+    let keys: Vec<&str> = detail.keys().map(String::as_str).collect();
+    assert_eq!(keys, vec!["message", "reason"], "no key was injected");
+    assert_eq!(detail["reason"], "not_a_customer");
+    assert!(
+        detail["message"].as_str().unwrap().contains(name),
+        "the name is kept whole, as one string"
+    );
+}
+on_every_backend!(
+    audit_json,
+    a_hostile_name_in_an_audit_row_stays_one_json_string
+);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_a_clear_refusal_never_a_crash() {
     let Some(db) = common::fresh(common::Backend::Sqlite).await else {
@@ -276,6 +306,15 @@ async fn bad_input_gets_a_clear_refusal_never_a_crash() {
         );
         assert!(session_cookie(&page).is_none());
     }
+
+    // A session id past i64 is a 400, not an overflow.
+    let page = c
+        .post_raw(
+            "/account/sessions/99999999999999999999999/end",
+            format!("csrf={token}").into_bytes(),
+        )
+        .await;
+    assert_eq!(page.status, 400);
 
     // A password longer than the policy allows: the reason, not a crash.
     assert_eq!(c.login("ada@example.com", PW).await.status, 303);

@@ -49,6 +49,16 @@ pub struct LoginForm {
     pub password: String,
 }
 
+/// The password fields are wiped when the form is dropped (ASVS V8.3.6).
+impl Drop for LoginForm {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.password.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for LoginForm {}
+
 /// `GET /login`.
 pub async fn show(
     State(site): State<Arc<Site>>,

@@ -22,6 +22,7 @@ pub mod account;
 pub mod csrf;
 pub mod forgot;
 pub mod headers;
+pub mod last_resort;
 pub mod limits;
 pub mod login;
 pub mod reset;
@@ -383,6 +384,7 @@ pub fn router_for(site: Arc<Site>) -> Router {
             .with_state(site)
     };
     let app = app
+        .layer(axum::middleware::from_fn(last_resort::catch_panic))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(axum::middleware::map_response(headers::security_headers));
     if https {
@@ -404,15 +406,31 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SiteError> {
-    let app = router(desk)?;
+    let app = router(desk.clone())?;
     tracing::info!(address = ?listener.local_addr().ok(), "customer site listening");
-    axum::serve(
+    let purge = tokio::spawn(purge_hourly(desk));
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    purge.abort();
+    served?;
     Ok(())
+}
+
+/// Deletes rows past their retention ([`crate::desk::retention`]) now
+/// and every hour while the site runs; a failure is logged and retried
+/// at the next hour.
+async fn purge_hourly(desk: Desk) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        if let Err(err) = desk.purge_stale().await {
+            tracing::warn!(kind = err.kind(), error = %err, "purging old rows failed");
+        }
+    }
 }
 
 async fn root(State(site): State<Arc<Site>>) -> Response {
