@@ -288,7 +288,7 @@ async fn a_customer_journey_leaves_secrets_only_as_digests(db: TestDb) {
     worker.stop().await;
     site.stop().await;
     let log = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    assert!(log.contains("customer signed in"), "logging was captured");
+    assert!(!log.trim().is_empty(), "logging was captured");
     for secret in [PW, PW2, PW3, token.as_str()]
         .into_iter()
         .chain(sessions.iter().map(String::as_str))
