@@ -27,7 +27,7 @@ use keydesk::seed::{SeedOptions, seed};
 use keydesk::settings::{Settings, Sources};
 use keydesk::store::Store;
 use keydesk::tui::app::App;
-use keydesk::tui::msg::{Cmd, Msg, TaskError};
+use keydesk::tui::msg::{Cmd, Msg};
 use keydesk::tui::services::Services;
 use keydesk::tui::update::{init, update};
 use keydesk::tui::wire::LeanBackend;
@@ -107,7 +107,22 @@ async fn desk() -> Desk {
             .await
             .unwrap()
     );
-    Desk::new(store, settings, Clock::system()).expect("desk")
+    let desk = Desk::new(store, settings, Clock::system()).expect("desk");
+    // Only operators may browse: the bench identity is one.
+    if desk.may_browse(&identity()).await.is_err() {
+        use sea_orm::ActiveModelTrait;
+        keydesk::store::entity::operator::ActiveModel {
+            name: sea_orm::Set(identity().name),
+            role: sea_orm::Set("viewer".into()),
+            created_at: sea_orm::Set(chrono::Utc::now()),
+            created_by: sea_orm::Set("bench".into()),
+            ..Default::default()
+        }
+        .insert(desk.store().conn())
+        .await
+        .expect("bench operator");
+    }
+    desk
 }
 
 fn identity() -> Identity {
@@ -134,18 +149,14 @@ async fn settle(app: &mut App, services: &Services, cmds: Vec<Cmd>) {
             } => Msg::SearchDone {
                 generation,
                 append,
-                result: services.search(&query).await.map_err(TaskError::from),
+                result: services.search(&query).await,
             },
             Cmd::LoadProfile {
                 generation,
                 contact_id,
             } => Msg::ProfileLoaded {
                 generation,
-                result: services
-                    .profile(contact_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(TaskError::from),
+                result: services.profile(contact_id).await.map(Box::new),
             },
             _ => continue,
         };

@@ -320,3 +320,41 @@ async fn no_file_or_folder_is_served() {
     }
     site.stop().await;
 }
+
+async fn only_operators_may_browse_contacts_in_the_console(db: TestDb) {
+    use keydesk::desk::Identity;
+    use keydesk::store::contacts::SearchQuery;
+    use keydesk::tui::msg::TaskError;
+    use keydesk::tui::services::Services;
+    let (desk, _clock) = common::desk(&db);
+    let ada = common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+    let identity = Identity {
+        name: "mallory".into(),
+        source: "ssh 203.0.113.66:4444".into(),
+    };
+    let console = Services::new(desk.clone(), identity);
+    let refused = |r: Result<(), TaskError>| match r {
+        Err(TaskError::Other(text)) => {
+            assert!(text.contains("not a keydesk operator"), "{text}");
+            assert!(text.contains("keydesk operators add mallory"), "{text}");
+        }
+        other => panic!("a non-operator browsed: {other:?}"),
+    };
+    refused(console.search(&SearchQuery::default()).await.map(drop));
+    refused(console.profile(ada).await.map(drop));
+    // Made a viewer, they browse; the role is read at each request.
+    common::make_operator(&db.store, "mallory", "viewer").await;
+    let page = console.search(&SearchQuery::default()).await.unwrap();
+    assert_eq!(page.rows.len(), 1);
+    assert_eq!(
+        console.profile(ada).await.unwrap().contact.email,
+        "ada@example.com"
+    );
+    let admin = common::make_operator(&db.store, "root-ann", "admin").await;
+    desk.remove_operator(&admin, "mallory").await.unwrap();
+    refused(console.search(&SearchQuery::default()).await.map(drop));
+}
+on_every_backend!(
+    console_browsing,
+    only_operators_may_browse_contacts_in_the_console
+);

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod browse;
 pub mod error;
 pub mod operators;
 mod outbox;
