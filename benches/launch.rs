@@ -15,61 +15,15 @@ use std::io::Read;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+mod support;
+
 use criterion::Criterion;
-use keydesk::seed::{SeedOptions, seed};
-use keydesk::settings::{Settings, Sources};
-use keydesk::store::Store;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-
-fn store_path() -> String {
-    let n = contacts();
-    std::env::var("KEYDESK_BENCH_SQLITE").unwrap_or_else(|_| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-        std::fs::create_dir_all(&dir).expect("bench dir");
-        dir.join(if n == 1_000_000 {
-            "tui-1m.db".to_owned()
-        } else {
-            format!("tui-{n}.db")
-        })
-        .display()
-        .to_string()
-    })
-}
-
-fn contacts() -> u64 {
-    std::env::var("KEYDESK_BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
 
 /// Seeds the store once.
 fn prepare(url: &str) {
-    use sea_orm::{EntityTrait, PaginatorTrait};
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let mut env = std::collections::BTreeMap::new();
-        env.insert("KEYDESK__DATABASE__URL".to_owned(), url.to_owned());
-        let settings = Settings::load(&Sources {
-            file: None,
-            skip_system_files: true,
-            env: Some(env),
-            data_dir: Some(std::env::temp_dir()),
-        })
-        .expect("settings");
-        let store = Store::connect(&settings.database).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let have = keydesk::store::entity::contact::Entity::find()
-            .count(store.conn())
-            .await
-            .expect("count");
-        if have == 0 {
-            eprintln!("bench data: seeding {} contacts (once)...", contacts());
-            seed(&store, &SeedOptions::new(contacts(), 1), |_| {})
-                .await
-                .expect("seed");
-        }
-    });
+    rt.block_on(support::seeded_store(&support::settings(url)));
 }
 
 /// One cold start: (spawn to first frame, spawn to first results).
@@ -138,7 +92,7 @@ fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
 }
 
 fn benches(c: &mut Criterion) {
-    let url = format!("sqlite://{}?mode=rwc", store_path());
+    let url = support::store_url();
     prepare(&url);
     let dir = tempfile::tempdir().expect("temp dir");
     // Warm the page cache once, as a second launch on a jump box would be.
@@ -164,7 +118,7 @@ fn benches(c: &mut Criterion) {
     group.finish();
     eprintln!(
         "\n== launch ({} contacts, SQLite, 200x50, {} launches) ==",
-        contacts(),
+        support::contacts(),
         frames.len()
     );
     eprintln!(
