@@ -113,3 +113,95 @@ on_every_backend!(
     no_rotation,
     passwords_never_expire_and_history_is_not_checked
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_site_at_the_root_uses_host_prefixed_cookies() {
+    let Some(db) = common::fresh(common::Backend::Sqlite).await else {
+        return;
+    };
+    // Served on 127.0.0.1 behind an https public address at the root.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let settings = site_support::settings(&db.url, "https://courses.example.com", dir.path(), &[]);
+    let desk =
+        keydesk::desk::Desk::new(db.store.clone(), settings, keydesk::clock::Clock::system())
+            .unwrap();
+    let id = site_support::make_contact(&db.store, "Ada", "ada@example.com").await;
+    site_support::grant_course(&db.store, id).await;
+    let me = keydesk::desk::Identity {
+        name: "root-ann".into(),
+        source: "test".into(),
+    };
+    desk.ensure_first_admin(&me).await.unwrap();
+    let admin = desk.operator(&me).await.unwrap();
+    desk.change_password(&admin, "ada@example.com", PW, false)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(keydesk::site::serve(desk, listener, async {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |path: &str| format!("http://{addr}{path}");
+    let set_cookies = |r: &reqwest::Response| -> Vec<String> {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    };
+    let login = http.get(url("/login")).send().await.unwrap();
+    let csrf_cookie = set_cookies(&login)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-kd_csrf="))
+        .expect("a __Host- CSRF cookie");
+    assert!(csrf_cookie.contains("; Path=/;") && csrf_cookie.ends_with("; Secure"));
+    assert!(!csrf_cookie.to_ascii_lowercase().contains("domain="));
+    let nonce = value(&csrf_cookie);
+    let token = site_support::Page {
+        status: 200,
+        headers: Default::default(),
+        body: login.text().await.unwrap(),
+    }
+    .csrf();
+    let done = http
+        .post(url("/login"))
+        .header("cookie", format!("__Host-kd_csrf={nonce}"))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", "ada@example.com"),
+            ("password", PW),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status().as_u16(), 303);
+    let session_cookie = set_cookies(&done)
+        .into_iter()
+        .find(|c| c.starts_with("__Host-kd_session="))
+        .expect("a __Host- session cookie");
+    assert!(session_cookie.contains("; Path=/;") && session_cookie.ends_with("; Secure"));
+    let session = value(&session_cookie);
+    let account = http
+        .get(url("/account"))
+        .header("cookie", format!("__Host-kd_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(account.status().as_u16(), 200);
+    // The unprefixed name, as a sibling or plain-http page could set it,
+    // is not read.
+    let plain = http
+        .get(url("/account"))
+        .header("cookie", format!("kd_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status().as_u16(), 303);
+    let _ = stop.send(());
+    let _ = task.await;
+}
