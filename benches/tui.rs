@@ -59,21 +59,8 @@ impl Counter {
 async fn desk() -> Desk {
     let settings = support::settings(&support::store_url());
     let store = support::seeded_store(&settings).await;
+    support::ensure_viewer(&store, &identity().name).await;
     let desk = Desk::new(store, settings, Clock::system()).expect("desk");
-    // Only operators may browse: the bench identity is one.
-    if desk.may_browse(&identity()).await.is_err() {
-        use sea_orm::ActiveModelTrait;
-        keydesk::store::entity::operator::ActiveModel {
-            name: sea_orm::Set(identity().name),
-            role: sea_orm::Set("viewer".into()),
-            created_at: sea_orm::Set(chrono::Utc::now()),
-            created_by: sea_orm::Set("bench".into()),
-            ..Default::default()
-        }
-        .insert(desk.store().conn())
-        .await
-        .expect("bench operator");
-    }
     desk
 }
 
