@@ -4,4 +4,5 @@
 #![allow(dead_code)]
 
 pub mod outbox;
+pub mod pty;
 pub mod smtp;
