@@ -4,5 +4,6 @@
 #![allow(dead_code)]
 
 pub mod outbox;
+pub mod pg_cluster;
 pub mod pty;
 pub mod smtp;
