@@ -9,10 +9,10 @@ mod common;
 mod site_support;
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use support::pg_cluster::Cluster;
+use support::process::Daemon;
 use support::pty::{Console, console_env, populate, reset_footprint};
 
 async fn queued_for(store: &keydesk::store::Store, email: &str) -> usize {
@@ -52,18 +52,7 @@ async fn the_console_and_the_site_ride_out_a_postgres_restart() {
     let desk = populate(&env, &dir.path().join("data")).await;
 
     let serve_log = dir.path().join("serve.log");
-    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_keydesk"))
-        .arg("serve")
-        .envs(
-            env.iter()
-                .filter(|(k, _)| k != "KEYDESK__LOG__FILE")
-                .cloned(),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&serve_log).unwrap())
-        .spawn()
-        .expect("start keydesk serve");
+    let mut serve = Daemon::start(&["serve"], &env, &serve_log);
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -105,10 +94,7 @@ async fn the_console_and_the_site_ride_out_a_postgres_restart() {
         Duration::from_secs(30),
     );
     assert!(c.alive(), "the console is still running");
-    assert!(
-        serve.try_wait().unwrap().is_none(),
-        "serve is still running"
-    );
+    assert!(serve.alive(), "serve is still running");
 
     // Up again: both recover by themselves.
     cluster.up();
@@ -140,20 +126,13 @@ async fn the_console_and_the_site_ride_out_a_postgres_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(queued_for(desk.store(), "bob@example.com").await, 1);
-    assert!(
-        serve.try_wait().unwrap().is_none(),
-        "serve is still running"
-    );
+    assert!(serve.alive(), "serve is still running");
 
     c.send("\x1b\x1b");
     c.send("q");
     assert!(c.wait_exit().success());
     c.assert_restored();
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(serve.id()).unwrap()),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let status = serve.wait().unwrap();
+    let status = serve.terminate();
     assert!(status.success(), "serve exits cleanly: {status}");
     let log = std::fs::read_to_string(&serve_log).unwrap_or_default();
     assert!(!log.contains("panicked"), "{log}");

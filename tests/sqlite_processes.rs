@@ -9,9 +9,9 @@ mod common;
 mod site_support;
 mod support;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use support::process::Daemon;
 use support::pty::{Console, console_env, populate, reset_footprint};
 
 const PER_CONSOLE: usize = 10;
@@ -40,22 +40,6 @@ fn reset_each(c: &mut Console, from: usize) {
             Duration::from_secs(40),
         );
     }
-}
-
-fn spawn(args: &[&str], env: &[(String, String)], log: &std::path::Path) -> std::process::Child {
-    let log = std::fs::File::create(log).unwrap();
-    std::process::Command::new(env!("CARGO_BIN_EXE_keydesk"))
-        .args(args)
-        .envs(
-            env.iter()
-                .filter(|(k, _)| k != "KEYDESK__LOG__FILE")
-                .cloned(),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start keydesk")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,8 +86,8 @@ async fn two_consoles_a_worker_and_the_site_share_one_sqlite_file() {
         .await
         .unwrap();
 
-    let worker = spawn(&["worker"], &env, &dir.path().join("worker.log"));
-    let serve = spawn(&["serve"], &env, &dir.path().join("serve.log"));
+    let worker = Daemon::start(&["worker"], &env, &dir.path().join("worker.log"));
+    let serve = Daemon::start(&["serve"], &env, &dir.path().join("serve.log"));
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -194,12 +178,8 @@ async fn two_consoles_a_worker_and_the_site_share_one_sqlite_file() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    for mut child in [worker, serve] {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = child.wait();
+    for daemon in [worker, serve] {
+        assert!(daemon.terminate().success(), "stops cleanly on SIGTERM");
     }
     for log in ["keydesk.log", "worker.log", "serve.log"] {
         let text = std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();

@@ -5,5 +5,6 @@
 
 pub mod outbox;
 pub mod pg_cluster;
+pub mod process;
 pub mod pty;
 pub mod smtp;
