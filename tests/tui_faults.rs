@@ -108,7 +108,7 @@ async fn a_panic_in_the_view_restores_the_terminal_and_half_does_nothing() {
     // The next console starts normally on the same store.
     let mut c = Console::start(&fx.env, 120, 40);
     c.wait_for(&["203 matches", "(admin)"]);
-    c.send("\x1b");
+    c.esc();
     c.send("q");
     assert!(c.wait_exit().success());
     c.assert_restored();
@@ -150,7 +150,7 @@ async fn resizes_to_1x1_20x5_and_300x100_in_quick_succession() {
     c.wait_for(&["1 match", "Bob Marsh"]);
     c.resize(80, 24);
     c.wait_for(&["1 match", "Bob Marsh"]);
-    c.send("\x1b");
+    c.esc();
     c.send("q");
     assert!(c.wait_exit().success());
     c.assert_restored();

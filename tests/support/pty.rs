@@ -107,6 +107,15 @@ impl Console {
         std::thread::sleep(Duration::from_millis(60));
     }
 
+    /// Presses Esc in the search box and waits until the footer offers
+    /// the list's keys (it starts with `/ Search`). A key typed before the
+    /// console read the Esc would reach it in the same read and be taken,
+    /// as a terminal means it, for one Alt-key.
+    pub fn esc(&mut self) {
+        self.send("\x1b");
+        self.wait_for(&["/ Search"]);
+    }
+
     /// Resizes the pty (the kernel sends SIGWINCH) and the parser with it.
     pub fn resize(&mut self, cols: u16, rows: u16) {
         self.master
