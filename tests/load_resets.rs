@@ -103,6 +103,9 @@ async fn a_hundred_agents_send_two_thousand_links_for_a_thousand_customers() {
         }
     }
     let total_sent: usize = sent.values().sum();
+    eprintln!(
+        "{AGENTS} agents, {customers} customers: {total_sent} links sent, {cooled} refused within the cooldown"
+    );
     assert_eq!(total_sent + cooled, 2 * customers);
     assert_eq!(
         sent.len(),
