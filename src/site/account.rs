@@ -218,7 +218,7 @@ async fn change(site: &Site, visitor: &Visitor, form: &ChangeForm, forced: bool)
     if form.new_password != form.confirm_password {
         return refused("mismatch", &[]).await;
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(visitor, busy),
     };

@@ -100,7 +100,7 @@ pub async fn submit(
     if !visitor.csrf_ok(site.csrf_key(), &form.csrf) {
         return site.csrf_refused(&visitor);
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(&visitor, busy),
     };

@@ -161,7 +161,8 @@ impl Site {
         let limiter = limits::HashLimiter::new(
             settings.max_concurrent_hashes.saturating_mul(2),
             settings.hash_queue_timeout,
-        );
+        )
+        .per_client(settings.max_hashes_per_client);
         Ok(Self {
             desk,
             templates,

@@ -81,7 +81,7 @@ pub async fn submit(
     if input.new_password != input.confirm_password {
         return again(&site, &visitor, &token, "mismatch", &[]).await;
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(&visitor, busy),
     };
