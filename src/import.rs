@@ -108,7 +108,7 @@ pub fn check_email(raw: &str) -> Result<String, String> {
         .map_err(|_| format!("{email:?} is not a valid email address"))?;
     // An address lettre parses but cannot put on an envelope could never
     // be sent a reset link: refuse it here rather than store it.
-    crate::mail::compose::mailable(email)?;
+    crate::mail::compose::mailable(email).map_err(|reason| format!("{email:?}: {reason}"))?;
     Ok(email.to_owned())
 }
 

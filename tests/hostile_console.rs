@@ -52,6 +52,10 @@ fn hostile() -> Vec<(String, String)> {
             "\u{202e}\x1b[1m\r\n".repeat(2_000),
             "hostilemix@example.com".to_owned(),
         ),
+        (
+            "Hostile Email".to_owned(),
+            "eve\x1b]52;c;QQ==\x07\u{202e}\x1b]0;pwned\x07@example.com\r\nBcc: x".to_owned(),
+        ),
     ])
     .collect()
 }
@@ -205,6 +209,9 @@ fn hostile_text_draws_inert_and_in_place_at_every_size() {
         // Each contact that fits is on exactly one row, beside its email.
         let visible = usize::from(h).saturating_sub(8).min(hostile().len());
         for (name, email) in hostile().into_iter().take(visible) {
+            if email.chars().any(forbidden) {
+                continue;
+            }
             // The list row (the profile pane beside it shows the email alone).
             let rows: Vec<&str> = lines
                 .iter()
@@ -476,7 +483,7 @@ async fn the_real_console_shows_hostile_names_without_obeying_them() {
     let env = fixture(dir.path()).await;
     let (cols, rows) = (100u16, 30u16);
     let mut c = Console::start(&env, cols, rows);
-    let lines = c.wait_for(&["9 matches", "hostile0@example.com"]);
+    let lines = c.wait_for(&["10 matches", "hostile0@example.com", "Hostile Email"]);
     c.assert_inert("the list");
     let check_layout = |lines: &[String], when: &str| {
         assert_eq!(lines.len(), usize::from(rows), "{when}");
@@ -494,6 +501,9 @@ async fn the_real_console_shows_hostile_names_without_obeying_them() {
     };
     check_layout(&lines, "the list");
     for (name, email) in hostile() {
+        if email.chars().any(forbidden) {
+            continue;
+        }
         // The list row (the profile pane beside it shows the email alone).
         let on: Vec<&str> = lines
             .iter()
@@ -513,6 +523,18 @@ async fn the_real_console_shows_hostile_names_without_obeying_them() {
             .collect();
         assert!(on[0].contains(&start), "{email}'s row: {:?}", on[0]);
     }
+    let on: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.split("││").next())
+        .filter(|l| l.contains("Hostile Email"))
+        .collect();
+    assert_eq!(
+        on.len(),
+        1,
+        "the hostile email's row:\n{}",
+        lines.join("\n")
+    );
+    assert!(on[0].contains("eve␛]52"), "{:?}", on[0]);
     // Open each hostile profile in turn, and the Reset Password dialog.
     for i in 0..hostile().len() {
         c.send("\r");

@@ -167,6 +167,64 @@ async fn a_reset_mail_to_a_hostile_name_has_exactly_the_expected_headers() {
     site.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_stored_email_gets_a_clean_mail_or_nothing_at_all() {
+    let Some(db) = common::fresh(common::Backend::Sqlite).await else {
+        return;
+    };
+    let site = TestSite::start(db, &[]).await;
+    let op = site.admin().await;
+    // Stored as is (a platform sync, not import, could write these).
+    let emails = [
+        "eve@example.com\r\nBcc: victim@evil.example",
+        "eve@example.com\nX-Injected: yes",
+        "eve\x1b]52;c;QQ==\x07@example.com",
+        "\"eve\r\nbcc: x@evil.example\"@example.com",
+        "eve@example.com, victim@evil.example",
+        "Eve <eve@example.com>",
+        "moc.live\u{202e}@example.com",
+    ];
+    for (i, email) in emails.iter().enumerate() {
+        site.customer(&format!("Stored {i}"), email, None).await;
+        let queued_before = common::outbox_rows(site.store()).await.len();
+        let links_before = common::count_rows(site.store(), "reset_links").await;
+        match site.desk.send_reset_link(&op, email, false).await {
+            Ok(_) => {
+                eprintln!("{email:?}: sent, clean headers");
+                let rows = common::outbox_rows(site.store()).await;
+                assert_eq!(rows.len(), queued_before + 1, "{email:?}");
+                let formatted = rows.last().unwrap().body.clone().unwrap();
+                let message = MessageParser::default()
+                    .parse(formatted.as_bytes())
+                    .unwrap();
+                let to: Vec<_> = message.to().unwrap().iter().collect();
+                assert_eq!(to.len(), 1, "{email:?}: one recipient");
+                assert!(
+                    message.bcc().is_none() && message.cc().is_none(),
+                    "{email:?}"
+                );
+                assert!(message.header("X-Injected").is_none(), "{email:?}");
+                assert_eq!(header_names(&formatted).len(), 7, "{email:?}");
+            }
+            Err(err) => {
+                eprintln!("{email:?}: refused ({err})");
+                // Refused whole: no mail queued, no link stored.
+                assert_eq!(
+                    common::outbox_rows(site.store()).await.len(),
+                    queued_before,
+                    "{email:?}: {err}"
+                );
+                assert_eq!(
+                    common::count_rows(site.store(), "reset_links").await,
+                    links_before,
+                    "{email:?}: {err}"
+                );
+            }
+        }
+    }
+    site.stop().await;
+}
+
 /// Undoes minijinja's HTML escaping, for comparing what a browser shows.
 fn unescape(html: &str) -> String {
     html.replace("&lt;", "<")

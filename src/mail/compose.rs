@@ -419,12 +419,9 @@ fn recipient_mailbox(to: &Recipient) -> Result<Mailbox, ComposeError> {
 /// reset link or notice can ever reach.
 ///
 /// # Errors
-/// A sentence saying why the address cannot be used.
+/// Why the address cannot be used (without the address).
 pub fn mailable(email: &str) -> Result<Address, String> {
-    let address = email
-        .trim()
-        .parse::<Address>()
-        .map_err(|e| format!("{email:?} is not a valid email address ({e})"))?;
+    let address = email.trim().parse::<Address>().map_err(|e| e.to_string())?;
     // With and without a display name: lettre formats the two differently
     // and reads the envelope back from the formatted header.
     for name in [None, Some("Name".to_owned())] {
@@ -433,7 +430,7 @@ pub fn mailable(email: &str) -> Result<Address, String> {
             .from(mailbox.clone())
             .to(mailbox)
             .body(String::new())
-            .map_err(|e| format!("{email:?} cannot be mailed ({e})"))?;
+            .map_err(|e| format!("it cannot be mailed: {e}"))?;
     }
     Ok(address)
 }
