@@ -14,6 +14,7 @@ use super::error::DeskError;
 use super::operators::{self, Action, Operator};
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
+use super::throttle;
 use super::{
     Desk, ensure_account, find_customer, find_customer_by_id, lock_customer, lock_customer_by_id,
     retry, sessions,
@@ -198,7 +199,72 @@ impl Desk {
     /// saying which), [`DeskError::Locked`], [`DeskError::TemporaryExpired`],
     /// [`DeskError::RateLimited`] when every hashing slot stays busy, or a
     /// store failure.
+    ///
+    /// Failed sign-ins are also counted per client address in the store
+    /// (`login.per_client` per `login.client_window`); past the limit
+    /// every attempt from that address is refused with
+    /// [`DeskError::RateLimited`] before any password is checked.
     pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<SignIn, DeskError> {
+        let login = &self.settings.login;
+        let bucket = throttle::bucket("login:client", client);
+        if let Some(retry_after) = throttle::exhausted(
+            self.store.conn(),
+            &bucket,
+            login.per_client,
+            login.client_window,
+            self.clock.now(),
+        )
+        .await?
+        {
+            tracing::warn!(
+                event = "login.throttled",
+                client = ?client,
+                retry_after_secs = retry_after.as_secs(),
+                "sign-in refused: too many failed sign-ins from this client address"
+            );
+            return Err(DeskError::RateLimited { retry_after });
+        }
+        let result = self.authenticate_checked(email, password, client).await;
+        if let Err(
+            err @ (DeskError::BadCredentials
+            | DeskError::Locked { .. }
+            | DeskError::TemporaryExpired),
+        ) = &result
+        {
+            tracing::info!(
+                event = "login.failed",
+                client = ?client,
+                reason = err.kind(),
+                "sign-in refused"
+            );
+            if let Err(e) = retry!(self.count_client_failure(&bucket)) {
+                tracing::warn!(error = %e, "could not count a failed sign-in");
+            }
+        }
+        result
+    }
+
+    async fn count_client_failure(&self, bucket: &str) -> Result<(), DeskError> {
+        let login = &self.settings.login;
+        let txn = self.store.begin_write().await?;
+        throttle::hit(
+            &txn,
+            bucket,
+            login.per_client,
+            login.client_window,
+            self.clock.now(),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    async fn authenticate_checked(
         &self,
         email: &str,
         password: &str,

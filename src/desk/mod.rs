@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod customer_sessions;
 pub mod error;
 pub mod operators;
 mod outbox;
@@ -21,6 +22,7 @@ mod own_sessions;
 pub mod password;
 pub mod reset_links;
 pub mod sessions;
+mod store_keys;
 pub mod throttle;
 pub mod tokens;
 

@@ -61,6 +61,9 @@ pub enum SiteError {
     /// No randomness for the CSRF key.
     #[error(transparent)]
     Random(#[from] csrf::RandomError),
+    /// The store-held CSRF secret could not be read or made.
+    #[error("the site's CSRF secret: {0}")]
+    Secret(String),
     /// `site.base_url` cannot be used.
     #[error("site.base_url {0}")]
     BaseUrl(String),
@@ -142,6 +145,15 @@ impl Site {
     /// A broken template override, an unusable `site.base_url`, or no
     /// randomness for the CSRF key.
     pub fn new(desk: Desk) -> Result<Self, SiteError> {
+        Self::with_csrf_key(desk, csrf::CsrfKey::generate()?)
+    }
+
+    /// The site with forms signed by `csrf` (from the store's secret, so
+    /// that every site process on one store agrees).
+    ///
+    /// # Errors
+    /// As [`Site::new`].
+    pub fn with_csrf_key(desk: Desk, csrf: csrf::CsrfKey) -> Result<Self, SiteError> {
         let settings = desk.settings().site.clone();
         let (secure, base) = split_base_url(&settings.base_url)?;
         let brand = Brand {
@@ -160,7 +172,7 @@ impl Site {
         Ok(Self {
             desk,
             templates,
-            csrf: csrf::CsrfKey::generate()?,
+            csrf,
             limiter,
             cookies: CookiePolicy {
                 secure,
@@ -245,12 +257,20 @@ impl Site {
     /// The page for a desk outcome no handler has a better answer to.
     pub(crate) fn desk_failure(&self, visitor: &Visitor, err: &DeskError) -> Response {
         match err {
-            DeskError::RateLimited { retry_after } => self.error_page(
-                Some(visitor),
-                ErrorKind::RateLimited {
-                    retry_after_secs: retry_after.as_secs(),
-                },
-            ),
+            DeskError::RateLimited { retry_after } => {
+                tracing::info!(
+                    event = "request.throttled",
+                    client = %visitor.ip,
+                    retry_after_secs = retry_after.as_secs(),
+                    "request refused by a rate limit"
+                );
+                self.error_page(
+                    Some(visitor),
+                    ErrorKind::RateLimited {
+                        retry_after_secs: retry_after.as_secs(),
+                    },
+                )
+            }
             DeskError::Unavailable(_) => self.error_page(Some(visitor), ErrorKind::Unavailable),
             DeskError::SessionEnded => self.to_login(visitor, "session_ended", true),
             other => {
@@ -274,7 +294,11 @@ impl Site {
 
     /// The 403 answer to a form without a good CSRF token.
     pub(crate) fn csrf_refused(&self, visitor: &Visitor) -> Response {
-        tracing::info!(client = %visitor.ip, "form refused: missing or wrong CSRF token");
+        tracing::warn!(
+            event = "csrf.refused",
+            client = %visitor.ip,
+            "form refused: missing or wrong CSRF token"
+        );
         self.error_page(Some(visitor), ErrorKind::Csrf)
     }
 
@@ -380,7 +404,8 @@ pub fn router_for(site: Arc<Site>) -> Router {
 }
 
 /// Serves the site on `listener` until `shutdown` completes, then lets
-/// requests in flight finish.
+/// requests in flight finish. Forms are signed with the store's CSRF
+/// secret, shared by every site process on the store.
 ///
 /// # Errors
 /// As [`Site::new`], or an I/O failure of the listener.
@@ -389,7 +414,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SiteError> {
-    let app = router(desk)?;
+    let secret = desk
+        .site_csrf_secret()
+        .await
+        .map_err(|e| SiteError::Secret(e.to_string()))?;
+    let key = csrf::CsrfKey::from_secret(&secret);
+    let app = router_for(Arc::new(Site::with_csrf_key(desk, key)?));
     tracing::info!(address = ?listener.local_addr().ok(), "customer site listening");
     axum::serve(
         listener,

@@ -2,7 +2,11 @@
 //! to desk's session.
 //!
 //! Two cookies, both `HttpOnly`, `SameSite=Lax`, `Path` = the site's base
-//! path, and `Secure` when `site.base_url` is https:
+//! path, and `Secure` when `site.base_url` is https. An https site at the
+//! root of its host names them with the `__Host-` prefix
+//! (`__Host-kd_session`), so the browser keeps them to that very host:
+//! no `Domain`, `Path=/`, `Secure`. (Under a base path or over plain http
+//! the prefix is impossible; the names are then as below.)
 //! - `kd_session`: the raw session id desk minted (desk stores only its
 //!   SHA-256). A browser-session cookie: no `Max-Age`, so closing the
 //!   browser drops it; desk's idle and absolute timeouts apply regardless.
@@ -61,14 +65,32 @@ impl CookiePolicy {
     /// no quoting is needed.
     #[must_use]
     pub fn set(&self, name: &str, value: &str) -> HeaderValue {
-        self.header(format!("{name}={value}"))
+        self.header(format!("{}={value}", self.name(name)))
+    }
+
+    /// The name cookie `name` has on the wire: `__Host-` prefixed when the
+    /// browser allows it (Secure, and the whole host: `Path=/`).
+    #[must_use]
+    pub fn name(&self, name: &str) -> String {
+        if self.secure && self.path == "/" {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    /// The value of cookie `name` (by its wire name) in a request.
+    #[must_use]
+    pub fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        cookie(headers, &self.name(name))
     }
 
     /// A `Set-Cookie` value that deletes `name`.
     #[must_use]
     pub fn clear(&self, name: &str) -> HeaderValue {
         self.header(format!(
-            "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            self.name(name)
         ))
     }
 
@@ -157,8 +179,11 @@ impl FromRequestParts<Arc<Site>> for Visitor {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        let session = cookie(&parts.headers, SESSION_COOKIE);
-        let nonce = cookie(&parts.headers, csrf::COOKIE).filter(|n| csrf::well_formed_nonce(n));
+        let policy = site.cookies();
+        let session = policy.read(&parts.headers, SESSION_COOKIE);
+        let nonce = policy
+            .read(&parts.headers, csrf::COOKIE)
+            .filter(|n| csrf::well_formed_nonce(n));
         let fresh_nonce = if nonce.is_some() {
             None
         } else {
@@ -239,5 +264,35 @@ mod tests {
         let text = clear.to_str().unwrap();
         assert!(text.starts_with("kd_session=; Max-Age=0"));
         assert!(text.ends_with("; Path=/site; HttpOnly; SameSite=Lax; Secure"));
+    }
+
+    #[test]
+    fn an_https_site_at_the_root_uses_host_prefixed_cookies() {
+        let root = CookiePolicy {
+            secure: true,
+            path: "/".into(),
+        };
+        let set = root.set("kd_session", "abc");
+        assert_eq!(
+            set,
+            "__Host-kd_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(
+            root.clear("kd_csrf")
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-kd_csrf=;")
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("kd_session=plain; __Host-kd_session=prefixed"),
+        );
+        assert_eq!(root.read(&h, "kd_session").as_deref(), Some("prefixed"));
+        let plain = CookiePolicy {
+            secure: false,
+            path: "/".into(),
+        };
+        assert_eq!(plain.read(&h, "kd_session").as_deref(), Some("plain"));
     }
 }

@@ -1,0 +1,160 @@
+//! ASVS V2.1: long passwords (64 accepted, 128 accepted, 129 refused),
+//! any Unicode (emoji, spaces, other scripts), no truncation, no
+//! composition rules, common passwords refused from zxcvbn's lists, a
+//! minimum that spaces cannot pad, and site forms that let browsers and
+//! password managers paste and fill.
+
+mod common;
+mod site_support;
+
+use common::TestDb;
+use keydesk::desk::{DeskError, PolicyContext};
+use site_support::{PW, TestSite};
+
+const CLIENT: &str = "198.51.100.7";
+
+fn ctx() -> PolicyContext<'static> {
+    PolicyContext {
+        email: "ada@example.com",
+        name: "Ada Lovelace",
+        site_name: "Course Platform",
+    }
+}
+
+/// 64 characters of four-byte emoji, spaces and other scripts.
+fn unicode_64() -> String {
+    let base = "🦀 lantern ŝipo 港口 🌙 quietly ζέφυρος ";
+    let mut out: String = base.chars().cycle().take(64).collect();
+    out.truncate(out.trim_end().len());
+    while out.chars().count() < 64 {
+        out.push('🌊');
+    }
+    out
+}
+
+async fn long_and_unicode_passwords_work_whole(db: TestDb) {
+    let (desk, _) = common::desk(&db);
+    let admin = common::make_operator(&db.store, "admin1", "admin").await;
+    common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+
+    let pw64 = unicode_64();
+    assert_eq!(pw64.chars().count(), 64);
+    desk.change_password(&admin, "ada@example.com", &pw64, false)
+        .await
+        .expect("64 characters of emoji, spaces and other scripts are accepted");
+    desk.authenticate("ada@example.com", &pw64, CLIENT)
+        .await
+        .expect("and sign in");
+
+    // No truncation: every prefix and a changed last character fail.
+    let chars: Vec<char> = pw64.chars().collect();
+    let shorter: String = chars[..63].iter().collect();
+    let mut other_end: String = shorter.clone();
+    other_end.push('🐙');
+    for wrong in [shorter, other_end] {
+        let err = desk
+            .authenticate("ada@example.com", &wrong, CLIENT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeskError::BadCredentials), "{err}");
+    }
+
+    // 128 accepted, 129 refused with a line saying so.
+    let pw128: String = "Orchard lantern 🌙 quietly drifting "
+        .chars()
+        .cycle()
+        .take(128)
+        .collect();
+    desk.change_password(&admin, "ada@example.com", &pw128, false)
+        .await
+        .expect("128 characters are accepted");
+    desk.authenticate("ada@example.com", &pw128, CLIENT)
+        .await
+        .unwrap();
+    let pw129: String = format!("{pw128}x");
+    let DeskError::Policy(refusal) = desk
+        .change_password(&admin, "ada@example.com", &pw129, false)
+        .await
+        .unwrap_err()
+    else {
+        panic!("129 characters must be refused by the policy");
+    };
+    assert!(
+        refusal.reasons.iter().any(|r| r.contains("at most 128")),
+        "{:?}",
+        refusal.reasons
+    );
+}
+on_every_backend!(long_unicode, long_and_unicode_passwords_work_whole);
+
+#[test]
+fn no_composition_rules_but_common_and_padded_passwords_are_refused() {
+    let settings = common::settings_with("sqlite::memory:", &std::env::temp_dir(), &[]);
+    let policy = keydesk::desk::PasswordPolicy::from_settings(&settings.password);
+    // Lowercase words and spaces only: no upper case, digit or symbol needed.
+    policy
+        .check("harbour lantern meadow quietly", &ctx())
+        .expect("a passphrase with no composition is fine");
+    policy
+        .check("ἀρχὴ ἥμισυ παντός καὶ τέλος", &ctx())
+        .expect("any script");
+    // Common and breached-style passwords, from zxcvbn's dictionaries.
+    for common in [
+        "password1234",
+        "qwertyuiop123",
+        "iloveyou12345",
+        "Password123!",
+    ] {
+        assert!(
+            policy.check(common, &ctx()).is_err(),
+            "{common} must be refused"
+        );
+    }
+    // Spaces cannot pad a short password past the minimum (V2.1.1).
+    let padded = "Zq7#           k";
+    assert!(padded.chars().count() >= 12);
+    let refusal = policy.check(padded, &ctx()).unwrap_err();
+    assert!(
+        refusal.reasons.iter().any(|r| r.contains("at least 12")),
+        "{:?}",
+        refusal.reasons
+    );
+    // Context words (the customer's own name, email, the site) are refused.
+    assert!(policy.check("lovelace-harbour-lantern", &ctx()).is_err());
+}
+
+async fn forms_let_browsers_paste_and_fill(db: TestDb) {
+    let site = TestSite::start(db, &[]).await;
+    site.customer("Ada", "ada@example.com", Some(PW)).await;
+    let c = site.client();
+    let mut pages = vec![c.get("/login").await, c.get("/password/forgot").await];
+    c.login("ada@example.com", PW).await;
+    pages.push(c.get("/account").await);
+    let mut password_fields = 0;
+    for page in &pages {
+        assert_eq!(page.status, 200);
+        let body = page.body.to_lowercase();
+        for banned in ["autocomplete=\"off\"", "onpaste", "oncopy", "ondrop"] {
+            assert!(!body.contains(banned), "{banned} in\n{body}");
+        }
+        for input in body.split("<input").skip(1) {
+            let tag = &input[..input.find('>').unwrap_or(input.len())];
+            if tag.contains("type=\"password\"") {
+                password_fields += 1;
+                assert!(
+                    tag.contains("autocomplete=\"current-password\"")
+                        || tag.contains("autocomplete=\"new-password\""),
+                    "password managers are told what the field is: {tag}"
+                );
+                assert!(!tag.contains("pattern="), "no composition pattern: {tag}");
+                if let Some(at) = tag.find("maxlength=\"") {
+                    let max: usize = tag[at + 11..].split('"').next().unwrap().parse().unwrap();
+                    assert!(max >= 64, "{tag}");
+                }
+            }
+        }
+    }
+    assert_eq!(password_fields, 4, "login 1, account 3");
+    site.stop().await;
+}
+on_every_backend!(paste_and_fill, forms_let_browsers_paste_and_fill);
