@@ -64,7 +64,8 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
         /// Do not require a change at the next sign-in (the password is not temporary).
-        #[arg(long)]
+        /// Not with --generate: a generated password is always temporary.
+        #[arg(long, conflicts_with = "generate")]
         no_require_change: bool,
     },
     /// Lift a lock left by failed sign-ins (admins).

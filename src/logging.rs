@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
@@ -62,9 +63,11 @@ pub fn init(
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| LoggingError::File(path.clone(), e))?;
             }
+            // Owner-only (ASVS V7.3.3): the log names clients and actions.
             let file = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
+                .mode(0o600)
                 .open(&path)
                 .map_err(|e| LoggingError::File(path.clone(), e))?;
             BoxMakeWriter::new(std::sync::Mutex::new(file))

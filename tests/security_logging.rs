@@ -183,3 +183,36 @@ async fn site_refusals_are_logged_with_the_client_address() {
         "the presented token is not logged"
     );
 }
+
+#[tokio::test]
+async fn a_panicking_handler_gets_the_generic_page_and_the_server_goes_on() {
+    let (buffer, _guard) = install(LogFormat::Text);
+    let app = axum::Router::new()
+        .route(
+            "/boom",
+            axum::routing::get(|| async {
+                panic!("secret detail 4f1e");
+                #[allow(unreachable_code)]
+                ""
+            }),
+        )
+        .route("/ok", axum::routing::get(|| async { "fine" }))
+        .layer(keydesk::site::last_resort::layer());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let boom = http
+        .get(format!("http://{addr}/boom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(boom.status().as_u16(), 500);
+    let body = boom.text().await.unwrap();
+    assert!(body.contains("Something went wrong"), "{body}");
+    assert!(!body.contains("4f1e"), "no panic detail for the visitor");
+    let ok = http.get(format!("http://{addr}/ok")).send().await.unwrap();
+    assert_eq!(ok.text().await.unwrap(), "fine");
+    assert!(buffer.text().contains("request.panicked"));
+    server.abort();
+}

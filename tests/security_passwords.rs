@@ -158,3 +158,87 @@ async fn forms_let_browsers_paste_and_fill(db: TestDb) {
     site.stop().await;
 }
 on_every_backend!(paste_and_fill, forms_let_browsers_paste_and_fill);
+
+async fn a_password_the_policy_now_refuses_must_be_replaced_at_sign_in(db: TestDb) {
+    let (desk, _) = common::desk(&db);
+    let admin = common::make_operator(&db.store, "admin1", "admin").await;
+    common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+    desk.change_password(&admin, "ada@example.com", PW, false)
+        .await
+        .unwrap();
+    assert!(
+        !desk
+            .authenticate("ada@example.com", PW, CLIENT)
+            .await
+            .unwrap()
+            .must_change_password
+    );
+    // The policy is raised (a longer minimum): the old password still
+    // signs in, once, straight into "choose a new password".
+    let (stricter, _) = common::desk_with(&db, &[("KEYDESK__PASSWORD__MIN_LENGTH", "40")]);
+    let signed = stricter
+        .authenticate("ada@example.com", PW, CLIENT)
+        .await
+        .unwrap();
+    assert!(signed.must_change_password);
+    let session = stricter
+        .start_session(signed.account_id, CLIENT)
+        .await
+        .unwrap();
+    assert!(
+        stricter
+            .session_from_cookie(&session)
+            .await
+            .unwrap()
+            .must_change_password,
+        "the requirement is stored, not only reported"
+    );
+    let audit = desk
+        .audit(
+            &admin,
+            &keydesk::desk::audit::AuditFilter {
+                contact_email: Some("ada@example.com".into()),
+                limit: 1,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit[0].action, "login");
+    assert_eq!(audit[0].detail["password_refused_by_policy"], true);
+}
+on_every_backend!(
+    weak_at_sign_in,
+    a_password_the_policy_now_refuses_must_be_replaced_at_sign_in
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn password_fields_get_a_show_hide_control_from_the_sites_own_script() {
+    let db = common::fresh(common::Backend::Sqlite).await.unwrap();
+    let site = TestSite::start(db, &[]).await;
+    let c = site.client();
+    let login = c.get("/login").await;
+    assert!(
+        login
+            .body
+            .contains("<script src=\"/site.js\" defer></script>"),
+        "{}",
+        login.body
+    );
+    let csp = login.header("content-security-policy").unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+    let script = c.get("/site.js").await;
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(script.body.contains("input[type=\"password\"]"));
+    assert!(
+        script
+            .body
+            .contains("input.type = shown ? \"password\" : \"text\"")
+    );
+    assert!(!script.body.contains("innerHTML"), "no text parsed as HTML");
+    site.stop().await;
+}

@@ -275,6 +275,19 @@ async fn the_cli_lists_and_ends_one_session_and_shows_temporary_expiry() {
     common::make_customer(&db.store, "Ada", "ada@example.com").await;
     common::make_operator(&db.store, &me(), "admin").await;
 
+    // A generated password is always temporary (ASVS V2.3.1).
+    let out = keydesk(
+        &db,
+        home.path(),
+        &[
+            "change-password",
+            "ada@example.com",
+            "--generate",
+            "--no-require-change",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
     // change-password --generate: the expiry is on stderr, the password
     // alone on stdout.
     let out = keydesk(

@@ -224,7 +224,13 @@ async fn two_serve_processes_share_limits_and_csrf_secret() {
     );
     assert!(requested >= 2);
 
-    // Both logs name the refusals with the client address, never a password.
+    // Both logs are the owner's alone, and name the refusals with the
+    // client address, never a password.
+    for s in [&a, &b] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&s.log).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "log file mode {mode:o}");
+    }
     let (log_a, log_b) = (a.log(), b.log());
     let both = format!("{log_a}{log_b}");
     assert!(both.contains("login.throttled"), "{both}");

@@ -16,6 +16,7 @@ pub mod accounts;
 pub mod audit;
 mod customer_sessions;
 pub mod error;
+mod login_limit;
 pub mod operators;
 mod outbox;
 mod own_sessions;

@@ -17,11 +17,13 @@
 //! | POST | `/account/sign-out-everywhere` | Sign out everywhere |
 //! | POST | `/logout` | Log out |
 //! | GET | `/site.css` | the stylesheet |
+//! | GET | `/site.js` | Show/Hide for password fields (the only script) |
 
 pub mod account;
 pub mod csrf;
 pub mod forgot;
 pub mod headers;
+pub mod last_resort;
 pub mod limits;
 pub mod login;
 pub mod reset;
@@ -362,6 +364,7 @@ pub fn router_for(site: Arc<Site>) -> Router {
     let mut pages: Router<Arc<Site>> = Router::new()
         .route("/", get(root))
         .route("/site.css", get(stylesheet))
+        .route("/site.js", get(script))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(account::logout))
         .route("/password/forgot", get(forgot::show).post(forgot::submit))
@@ -400,6 +403,7 @@ pub fn router_for(site: Arc<Site>) -> Router {
             .with_state(site)
     };
     app.layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(last_resort::layer())
         .layer(axum::middleware::map_response(headers::security_headers))
 }
 
@@ -441,6 +445,20 @@ async fn stylesheet(State(site): State<Arc<Site>>) -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         site.templates.css().to_owned(),
+    )
+        .into_response()
+}
+
+/// The one script: Show/Hide beside password fields (ASVS V2.1.12).
+const SCRIPT: &str = include_str!("../../assets/site/site.js");
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
     )
         .into_response()
 }

@@ -299,6 +299,10 @@ pub struct ChangePassword {
     pub show: bool,
     /// Require a new password at next login (on by default).
     pub require_change: bool,
+    /// The text is a generated password, unedited. It may only be set as
+    /// a temporary one (ASVS V2.3.1: a system-made secret never becomes the
+    /// long-term password).
+    pub generated: bool,
     /// The focused field.
     pub focus: CpField,
     /// Policy feedback for the current text.
@@ -320,6 +324,7 @@ impl ChangePassword {
             input: Input::default(),
             show: false,
             require_change: true,
+            generated: false,
             focus: CpField::Password,
             feedback: None,
             generation: 0,
