@@ -3,6 +3,7 @@
 //! from the OS (real uid, SSH client), calls one desk operation, prints
 //! the outcome, and maps a refusal to its own exit code.
 
+use super::{out, outln};
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Subcommand;
@@ -59,7 +60,7 @@ pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32>
     let identity = Identity::from_os()?;
     match desk.ensure_first_admin(&identity).await {
         Ok(Some(message)) => {
-            println!("{message}");
+            outln!("{message}");
             Ok(exit::OK)
         }
         Ok(None) => Ok(exit::OK),
@@ -103,9 +104,9 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         } => change_password(&desk, &op, &email, generate, !no_require_change).await?,
         Command::Unlock { email } => desk.unlock(&op, &email).await.map(|was_locked| {
             if was_locked {
-                println!("{} is unlocked", printable(&email));
+                outln!("{} is unlocked", printable(&email));
             } else {
-                println!(
+                outln!(
                     "{} was not locked; failure count cleared",
                     printable(&email)
                 );
@@ -115,7 +116,7 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             email,
             session: None,
         } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
-            println!("ended {n} site session(s) of {}", printable(&email));
+            outln!("ended {n} site session(s) of {}", printable(&email));
         }),
         Command::SignOut {
             email,
@@ -125,9 +126,9 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             .await
             .map(|ended| {
                 if ended {
-                    println!("ended site session {id} of {}", printable(&email));
+                    outln!("ended site session {id} of {}", printable(&email));
                 } else {
-                    println!(
+                    outln!(
                         "site session {id} of {} was not live; nothing changed",
                         printable(&email)
                     );
@@ -135,10 +136,10 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             }),
         Command::Sessions { email } => desk.customer_sessions(&op, &email).await.map(|list| {
             if list.is_empty() {
-                println!("{} has no live site session", printable(&email));
+                outln!("{} has no live site session", printable(&email));
             }
             for s in list {
-                println!(
+                outln!(
                     "{}\tsigned in {}\tlast seen {}\t{}",
                     s.id,
                     s.created_at.format("%Y-%m-%d %H:%M UTC"),
@@ -175,13 +176,13 @@ async fn reset_password(
     force: bool,
 ) -> Result<(), DeskError> {
     let sent = desk.send_reset_link(op, email, force).await?;
-    println!(
+    outln!(
         "reset link for {} works until {} (revoked {} older link(s))",
         printable(&sent.recipient),
         sent.expires_at.format("%Y-%m-%d %H:%M UTC"),
         sent.revoked_older
     );
-    println!("{}", deliver_now(desk, sent.contact_id).await);
+    outln!("{}", deliver_now(desk, sent.contact_id).await);
     Ok(())
 }
 
@@ -272,9 +273,9 @@ async fn change_password(
         // The password alone on stdout (once, so a script can capture it);
         // everything else on stderr. It is never logged.
         eprintln!("{note}. Temporary password (shown once; give it through another channel):");
-        println!("{password}");
+        outln!("{password}");
     } else {
-        println!("{note}");
+        outln!("{note}");
     }
     // The "your password was changed" notice; on stderr with --generate so
     // stdout stays the password alone.
@@ -282,7 +283,7 @@ async fn change_password(
     if generate {
         eprintln!("{notice}");
     } else {
-        println!("{notice}");
+        outln!("{notice}");
     }
     Ok(Ok(()))
 }
@@ -337,18 +338,18 @@ async fn operators(
     Ok(match command {
         OperatorsCommand::Add { name, role } => {
             desk.add_operator(op, &name, role).await.map(|()| {
-                println!(
+                outln!(
                     "{} is now an operator with the {role} role",
                     printable(&name)
                 );
             })
         }
         OperatorsCommand::Remove { name } => desk.remove_operator(op, &name).await.map(|()| {
-            println!("{} is no longer an operator", printable(&name));
+            outln!("{} is no longer an operator", printable(&name));
         }),
         OperatorsCommand::List => desk.list_operators(op).await.map(|list| {
             for entry in list {
-                println!(
+                outln!(
                     "{:<24} {:<7} added {} by {}",
                     printable(&entry.name),
                     entry.role,
