@@ -328,6 +328,10 @@ pub struct PasswordSettings {
     /// Temporary password lifetime.
     #[serde(with = "humantime_serde")]
     pub temporary_ttl: Duration,
+    /// A file holding a secret mixed into every new password hash (argon2's
+    /// secret key, a "pepper"), kept outside the database; empty for none.
+    #[serde(default)]
+    pub pepper_file: String,
     /// `[password.argon2]`
     pub argon2: Argon2Settings,
 }

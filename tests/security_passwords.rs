@@ -242,3 +242,88 @@ async fn password_fields_get_a_show_hide_control_from_the_sites_own_script() {
     assert!(!script.body.contains("innerHTML"), "no text parsed as HTML");
     site.stop().await;
 }
+
+async fn stored_hash(db: &TestDb, email: &str) -> String {
+    use keydesk::store::entity::{account, contact};
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let c = contact::Entity::find()
+        .filter(contact::Column::Email.eq(email))
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .unwrap();
+    account::Entity::find()
+        .filter(account::Column::ContactId.eq(c.id))
+        .one(db.store.conn())
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .unwrap()
+}
+
+async fn a_pepper_outside_the_store_is_mixed_into_hashes(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let pepper = dir.path().join("pepper");
+    std::fs::write(&pepper, "7f3c9e21b84d4a6f95d0c2e1a3b7f608\n").unwrap();
+    let other = dir.path().join("other");
+    std::fs::write(&other, "0000000000000000000000000000ffff").unwrap();
+    let path = pepper.display().to_string();
+    let other_path = other.display().to_string();
+    let admin = common::make_operator(&db.store, "admin1", "admin").await;
+    common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+
+    // A hash from before the pepper: still verifies, and is re-hashed
+    // with the pepper at the next sign-in.
+    let (plain, _) = common::desk(&db);
+    plain
+        .change_password(&admin, "ada@example.com", PW, false)
+        .await
+        .unwrap();
+    assert!(!stored_hash(&db, "ada@example.com").await.contains("keyid="));
+    let (peppered, _) = common::desk_with(&db, &[("KEYDESK__PASSWORD__PEPPER_FILE", &path)]);
+    let signed = peppered
+        .authenticate("ada@example.com", PW, CLIENT)
+        .await
+        .unwrap();
+    assert!(signed.rehashed);
+    let phc = stored_hash(&db, "ada@example.com").await;
+    assert!(phc.contains(",keyid="), "{phc}");
+    assert!(!phc.contains("7f3c9e21"), "the pepper is not in the store");
+
+    // Without the pepper, or with another one, the stored hash is useless.
+    for desk in [
+        common::desk(&db).0,
+        common::desk_with(&db, &[("KEYDESK__PASSWORD__PEPPER_FILE", &other_path)]).0,
+    ] {
+        let err = desk
+            .authenticate("ada@example.com", PW, CLIENT)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, DeskError::BadCredentials), "{err}");
+    }
+    peppered
+        .authenticate("ada@example.com", PW, CLIENT)
+        .await
+        .expect("the pepper's own desk still signs in");
+
+    // A pepper too short to be a secret is refused at start.
+    let short = dir.path().join("short");
+    std::fs::write(&short, "tiny").unwrap();
+    let settings = common::settings_with(
+        &db.url,
+        dir.path(),
+        &[(
+            "KEYDESK__PASSWORD__PEPPER_FILE",
+            &short.display().to_string(),
+        )],
+    );
+    let err = keydesk::desk::Desk::new(
+        db.store.clone(),
+        settings,
+        keydesk::clock::Clock::fixed(common::t0()),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("password.pepper_file"), "{err}");
+}
+on_every_backend!(pepper, a_pepper_outside_the_store_is_mixed_into_hashes);

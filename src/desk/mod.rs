@@ -124,6 +124,21 @@ impl Desk {
             settings.site.max_concurrent_hashes.max(1),
         )
         .map_err(|e| DeskError::Internal(e.to_string()))?;
+        let hasher = match settings.password.pepper_file.as_str() {
+            "" => hasher,
+            path => {
+                let pepper = std::fs::read(path).map_err(|e| {
+                    DeskError::Internal(format!("password.pepper_file {path}: {e}"))
+                })?;
+                // A trailing newline from an editor is not part of the secret.
+                let pepper = pepper.trim_ascii_end();
+                hasher.with_pepper(pepper).map_err(|e| {
+                    DeskError::Internal(format!(
+                        "password.pepper_file {path}: {e} (it must hold at least 16 bytes)"
+                    ))
+                })?
+            }
+        };
         let composer = Composer::new(&settings)
             .map_err(|e| DeskError::Internal(format!("mail templates: {e}")))?;
         Ok(Self {
