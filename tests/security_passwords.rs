@@ -220,7 +220,7 @@ async fn password_fields_get_a_show_hide_control_from_the_sites_own_script() {
     assert!(
         login
             .body
-            .contains("<script src=\"/site.js\" defer></script>"),
+            .contains("<script src=\"/site.js\" data-base=\"\" defer></script>"),
         "{}",
         login.body
     );
@@ -327,3 +327,49 @@ async fn a_pepper_outside_the_store_is_mixed_into_hashes(db: TestDb) {
     assert!(err.to_string().contains("password.pepper_file"), "{err}");
 }
 on_every_backend!(pepper, a_pepper_outside_the_store_is_mixed_into_hashes);
+
+async fn the_strength_meter_gives_the_policys_verdict(db: TestDb) {
+    let site = TestSite::start(db, &[]).await;
+    site.customer("Ada Lovelace", "ada@example.com", Some(PW))
+        .await;
+    let c = site.client();
+    let script = c.get("/site.js").await.body;
+    assert!(script.contains("/password/strength") && script.contains("new_password"));
+    // Without a form token: refused like every POST.
+    assert_eq!(
+        c.post("/password/strength", &[("password", "x")])
+            .await
+            .status,
+        403
+    );
+    c.login("ada@example.com", PW).await;
+    let account = c.get("/account").await;
+    assert!(
+        account
+            .header("content-security-policy")
+            .unwrap()
+            .contains("connect-src 'self'")
+    );
+    let token = account.csrf();
+    let ask = async |password: &str| -> serde_json::Value {
+        let page = c
+            .post(
+                "/password/strength",
+                &[("csrf", token.as_str()), ("password", password)],
+            )
+            .await;
+        assert_eq!(page.status, 200);
+        assert_eq!(page.header("content-type"), Some("application/json"));
+        serde_json::from_str(&page.body).unwrap()
+    };
+    let weak = ask("password1234").await;
+    assert_eq!(weak["ok"], false);
+    assert!(!weak["reasons"].as_array().unwrap().is_empty());
+    // The signed-in customer's own name counts, as at submit.
+    let named = ask("lovelace-harbour-lantern").await;
+    assert_eq!(named["ok"], false, "{named}");
+    let strong = ask("Quiet-Meadow-Compass-77").await;
+    assert_eq!(strong["ok"], true, "{strong}");
+    site.stop().await;
+}
+on_every_backend!(strength_meter, the_strength_meter_gives_the_policys_verdict);

@@ -17,7 +17,8 @@
 //! | POST | `/account/sign-out-everywhere` | Sign out everywhere |
 //! | POST | `/logout` | Log out |
 //! | GET | `/site.css` | the stylesheet |
-//! | GET | `/site.js` | Show/Hide for password fields (the only script) |
+//! | GET | `/site.js` | Show/Hide and the strength meter for password fields (the only script) |
+//! | POST | `/password/strength` | the meter's question: the policy's verdict, as JSON |
 
 pub mod account;
 pub mod csrf;
@@ -28,6 +29,7 @@ pub mod limits;
 pub mod login;
 pub mod reset;
 pub mod session;
+pub mod strength;
 pub mod templates;
 
 use std::future::Future;
@@ -365,6 +367,7 @@ pub fn router_for(site: Arc<Site>) -> Router {
         .route("/", get(root))
         .route("/site.css", get(stylesheet))
         .route("/site.js", get(script))
+        .route("/password/strength", post(strength::check))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(account::logout))
         .route("/password/forgot", get(forgot::show).post(forgot::submit))
