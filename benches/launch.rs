@@ -20,10 +20,14 @@ mod support;
 use criterion::Criterion;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
-/// Seeds the store once.
+/// Seeds the store once; the user running the bench may browse it.
 fn prepare(url: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(support::seeded_store(&support::settings(url)));
+    rt.block_on(async {
+        let store = support::seeded_store(&support::settings(url)).await;
+        let me = keydesk::desk::Identity::from_os().expect("OS user");
+        support::ensure_viewer(&store, &me.name).await;
+    });
 }
 
 /// One cold start: (spawn to first frame, spawn to first results).

@@ -26,7 +26,7 @@ use criterion::Criterion;
 use keydesk::clock::Clock;
 use keydesk::desk::{Desk, Identity};
 use keydesk::tui::app::App;
-use keydesk::tui::msg::{Cmd, Msg, TaskError};
+use keydesk::tui::msg::{Cmd, Msg};
 use keydesk::tui::services::Services;
 use keydesk::tui::update::{init, update};
 use keydesk::tui::wire::LeanBackend;
@@ -59,6 +59,7 @@ impl Counter {
 async fn desk() -> Desk {
     let settings = support::settings(&support::store_url());
     let store = support::seeded_store(&settings).await;
+    support::ensure_viewer(&store, &identity().name).await;
     Desk::new(store, settings, Clock::system()).expect("desk")
 }
 
@@ -86,18 +87,14 @@ async fn settle(app: &mut App, services: &Services, cmds: Vec<Cmd>) {
             } => Msg::SearchDone {
                 generation,
                 append,
-                result: services.search(&query).await.map_err(TaskError::from),
+                result: services.search(&query).await,
             },
             Cmd::LoadProfile {
                 generation,
                 contact_id,
             } => Msg::ProfileLoaded {
                 generation,
-                result: services
-                    .profile(contact_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(TaskError::from),
+                result: services.profile(contact_id).await.map(Box::new),
             },
             _ => continue,
         };

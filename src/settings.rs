@@ -265,6 +265,8 @@ pub struct SiteSettings {
     /// Wait for a hashing slot before 429.
     #[serde(with = "humantime_serde")]
     pub hash_queue_timeout: Duration,
+    /// Hashing requests one client address may have at once (0: no limit).
+    pub max_hashes_per_client: usize,
 }
 
 /// `[reset]`

@@ -197,7 +197,9 @@ async fn a_panicking_handler_gets_the_generic_page_and_the_server_goes_on() {
             }),
         )
         .route("/ok", axum::routing::get(|| async { "fine" }))
-        .layer(keydesk::site::last_resort::layer());
+        .layer(axum::middleware::from_fn(
+            keydesk::site::last_resort::catch_panic,
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
@@ -213,6 +215,6 @@ async fn a_panicking_handler_gets_the_generic_page_and_the_server_goes_on() {
     assert!(!body.contains("4f1e"), "no panic detail for the visitor");
     let ok = http.get(format!("http://{addr}/ok")).send().await.unwrap();
     assert_eq!(ok.text().await.unwrap(), "fine");
-    assert!(buffer.text().contains("request.panicked"));
+    assert!(buffer.text().contains("a site request panicked"));
     server.abort();
 }

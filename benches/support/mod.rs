@@ -64,3 +64,27 @@ pub async fn seeded_store(settings: &Settings) -> Store {
     eprintln!("bench data: {} contacts", count().await);
     store
 }
+
+/// Makes `name` a viewer unless it is an operator already: only operators
+/// may browse contacts.
+pub async fn ensure_viewer(store: &Store, name: &str) {
+    use keydesk::store::entity::operator;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let known = operator::Entity::find()
+        .filter(operator::Column::Name.eq(name))
+        .one(store.conn())
+        .await
+        .expect("find operator");
+    if known.is_none() {
+        operator::ActiveModel {
+            name: Set(name.to_owned()),
+            role: Set("viewer".into()),
+            created_at: Set(chrono::Utc::now()),
+            created_by: Set("bench".into()),
+            ..Default::default()
+        }
+        .insert(store.conn())
+        .await
+        .expect("bench operator");
+    }
+}
