@@ -10,4 +10,5 @@ pub mod operator;
 pub mod outbox;
 pub mod reset_link;
 pub mod session;
+pub mod store_key;
 pub mod throttle;
