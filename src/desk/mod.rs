@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod error;
+pub mod operator_keys;
 pub mod operators;
 mod outbox;
 mod own_sessions;
