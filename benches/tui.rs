@@ -30,9 +30,10 @@ use keydesk::tui::app::App;
 use keydesk::tui::msg::{Cmd, Msg, TaskError};
 use keydesk::tui::services::Services;
 use keydesk::tui::update::{init, update};
-use ratatui::backend::CrosstermBackend;
+use keydesk::tui::wire::LeanBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::layout::Rect;
+use ratatui::layout::Size;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio::runtime::Runtime;
 
@@ -152,12 +153,12 @@ async fn settle(app: &mut App, services: &Services, cmds: Vec<Cmd>) {
     }
 }
 
-type Term = Terminal<CrosstermBackend<Counter>>;
+type Term = Terminal<LeanBackend<Counter>>;
 
 fn terminal(w: u16, h: u16) -> (Term, Counter) {
     let counter = Counter::default();
     let t = Terminal::with_options(
-        CrosstermBackend::new(counter.clone()),
+        LeanBackend::new(counter.clone(), Size::new(w, h)),
         TerminalOptions {
             viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
         },

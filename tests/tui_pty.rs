@@ -2,8 +2,10 @@
 //! its screen read with a vt100 parser: search, profile, Reset Password
 //! delivered to a real SMTP server (aiosmtpd), Change Password that then
 //! authenticates through desk, the not-a-customer notice, and the terminal
-//! restored after SIGHUP and after `q`.
+//! restored after SIGHUP and after `q`. The walkthrough runs on every
+//! backend (SQLite, PostgreSQL, MySQL/MariaDB).
 
+mod common;
 mod support;
 
 use std::io::{Read, Write};
@@ -13,7 +15,6 @@ use std::time::{Duration, Instant};
 use keydesk::clock::Clock;
 use keydesk::desk::{Desk, Identity};
 use keydesk::settings::{Settings, Sources};
-use keydesk::store::Store;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
 /// The console running in a pty.
@@ -118,22 +119,19 @@ impl Console {
     }
 }
 
-/// A migrated SQLite store with a few contacts, the current OS user as
-/// admin, and the environment that points the binary at it.
+/// A migrated store with a customer, a subscriber and 200 contacts, the
+/// current OS user as admin, and the environment that points the binary
+/// at it.
 struct Fixture {
     desk: Desk,
     env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
-async fn fixture(smtp_port: Option<u16>) -> Fixture {
+async fn fixture(db: &common::TestDb, smtp_port: Option<u16>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("keydesk.db").display()
-    );
     let mut env: Vec<(String, String)> = vec![
-        ("KEYDESK__DATABASE__URL".into(), url),
+        ("KEYDESK__DATABASE__URL".into(), db.url.clone()),
         (
             "KEYDESK__LOG__FILE".into(),
             dir.path().join("keydesk.log").display().to_string(),
@@ -172,26 +170,18 @@ async fn fixture(smtp_port: Option<u16>) -> Fixture {
         data_dir: Some(dir.path().join("data")),
     })
     .unwrap();
-    let store = Store::connect(&settings.database).await.unwrap();
-    store.migrate().await.unwrap();
-    let now = "2025-01-02 10:00:00+00:00";
-    let mut sql = format!(
-        "INSERT INTO offers(name, products, created_at) VALUES ('Rust Mastery', 'Course: Rust', '{now}');
-         INSERT INTO contacts(name,email,name_lower,email_lower,subscribed,tags,notes,created_at,updated_at) VALUES
-           ('Ada Lovelace','ada@example.com','ada lovelace','ada@example.com',1,'','','{now}','{now}'),
-           ('Cleo Park','cleo@example.com','cleo park','cleo@example.com',1,'','','{now}','{now}');
-         INSERT INTO grants(contact_id, offer_id, source, granted_by, granted_at) VALUES (1,1,'purchased','','{now}');"
-    );
+    let store = &db.store;
+    common::make_customer(store, "Ada Lovelace", "ada@example.com").await;
+    common::make_contact(store, "Cleo Park", "cleo@example.com").await;
     for i in 0..200 {
-        sql.push_str(&format!(
-            "INSERT INTO contacts(name,email,name_lower,email_lower,subscribed,tags,notes,created_at,updated_at)
-             VALUES ('Person {i:03}','p{i}@example.org','person {i:03}','p{i}@example.org',0,'','','{now}','{now}');"
-        ));
+        common::make_contact(
+            store,
+            &format!("Person {i:03}"),
+            &format!("p{i}@example.org"),
+        )
+        .await;
     }
-    keydesk::store::execute_raw(store.conn(), &sql)
-        .await
-        .unwrap();
-    let desk = Desk::new(store, settings, Clock::system()).unwrap();
+    let desk = Desk::new(store.clone(), settings, Clock::system()).unwrap();
     desk.ensure_first_admin(&Identity::from_os().unwrap())
         .await
         .unwrap();
@@ -217,10 +207,14 @@ fn assert_restored(console: &Console) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn find_a_customer_reset_change_and_hang_up() {
+on_every_backend!(
+    find_a_customer_reset_change_and_hang_up,
+    find_a_customer_reset_change_and_hang_up
+);
+
+async fn find_a_customer_reset_change_and_hang_up(db: common::TestDb) {
     let smtp = support::smtp::SmtpServer::plain();
-    let fx = fixture(Some(smtp.port)).await;
+    let fx = fixture(&db, Some(smtp.port)).await;
     let mut c = Console::start(&fx.env, 120, 40);
     c.wait_for(&["202 matches", "(admin)"]);
 
@@ -228,7 +222,7 @@ async fn find_a_customer_reset_change_and_hang_up() {
     c.send("ada");
     c.wait_for(&["1 match", "Ada Lovelace", "ada@example.com"]);
     c.send("\r");
-    c.wait_for(&["Customer since", "no login yet", "Rust Mastery"]);
+    c.wait_for(&["Customer since", "no login yet", "Course"]);
 
     // Reset Password: the platform's question, then the email at the relay.
     c.send("r");
@@ -308,7 +302,10 @@ async fn find_a_customer_reset_change_and_hang_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quit_and_sigterm_restore_the_terminal_at_80x24() {
-    let fx = fixture(None).await;
+    let db = common::fresh(common::Backend::Sqlite)
+        .await
+        .expect("SQLite is always there");
+    let fx = fixture(&db, None).await;
     let mut c = Console::start(&fx.env, 80, 24);
     c.wait_for(&["202 matches"]);
     c.send("\x1b");

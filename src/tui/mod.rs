@@ -21,10 +21,10 @@ pub mod theme;
 pub mod update;
 pub mod update_actions;
 pub mod view;
+pub mod wire;
 
 use std::io::{self, BufWriter};
 
-use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::EventStream;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
@@ -145,7 +145,10 @@ pub async fn run_local(
     app.config.site = site_address;
     let services = services::Services::new(desk, identity);
     let guard = terminal::TerminalGuard::enter()?;
-    let backend = CrosstermBackend::new(BufWriter::with_capacity(64 * 1024, io::stdout()));
+    let backend = wire::LeanBackend::new(
+        BufWriter::with_capacity(64 * 1024, io::stdout()),
+        ratatui::layout::Size::new(w, h),
+    );
     let mut term = Terminal::with_options(
         backend,
         TerminalOptions {

@@ -25,7 +25,7 @@ use super::app::App;
 use super::msg::{ActionKind, Cmd, Msg, TaskError};
 use super::services::Services;
 use super::update::{init, update};
-use super::view;
+use super::{view, wire};
 
 /// How often time moves on screen (spinner, "expires in").
 pub const TICK: Duration = Duration::from_millis(250);
@@ -37,12 +37,27 @@ pub trait RawOutput {
     /// # Errors
     /// When the output is gone.
     fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()>;
+
+    /// The terminal is now `size`, for backends that cannot ask it.
+    fn set_size(&mut self, _size: ratatui::layout::Size) {}
 }
 
 impl<W: Write> RawOutput for CrosstermBackend<W> {
     fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.write_all(bytes)?;
         Write::flush(self)
+    }
+}
+
+impl<W: Write> RawOutput for wire::LeanBackend<W> {
+    fn write_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let out = self.writer_mut();
+        out.write_all(bytes)?;
+        out.flush()
+    }
+
+    fn set_size(&mut self, size: ratatui::layout::Size) {
+        wire::LeanBackend::set_size(self, size);
     }
 }
 
@@ -168,10 +183,16 @@ fn from_event(event: Event) -> Option<Msg> {
     }
 }
 
-fn resize<B: Backend>(terminal: &mut Terminal<B>, (w, h): (u16, u16)) -> Result<(), RuntimeError>
+fn resize<B: Backend + RawOutput>(
+    terminal: &mut Terminal<B>,
+    (w, h): (u16, u16),
+) -> Result<(), RuntimeError>
 where
     B::Error: std::fmt::Display,
 {
+    terminal
+        .backend_mut()
+        .set_size(ratatui::layout::Size::new(w, h));
     terminal
         .resize(Rect::new(0, 0, w, h))
         .map_err(|e| RuntimeError::Terminal(e.to_string()))
@@ -186,7 +207,10 @@ where
     B::Error: std::fmt::Display,
 {
     terminal
-        .draw(|frame| view::draw(app, frame))
+        .draw(|frame| {
+            view::draw(app, frame);
+            wire::plain_blanks(frame.buffer_mut());
+        })
         .map_err(|e| RuntimeError::Terminal(e.to_string()))?;
     app.dirty = false;
     Ok(())

@@ -18,9 +18,11 @@ pub struct Theme {
     pub base: Style,
     /// Secondary text: labels, dates, hints.
     pub muted: Style,
-    /// Titles and the focused frame.
+    /// Titles.
     pub accent: Style,
-    /// Frames of unfocused panes.
+    /// Frames of panes. The focused pane is told apart by its thick
+    /// lines, not by colour: a colour change at each edge of every row
+    /// would cost bytes on every frame.
     pub border: Style,
     /// The selected row.
     pub selection: Style,
@@ -69,15 +71,18 @@ impl Theme {
     /// The 256-colour default.
     #[must_use]
     pub fn default_256() -> Self {
-        let fg = Color::Indexed(252);
         Self {
             name: ThemeName::Default,
-            base: Style::new().fg(fg),
+            // The terminal's own foreground: readable on light and dark
+            // backgrounds, and the shortest colour code there is.
+            base: Style::new().fg(Color::Reset),
             muted: Style::new().fg(Color::Indexed(245)),
             accent: Style::new()
                 .fg(Color::Indexed(75))
                 .add_modifier(Modifier::BOLD),
-            border: Style::new().fg(Color::Indexed(240)),
+            // The same grey as muted text: the frame beside a label then
+            // costs no colour change (as in ansi16).
+            border: Style::new().fg(Color::Indexed(245)),
             selection: Style::new().fg(Color::Indexed(231)).bg(Color::Indexed(24)),
             alert: Style::new()
                 .fg(Color::Indexed(203))

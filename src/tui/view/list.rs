@@ -4,7 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table, TableState};
+use ratatui::widgets::{
+    Block, BorderType, Borders, Cell, Paragraph, Row as TableRow, Table, TableState,
+};
 
 use super::format::{date, thousands};
 use super::spinner;
@@ -111,7 +113,12 @@ pub fn draw_table(app: &App, frame: &mut Frame, area: Rect) {
     let focused = app.focus == Focus::List && app.dialogs.is_empty();
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if focused { t.accent } else { t.border })
+        .border_style(t.border)
+        .border_type(if focused {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .title(Span::styled(" Contacts ", t.accent))
         .title_top(Line::from(Span::styled(count_text(app), t.muted)).right_aligned());
     let inner = block.inner(area);

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 use super::format::{ago, date, datetime, until};
 use super::spinner;
@@ -36,7 +36,12 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     }
     let block = Block::default()
         .borders(Borders::ALL)
-        .border_style(if full { t.accent } else { t.border })
+        .border_style(t.border)
+        .border_type(if full {
+            BorderType::Thick
+        } else {
+            BorderType::Plain
+        })
         .title(Line::from(title));
     let inner = block.inner(area);
     frame.render_widget(block, area);
