@@ -17,9 +17,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::event::Event;
-use ratatui::layout::Rect;
+use ratatui::layout::{Rect, Size};
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use russh::ChannelId;
 use russh::server::Handle;
@@ -32,6 +31,7 @@ use crate::store::search::Searcher;
 use crate::tui::runtime::{self, Exit};
 use crate::tui::services::Services;
 use crate::tui::theme::Theme;
+use crate::tui::wire::LeanBackend;
 
 /// Console mode on: alternate screen, bracketed paste, cursor hidden, clear.
 pub const ENTER: &[u8] = b"\x1b[?1049h\x1b[?2004h\x1b[?25l\x1b[2J";
@@ -312,10 +312,14 @@ async fn console(
         source: spec.source.clone(),
     };
     let services = Services::with_searcher(shared.desk.clone(), identity, shared.searcher.clone());
-    let backend = CrosstermBackend::new(ChannelWriter {
-        buf: Vec::with_capacity(16 * 1024),
-        tx: out,
-    });
+    // The same lean writer as the local console: fewer bytes per frame.
+    let backend = LeanBackend::new(
+        ChannelWriter {
+            buf: Vec::with_capacity(16 * 1024),
+            tx: out,
+        },
+        Size::new(w, h),
+    );
     let mut terminal = match Terminal::with_options(
         backend,
         TerminalOptions {
