@@ -210,8 +210,8 @@ async fn resize_reaches_the_console_and_two_sessions_stay_apart() {
     small.wait_until("the footer on row 24", |c| !c.row(23).trim().is_empty());
     large.wait_until("the footer on row 50", |c| !c.row(49).trim().is_empty());
 
-    // Typing in one session changes only that one.
-    large.send("cleo");
+    // Typing (here a bracketed paste) in one session changes only that one.
+    large.send("\x1b[200~cleo\x1b[201~");
     large.wait_for(&["1 match", "Cleo Park"]);
     small.send("ada");
     small.wait_for(&["1 match", "Ada Lovelace"]);
@@ -361,4 +361,25 @@ async fn add_key_reads_stdin_refuses_bad_text_and_remove_key_takes_it_away() {
     assert_eq!(code, 255, "a removed key no longer signs in: {out}");
     let list = fx.keydesk(&["operators", "list"], None);
     assert!(!String::from_utf8_lossy(&list.stdout).contains(&fp));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_maximum_session_length_ends_even_a_busy_session() {
+    let fx = fixture(&[("KEYDESK__SSH__MAX_SESSION", "3s")]).await;
+    let key = fx.operator_with_key("ann", "agent");
+    let server = Server::start(&fx);
+    let mut c = Client::start(server.port, &key, 100, 30, &[]);
+    c.wait_for(&["202 matches"]);
+    // Typing keeps it from being idle; the maximum length ends it anyway.
+    let started = std::time::Instant::now();
+    while c.child.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(20), "never ended");
+        c.send("\x1b[B");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    c.wait_exit();
+    c.assert_restored();
+    assert!(c.screen().contains("maximum length"), "{}", c.screen());
+    wait_log(&fx, "reason=\"max_session\"", 1);
+    drop(server);
 }
