@@ -20,14 +20,13 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod support;
+
 use criterion::Criterion;
 use keydesk::clock::Clock;
 use keydesk::desk::{Desk, Identity};
-use keydesk::seed::{SeedOptions, seed};
-use keydesk::settings::{Settings, Sources};
-use keydesk::store::Store;
 use keydesk::tui::app::App;
-use keydesk::tui::msg::{Cmd, Msg, TaskError};
+use keydesk::tui::msg::{Cmd, Msg};
 use keydesk::tui::services::Services;
 use keydesk::tui::update::{init, update};
 use keydesk::tui::wire::LeanBackend;
@@ -57,57 +56,12 @@ impl Counter {
     }
 }
 
-fn settings(url: &str) -> Settings {
-    let mut env = std::collections::BTreeMap::new();
-    env.insert("KEYDESK__DATABASE__URL".to_owned(), url.to_owned());
-    Settings::load(&Sources {
-        file: None,
-        skip_system_files: true,
-        env: Some(env),
-        data_dir: Some(std::env::temp_dir()),
-    })
-    .expect("bench settings")
-}
-
 async fn desk() -> Desk {
-    use sea_orm::{EntityTrait, PaginatorTrait};
-    let n: u64 = std::env::var("KEYDESK_BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let path = std::env::var("KEYDESK_BENCH_SQLITE").unwrap_or_else(|_| {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-        std::fs::create_dir_all(&dir).expect("bench dir");
-        dir.join(if n == 1_000_000 {
-            "tui-1m.db".to_owned()
-        } else {
-            format!("tui-{n}.db")
-        })
-        .display()
-        .to_string()
-    });
-    let url = format!("sqlite://{path}?mode=rwc");
-    let settings = settings(&url);
-    let store = Store::connect(&settings.database).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    let have = keydesk::store::entity::contact::Entity::find()
-        .count(store.conn())
-        .await
-        .expect("count");
-    if have == 0 {
-        eprintln!("bench data: seeding {n} contacts into {path} (once)...");
-        seed(&store, &SeedOptions::new(n, 1), |_| {})
-            .await
-            .expect("seed");
-    }
-    eprintln!(
-        "bench data: {} contacts at {path}",
-        keydesk::store::entity::contact::Entity::find()
-            .count(store.conn())
-            .await
-            .unwrap()
-    );
-    Desk::new(store, settings, Clock::system()).expect("desk")
+    let settings = support::settings(&support::store_url());
+    let store = support::seeded_store(&settings).await;
+    support::ensure_viewer(&store, &identity().name).await;
+    let desk = Desk::new(store, settings, Clock::system()).expect("desk");
+    desk
 }
 
 fn identity() -> Identity {
@@ -134,18 +88,14 @@ async fn settle(app: &mut App, services: &Services, cmds: Vec<Cmd>) {
             } => Msg::SearchDone {
                 generation,
                 append,
-                result: services.search(&query).await.map_err(TaskError::from),
+                result: services.search(&query).await,
             },
             Cmd::LoadProfile {
                 generation,
                 contact_id,
             } => Msg::ProfileLoaded {
                 generation,
-                result: services
-                    .profile(contact_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(TaskError::from),
+                result: services.profile(contact_id).await.map(Box::new),
             },
             _ => continue,
         };

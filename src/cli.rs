@@ -10,6 +10,40 @@ use crate::settings::{Settings, Sources};
 use crate::store::Store;
 
 mod desk_commands;
+
+/// Prints to standard output like `print!`, but a reader that has gone
+/// away (`keydesk audit | head -1`) ends the command quietly, as it does
+/// any Unix tool, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(::std::format_args!($($arg)*))
+    };
+}
+
+/// `out!` with a newline.
+macro_rules! outln {
+    () => { out!("\n") };
+    ($($arg:tt)*) => {
+        out!("{}\n", ::std::format_args!($($arg)*))
+    };
+}
+
+use {out, outln};
+
+/// Writes to standard output; a closed pipe ends the process with
+/// success (the reader has what it wanted), any other failure with 74
+/// (`EX_IOERR`). Every command has finished its work before it prints.
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("keydesk: cannot write to standard output: {err}");
+        std::process::exit(74);
+    }
+}
 pub use desk_commands::{EXIT_CODES_HELP, OperatorsCommand};
 
 /// keydesk: the Contacts console for support agents.
@@ -186,12 +220,12 @@ pub async fn run(cli: Cli) -> Result<i32> {
     crate::logging::init(&settings.log, &settings.data_dir, destination)?;
     match cli.command {
         Some(Command::Config) => {
-            print!("{}", settings.to_redacted_toml()?);
+            out!("{}", settings.to_redacted_toml()?);
             Ok(0)
         }
         Some(Command::Migrate) => {
             let store = open_store(&settings).await?;
-            println!(
+            outln!(
                 "migrations applied to {}",
                 crate::settings::redact_url(&settings.database.url)
             );
@@ -229,7 +263,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 match crate::mail::queue::retry(&store, id, now).await {
                     Ok(()) => {
                         let error = before.map(|r| r.last_error).unwrap_or_default();
-                        println!("outbox message {id} queued again (last error was: {error})");
+                        outln!("outbox message {id} queued again (last error was: {error})");
                         Ok(0)
                     }
                     Err(err) => {
@@ -239,7 +273,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
             } else {
                 let rows = crate::mail::queue::list(store.conn(), args.failed, args.limit).await?;
-                print!("{}", crate::mail::admin::format_table(&rows, now));
+                out!("{}", crate::mail::admin::format_table(&rows, now));
                 Ok(0)
             }
         }
@@ -302,7 +336,7 @@ async fn import_file(
             for error in &report.errors {
                 eprintln!("skipped {error}");
             }
-            println!(
+            outln!(
                 "imported {} contact(s); skipped {}",
                 report.written,
                 report.errors.len()
@@ -418,7 +452,7 @@ async fn run_seed(settings: &Settings, contacts: u64, seed: u64) -> Result<i32> 
     let report = crate::seed::seed(&store, &opts, |done| bar.set_position(done)).await;
     bar.finish_and_clear();
     let report = report?;
-    println!(
+    outln!(
         "seeded {} contacts in {:.1}s: {} customers ({} grants, {} accounts: {} without a password, {} locked, {} must change it), {} subscribers, {} offers",
         report.contacts,
         report.elapsed.as_secs_f64(),
@@ -431,7 +465,7 @@ async fn run_seed(settings: &Settings, contacts: u64, seed: u64) -> Result<i32> 
         report.subscribers,
         report.offers,
     );
-    println!(
+    outln!(
         "customers with a password sign in with: {}",
         crate::seed::DEMO_PASSWORD
     );
@@ -480,16 +514,16 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
     }
     let site = settings.site.base_url.clone();
     let code = console_on(store, settings, true).await?;
-    println!("keydesk demo: the store is {}", db.display());
-    println!(
+    outln!("keydesk demo: the store is {}", db.display());
+    outln!(
         "keydesk demo: emails are written to {} (one .eml file each)",
         mail.display()
     );
-    println!(
+    outln!(
         "keydesk demo: seeded customers with a password sign in with {}",
         crate::seed::DEMO_PASSWORD
     );
-    println!("keydesk demo: the customer site was at {site}");
+    outln!("keydesk demo: the customer site was at {site}");
     Ok(code)
 }
 

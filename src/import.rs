@@ -106,6 +106,9 @@ pub fn check_email(raw: &str) -> Result<String, String> {
     email
         .parse::<lettre::Address>()
         .map_err(|_| format!("{email:?} is not a valid email address"))?;
+    // An address lettre parses but cannot put on an envelope could never
+    // be sent a reset link: refuse it here rather than store it.
+    crate::mail::compose::mailable(email).map_err(|reason| format!("{email:?}: {reason}"))?;
     Ok(email.to_owned())
 }
 
@@ -440,6 +443,19 @@ mod tests {
             parse("name,email,age\nx,x@y.z,3\n".as_bytes(), &|_| {}),
             Err(ImportError::Format(_))
         ));
+    }
+
+    #[test]
+    fn an_address_no_mail_can_reach_is_refused() {
+        let (rows, errors) =
+            parse_str("name,email\nEve,\"\"\"<b>x</b>\"\"@example.com\"\nBo,bo@example.com\n");
+        assert_eq!(rows.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, 2);
+        assert!(
+            errors[0].reason.contains("cannot be mailed"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -12,6 +12,8 @@ use config::{Config, Environment, File, FileFormat};
 
 use serde::{Deserialize, Serialize, Serializer};
 
+mod shape;
+
 /// The compiled-in defaults; every key is documented there.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
 
@@ -33,10 +35,12 @@ pub enum SettingsError {
         origin: String,
     },
     /// A `..._file` secret could not be read.
-    #[error("settings: `{key}` names {path}, which cannot be read: {source}")]
+    #[error("settings: `{key}` names {path}, which cannot be read: {source} (set in {origin})")]
     SecretFile {
         /// The `..._file` key.
         key: String,
+        /// The file or environment variable the key was set in.
+        origin: String,
         /// The file named.
         path: PathBuf,
         /// The I/O error.
@@ -265,6 +269,8 @@ pub struct SiteSettings {
     /// Wait for a hashing slot before 429.
     #[serde(with = "humantime_serde")]
     pub hash_queue_timeout: Duration,
+    /// Hashing requests one client address may have at once (0: no limit).
+    pub max_hashes_per_client: usize,
 }
 
 /// `[reset]`
@@ -449,7 +455,11 @@ impl Settings {
             env = env.source(Some(map.clone().into_iter().collect()));
         }
         let config = builder.add_source(env).build()?;
-        let mut settings: Settings = config.try_deserialize()?;
+        let origin = |key: &str| origin_of(sources, key);
+        shape::check(&config, &origin)?;
+        let mut settings: Settings = config
+            .try_deserialize()
+            .map_err(|e| with_origin(e, &origin))?;
         let data_dir = sources.data_dir.clone().unwrap_or_else(default_data_dir);
         settings.resolve(&data_dir, &|key| origin_of(sources, key))?;
         settings.data_dir = data_dir;
@@ -467,8 +477,22 @@ impl Settings {
             problem,
             origin: origin(key),
         };
+        // A rule between two keys names the one the user set (the other
+        // may still be the default), so the message points where to look.
+        let blame = |first: &'static str, second: &'static str| -> &'static str {
+            let defaulted = |key: &str| origin(key) == DEFAULT_ORIGIN;
+            if defaulted(first) && !defaulted(second) {
+                second
+            } else {
+                first
+            }
+        };
         if !self.database.url_file.is_empty() {
-            self.database.url = read_secret_file("database.url_file", &self.database.url_file)?;
+            self.database.url = read_secret_file(
+                "database.url_file",
+                &self.database.url_file,
+                &origin("database.url_file"),
+            )?;
         }
         if self.database.url.is_empty() {
             self.database.url = format!(
@@ -501,6 +525,7 @@ impl Settings {
             self.mail.smtp.password = Secret::new(read_secret_file(
                 "mail.smtp.password_file",
                 &self.mail.smtp.password_file,
+                &origin("mail.smtp.password_file"),
             )?);
         }
         if self.mail.from.parse::<lettre::message::Mailbox>().is_err() {
@@ -524,6 +549,9 @@ impl Settings {
                 format!("{:?} is not a mailbox", self.mail.reply_to),
             ));
         }
+        if self.mail.smtp.port == 0 {
+            return Err(invalid("mail.smtp.port", "must be 1 to 65535".into()));
+        }
         if self.mail.smtp.pool_size == 0 {
             return Err(invalid("mail.smtp.pool_size", "must be at least 1".into()));
         }
@@ -537,9 +565,10 @@ impl Settings {
         // second worker take the message mid-send and deliver it twice.
         if self.outbox.claim_timeout < self.mail.smtp.timeout * 2 {
             return Err(invalid(
-                "outbox.claim_timeout",
+                blame("outbox.claim_timeout", "mail.smtp.timeout"),
                 format!(
-                    "must be at least twice mail.smtp.timeout ({})",
+                    "does not fit: outbox.claim_timeout ({}) must be at least twice mail.smtp.timeout ({})",
+                    humantime::format_duration(self.outbox.claim_timeout),
                     humantime::format_duration(self.mail.smtp.timeout)
                 ),
             ));
@@ -550,11 +579,13 @@ impl Settings {
                 "must be at least 10ms".into(),
             ));
         }
-        if self.outbox.backoff_base.is_zero() || self.outbox.backoff_base > self.outbox.backoff_max
-        {
+        if self.outbox.backoff_base.is_zero() {
+            return Err(invalid("outbox.backoff_base", "must be above zero".into()));
+        }
+        if self.outbox.backoff_base > self.outbox.backoff_max {
             return Err(invalid(
-                "outbox.backoff_base",
-                "must be above zero and at most outbox.backoff_max".into(),
+                blame("outbox.backoff_base", "outbox.backoff_max"),
+                "does not fit: outbox.backoff_base must be at most outbox.backoff_max".into(),
             ));
         }
         let base = self.site.base_url.trim_end_matches('/').to_owned();
@@ -594,11 +625,11 @@ impl Settings {
                 "must be between 1m and 7d".into(),
             ));
         }
-        if self.forgot.per_email == 0 || self.forgot.per_client == 0 {
-            return Err(invalid(
-                "forgot.per_email",
-                "limits must be at least 1".into(),
-            ));
+        if self.forgot.per_email == 0 {
+            return Err(invalid("forgot.per_email", "must be at least 1".into()));
+        }
+        if self.forgot.per_client == 0 {
+            return Err(invalid("forgot.per_client", "must be at least 1".into()));
         }
         if self.forgot.min_duration > Duration::from_secs(5) {
             return Err(invalid("forgot.min_duration", "must be at most 5s".into()));
@@ -615,7 +646,11 @@ impl Settings {
         }
         if p.max_length < 64 || p.max_length > 1024 || p.max_length < p.min_length {
             return Err(invalid(
-                "password.max_length",
+                if p.max_length < p.min_length {
+                    blame("password.max_length", "password.min_length")
+                } else {
+                    "password.max_length"
+                },
                 format!(
                     "{} is out of range (64 to 1024, and at least password.min_length)",
                     p.max_length
@@ -628,10 +663,31 @@ impl Settings {
                 format!("{} is out of range (0 to 4)", p.min_strength),
             ));
         }
-        if argon2::Params::new(p.argon2.m_cost, p.argon2.t_cost, p.argon2.p_cost, None).is_err()
-            || p.argon2.m_cost < 8192
-        {
-            return Err(invalid("password.argon2.m_cost", "argon2 parameters are out of range (m_cost at least 8192 KiB, t_cost and p_cost at least 1)".into()));
+        let a = p.argon2;
+        if a.t_cost < argon2::Params::MIN_T_COST {
+            return Err(invalid(
+                "password.argon2.t_cost",
+                format!("{} is out of range (at least 1)", a.t_cost),
+            ));
+        }
+        if a.p_cost < argon2::Params::MIN_P_COST || a.p_cost > argon2::Params::MAX_P_COST {
+            return Err(invalid(
+                "password.argon2.p_cost",
+                format!(
+                    "{} is out of range (1 to {})",
+                    a.p_cost,
+                    argon2::Params::MAX_P_COST
+                ),
+            ));
+        }
+        if argon2::Params::new(a.m_cost, a.t_cost, a.p_cost, None).is_err() || a.m_cost < 8192 {
+            return Err(invalid(
+                blame("password.argon2.m_cost", "password.argon2.p_cost"),
+                format!(
+                    "{} is out of range (at least 8192 KiB, and at least 8 KiB for each of password.argon2.p_cost's lanes)",
+                    a.m_cost
+                ),
+            ));
         }
         if self.search.refresh_interval < Duration::from_millis(100) {
             return Err(invalid(
@@ -667,14 +723,43 @@ pub fn default_data_dir() -> PathBuf {
     )
 }
 
-fn read_secret_file(key: &str, path: &str) -> Result<String, SettingsError> {
+fn read_secret_file(key: &str, path: &str, origin: &str) -> Result<String, SettingsError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim_end_matches(['\r', '\n']).to_owned())
         .map_err(|source| SettingsError::SecretFile {
             key: key.to_owned(),
+            origin: origin.to_owned(),
             path: path.into(),
             source,
         })
+}
+
+/// A conversion error that names a key gets the layer it came from (the
+/// `config` crate says only "the environment", or nothing, for values that
+/// fail a custom parse such as a duration).
+fn with_origin(err: config::ConfigError, origin: &dyn Fn(&str) -> String) -> SettingsError {
+    match err {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key: Some(key),
+            ..
+        } => SettingsError::Invalid {
+            problem: format!("is {unexpected}, which is not {expected}"),
+            origin: origin(&key),
+            key,
+        },
+        config::ConfigError::At {
+            error,
+            key: Some(key),
+            ..
+        } => SettingsError::Invalid {
+            problem: format!("cannot be used: {error}"),
+            origin: origin(&key),
+            key,
+        },
+        other => SettingsError::Load(other),
+    }
 }
 
 /// Names the layer a key's value came from: the last one that sets it.
@@ -715,8 +800,11 @@ fn origin_of(sources: &Sources, key: &str) -> String {
             return file.display().to_string();
         }
     }
-    "the built-in defaults".to_owned()
+    DEFAULT_ORIGIN.to_owned()
 }
+
+/// What [`origin_of`] says of a key no file or variable sets.
+const DEFAULT_ORIGIN: &str = "the built-in defaults";
 
 /// Hides the password of a `scheme://user:password@host/...` URL.
 #[must_use]

@@ -139,3 +139,24 @@ fn import_reports_bad_rows_by_line_and_writes_nothing() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_reader_that_went_away_ends_the_command_quietly() {
+    // `keydesk config | head -1`: the pipe's reading end is closed before
+    // keydesk writes, so its first write fails with EPIPE.
+    let home = tempfile::tempdir().unwrap();
+    let (read_end, write_end) = nix::unistd::pipe().unwrap();
+    drop(read_end);
+    let out = Command::new(env!("CARGO_BIN_EXE_keydesk"))
+        .arg("config")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .stdout(std::process::Stdio::from(write_end))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

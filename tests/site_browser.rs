@@ -289,15 +289,15 @@ async fn mailed_link(smtp: &SmtpServer, site: &TestSite, email: &str, nth: usize
 }
 
 /// Whether Chromium and chromedriver are installed. Where they are not,
-/// the browser tests say SKIPPED and pass, unless backends are required
-/// (`KEYDESK_REQUIRE_BACKENDS=1`, as `.ci/run` sets after installing them).
+/// the browser tests fail with how to install them, unless
+/// `KEYDESK_REQUIRE_BACKENDS=0` asks to skip what is missing.
 fn browser_available() -> bool {
     let found = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]).is_some()
         && find_binary(&["/usr/lib/chromium/chromium", "/usr/bin/chromium"]).is_some();
     if !found {
         assert!(
-            std::env::var("KEYDESK_REQUIRE_BACKENDS").as_deref() != Ok("1"),
-            "Chromium is required (KEYDESK_REQUIRE_BACKENDS=1): apt-get install -y chromium chromium-driver"
+            std::env::var("KEYDESK_REQUIRE_BACKENDS").as_deref() == Ok("0"),
+            "Chromium and chromedriver are missing: apt-get install -y chromium chromium-driver (.ci/run does), or set KEYDESK_REQUIRE_BACKENDS=0 to skip the browser tests"
         );
         eprintln!(
             "SKIPPED: Chromium or chromedriver missing (apt-get install -y chromium chromium-driver)"

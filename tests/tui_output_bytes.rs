@@ -13,16 +13,15 @@ mod tui_fixture;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use keydesk::store::contacts::{ContactRow, MatchCount, SearchPage};
+use keydesk::store::contacts::ContactRow;
 use keydesk::tui::app::{App, Focus};
-use keydesk::tui::msg::{Cmd, Msg};
 use keydesk::tui::theme::Theme;
 use keydesk::tui::update::update;
 use keydesk::tui::wire::LeanBackend;
 use ratatui::layout::Rect;
 use ratatui::layout::Size;
 use ratatui::{Terminal, TerminalOptions, Viewport};
-use tui_fixture::{code, console_rows, feed, key, row};
+use tui_fixture::{answer_search, code, console_rows, feed, key, row};
 
 /// Collects what the terminal would receive.
 #[derive(Clone, Default)]
@@ -93,16 +92,11 @@ fn measure(theme: Theme) -> Figures {
     draw(&mut t, &mut app);
     let full = wire.take().len();
 
-    // One move down the list; the profile pane loads the new contact's
-    // profile in a later frame, which is not the move's cost.
-    let cmds = update(&mut app, key('j'));
+    // One move down the list. The profile pane shows the new contact's
+    // profile in a later frame, once it has loaded: not the move's cost.
+    update(&mut app, key('j'));
     draw(&mut t, &mut app);
     let cursor_move = wire.take().len();
-    for cmd in cmds {
-        if let Cmd::LoadProfile { .. } = cmd {
-            // The fixture answers profile loads itself.
-        }
-    }
     feed(&mut app, code(ratatui::crossterm::event::KeyCode::Esc));
     draw(&mut t, &mut app);
     wire.take();
@@ -110,25 +104,7 @@ fn measure(theme: Theme) -> Figures {
     // A keystroke in the search box, answered with a new page of 50.
     app.focus = Focus::Search;
     let cmds = update(&mut app, key('m'));
-    let generation = cmds
-        .iter()
-        .find_map(|c| match c {
-            Cmd::Search { generation, .. } => Some(*generation),
-            _ => None,
-        })
-        .expect("a keystroke in the search box starts a search");
-    feed(
-        &mut app,
-        Msg::SearchDone {
-            generation,
-            append: false,
-            result: Ok(SearchPage {
-                total: MatchCount::Exact(50),
-                next: None,
-                rows: other_rows(50),
-            }),
-        },
-    );
+    answer_search(&mut app, &cmds, other_rows(50), 50);
     draw(&mut t, &mut app);
     let keystroke = wire.take().len();
     Figures {

@@ -3,6 +3,7 @@
 //! from the OS (real uid, SSH client), calls one desk operation, prints
 //! the outcome, and maps a refusal to its own exit code.
 
+use super::{out, outln};
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Subcommand;
@@ -85,7 +86,7 @@ pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32>
     let identity = Identity::from_os()?;
     match desk.ensure_first_admin(&identity).await {
         Ok(Some(message)) => {
-            println!("{message}");
+            outln!("{message}");
             Ok(exit::OK)
         }
         Ok(None) => Ok(exit::OK),
@@ -129,16 +130,16 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         } => change_password(&desk, &op, &email, generate, !no_require_change).await?,
         Command::Unlock { email } => desk.unlock(&op, &email).await.map(|was_locked| {
             if was_locked {
-                println!("{} is unlocked", printable(&email));
+                outln!("{} is unlocked", printable(&email));
             } else {
-                println!(
+                outln!(
                     "{} was not locked; failure count cleared",
                     printable(&email)
                 );
             }
         }),
         Command::SignOut { email } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
-            println!("ended {n} site session(s) of {}", printable(&email));
+            outln!("ended {n} site session(s) of {}", printable(&email));
         }),
         Command::Audit {
             contact,
@@ -180,13 +181,13 @@ async fn reset_password(
     force: bool,
 ) -> Result<(), DeskError> {
     let sent = desk.send_reset_link(op, email, force).await?;
-    println!(
+    outln!(
         "reset link for {} works until {} (revoked {} older link(s))",
         printable(&sent.recipient),
         sent.expires_at.format("%Y-%m-%d %H:%M UTC"),
         sent.revoked_older
     );
-    println!("{}", deliver_now(desk, sent.contact_id).await);
+    outln!("{}", deliver_now(desk, sent.contact_id).await);
     Ok(())
 }
 
@@ -277,9 +278,9 @@ async fn change_password(
         // The password alone on stdout (once, so a script can capture it);
         // everything else on stderr. It is never logged.
         eprintln!("{note}. Temporary password (shown once; give it through another channel):");
-        println!("{password}");
+        outln!("{password}");
     } else {
-        println!("{note}");
+        outln!("{note}");
     }
     // The "your password was changed" notice; on stderr with --generate so
     // stdout stays the password alone.
@@ -287,7 +288,7 @@ async fn change_password(
     if generate {
         eprintln!("{notice}");
     } else {
-        println!("{notice}");
+        outln!("{notice}");
     }
     Ok(Ok(()))
 }
@@ -342,14 +343,14 @@ async fn operators(
     Ok(match command {
         OperatorsCommand::Add { name, role } => {
             desk.add_operator(op, &name, role).await.map(|()| {
-                println!(
+                outln!(
                     "{} is now an operator with the {role} role",
                     printable(&name)
                 );
             })
         }
         OperatorsCommand::Remove { name } => desk.remove_operator(op, &name).await.map(|()| {
-            println!("{} is no longer an operator", printable(&name));
+            outln!("{} is no longer an operator", printable(&name));
         }),
         OperatorsCommand::List => match desk.list_operators(op).await {
             Ok(list) => {
@@ -358,7 +359,7 @@ async fn operators(
                     Err(err) => return Ok(Err(err)),
                 };
                 for entry in list {
-                    println!(
+                    outln!(
                         "{:<24} {:<7} added {} by {}",
                         printable(&entry.name),
                         entry.role,
@@ -366,7 +367,7 @@ async fn operators(
                         printable(&entry.created_by)
                     );
                     for key in keys.iter().filter(|k| k.operator == entry.name) {
-                        println!(
+                        outln!(
                             "    key {} {} {}",
                             key.fingerprint,
                             key.algorithm,
@@ -383,7 +384,7 @@ async fn operators(
         OperatorsCommand::RemoveKey { name, fingerprint } => desk
             .remove_operator_keys(op, &name, fingerprint.as_deref())
             .await
-            .map(|n| println!("removed {n} key(s) of {}", printable(&name))),
+            .map(|n| outln!("removed {n} key(s) of {}", printable(&name))),
     })
 }
 
@@ -394,7 +395,7 @@ async fn add_key(
     key: &russh::keys::PublicKey,
 ) -> std::result::Result<(), DeskError> {
     desk.add_operator_key(op, name, key).await.map(|added| {
-        println!(
+        outln!(
             "{} may now sign in to ssh-serve with {} ({})",
             printable(&added.operator),
             added.fingerprint,

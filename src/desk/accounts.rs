@@ -242,13 +242,13 @@ impl Desk {
 
     /// Spends a verification's worth of time and refuses.
     async fn refuse_unknown<T>(&self, password: &str) -> Result<T, DeskError> {
-        let password = password.to_owned();
+        let password = zeroize::Zeroizing::new(password.to_owned());
         self.hashing(move |h| h.dummy_verify(&password)).await?;
         Err(DeskError::BadCredentials)
     }
 
     async fn verify(&self, password: &str, phc: &str) -> Result<bool, DeskError> {
-        let (password, phc) = (password.to_owned(), phc.to_owned());
+        let (password, phc) = (zeroize::Zeroizing::new(password.to_owned()), phc.to_owned());
         match self.hashing(move |h| h.verify(&password, &phc)).await? {
             Ok(ok) => Ok(ok),
             Err(err) => {

@@ -14,6 +14,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod browse;
 pub mod error;
 pub mod operator_keys;
 pub mod operators;
@@ -21,6 +22,7 @@ mod outbox;
 mod own_sessions;
 pub mod password;
 pub mod reset_links;
+pub mod retention;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -194,7 +196,8 @@ impl Desk {
 
     /// Hashes a password that already passed the policy.
     async fn hash_password(&self, password: &str) -> Result<String, DeskError> {
-        let password = password.to_owned();
+        // The copy for the hashing thread is wiped when the hash is done.
+        let password = zeroize::Zeroizing::new(password.to_owned());
         self.hashing(move |h| h.hash(&password))
             .await?
             .map_err(|e| DeskError::Internal(e.to_string()))

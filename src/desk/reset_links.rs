@@ -547,15 +547,30 @@ impl Desk {
 
 /// The link row a presented token names.
 async fn find_link(db: &impl ConnectionTrait, token: &str) -> Result<reset_link::Model, DeskError> {
-    let token = token.trim();
-    if !tokens::well_formed(token) {
+    let Some(lookup) = link_lookup(token) else {
         return Err(DeskError::InvalidLink(LinkProblem::Unknown));
-    }
-    reset_link::Entity::find()
-        .filter(reset_link::Column::TokenSha256.eq(tokens::sha256_hex(token)))
+    };
+    lookup
         .one(db)
         .await?
         .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))
+}
+
+/// The query for the link a presented token names, or `None` when the
+/// token does not have the shape of one we mint. It selects by the
+/// token's SHA-256 digest alone, bound as a parameter: the database
+/// compares fixed-length digests through its unique index, and no code of
+/// ours ever compares the secret itself (so no early exit on a matching
+/// prefix of the secret can be timed).
+fn link_lookup(token: &str) -> Option<sea_orm::Select<reset_link::Entity>> {
+    let token = token.trim();
+    if !tokens::well_formed(token) {
+        return None;
+    }
+    Some(
+        reset_link::Entity::find()
+            .filter(reset_link::Column::TokenSha256.eq(tokens::sha256_hex(token))),
+    )
 }
 
 async fn contact_of_account(
@@ -570,4 +585,42 @@ async fn contact_of_account(
         .one(db)
         .await?
         .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    use sea_orm::{DbBackend, QueryTrait};
+
+    use super::*;
+
+    #[test]
+    fn a_link_is_looked_up_by_the_digest_alone_bound_as_a_parameter() {
+        let minted = tokens::mint().unwrap();
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql] {
+            let statement = link_lookup(&minted.raw).unwrap().build(backend);
+            assert!(!statement.sql.contains(&minted.raw), "{}", statement.sql);
+            assert!(!statement.sql.contains(&minted.sha256), "{}", statement.sql);
+            assert!(statement.sql.contains("token_sha256"), "{}", statement.sql);
+            let values = format!("{:?}", statement.values);
+            assert!(values.contains(&minted.sha256), "{values}");
+            assert!(!values.contains(&minted.raw), "{values}");
+            assert_eq!(statement.values.map_or(0, |v| v.0.len()), 1);
+        }
+    }
+
+    #[test]
+    fn a_token_not_of_our_shape_is_never_looked_up() {
+        let minted = tokens::mint().unwrap();
+        for bad in [
+            "",
+            &minted.raw[..42],
+            &format!("{}A", minted.raw),
+            &format!("{}+", &minted.raw[..42]),
+            &minted.sha256,
+        ] {
+            assert!(link_lookup(bad).is_none(), "{bad:?}");
+        }
+        // Surrounding whitespace (a pasted link) is forgiven.
+        assert!(link_lookup(&format!(" {}\n", minted.raw)).is_some());
+    }
 }

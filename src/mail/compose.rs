@@ -230,7 +230,7 @@ impl Composer {
         }
         let mailbox = recipient_mailbox(to)?;
         let ctx = context! {
-            name => one_line(&to.name),
+            name => display_name(&to.name),
             link => link,
             expires_in => in_words(expires_at - now),
             expires_at => utc_words(expires_at),
@@ -254,7 +254,7 @@ impl Composer {
     ) -> Result<Composed, ComposeError> {
         let mailbox = recipient_mailbox(to)?;
         let ctx = context! {
-            name => one_line(&to.name),
+            name => display_name(&to.name),
             changed_at => utc_words(changed_at),
             by_staff => by_staff,
             ..self.common()
@@ -403,16 +403,36 @@ fn parse_mailbox(what: &'static str, value: &str) -> Result<Mailbox, ComposeErro
 /// but it does so by panicking while building the message (0.11.23), so the
 /// name must be clean before it gets there.
 fn recipient_mailbox(to: &Recipient) -> Result<Mailbox, ComposeError> {
-    let email = to.email.trim();
-    let address = email
-        .parse::<Address>()
-        .map_err(|e| ComposeError::BadAddress {
-            what: "recipient",
-            value: to.email.clone(),
-            reason: e.to_string(),
-        })?;
-    let name = one_line(&to.name);
+    let address = mailable(&to.email).map_err(|reason| ComposeError::BadAddress {
+        what: "recipient",
+        value: to.email.clone(),
+        reason,
+    })?;
+    let name = display_name(&to.name);
     Ok(Mailbox::new((!name.is_empty()).then_some(name), address))
+}
+
+/// Checks that mail can be sent to `email`: lettre parses it *and* can
+/// build an envelope for it. Some addresses pass lettre's parser yet fail
+/// when the message is built (non-ASCII format characters such as a bidi
+/// override in the local part), so storing one would leave a contact no
+/// reset link or notice can ever reach.
+///
+/// # Errors
+/// Why the address cannot be used (without the address).
+pub fn mailable(email: &str) -> Result<Address, String> {
+    let address = email.trim().parse::<Address>().map_err(|e| e.to_string())?;
+    // With and without a display name: lettre formats the two differently
+    // and reads the envelope back from the formatted header.
+    for name in [None, Some("Name".to_owned())] {
+        let mailbox = Mailbox::new(name, address.clone());
+        Message::builder()
+            .from(mailbox.clone())
+            .to(mailbox)
+            .body(String::new())
+            .map_err(|e| format!("it cannot be mailed: {e}"))?;
+    }
+    Ok(address)
 }
 
 /// Control characters (CR, LF, TAB, ESC, ...) become spaces, runs of
@@ -422,6 +442,39 @@ fn one_line(s: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Longest display name, in characters, put in a header or a greeting.
+const MAX_NAME_CHARS: usize = 200;
+
+/// A contact's name as mail shows it: one line, without the invisible
+/// characters that reorder or hide text (bidi embeddings, overrides and
+/// isolates, zero-width characters), at most [`MAX_NAME_CHARS`] characters
+/// (an ellipsis marks a cut). The HTML part also isolates it in `<bdi>`, so
+/// a right-to-left name cannot reorder the sentence around it.
+fn display_name(s: &str) -> String {
+    let visible: String = s.chars().filter(|&c| !invisible(c)).collect();
+    let line = one_line(&visible);
+    if line.chars().count() <= MAX_NAME_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_NAME_CHARS - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// Format characters that change how the text around them is shown.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{202a}'..='\u{202e}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{200b}'..='\u{200f}'
+        | '\u{061c}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{feff}'
+        | '\u{00ad}'
+        | '\u{fff9}'..='\u{fffb}')
 }
 
 /// Whether `link` is an address under `base_url` with nothing odd in it.

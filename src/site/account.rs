@@ -49,6 +49,18 @@ pub struct ChangeForm {
     pub confirm_password: String,
 }
 
+/// The password fields are wiped when the form is dropped (ASVS V8.3.6).
+impl Drop for ChangeForm {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.current_password.zeroize();
+        self.new_password.zeroize();
+        self.confirm_password.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for ChangeForm {}
+
 /// A form with nothing but its CSRF token (log out, sign out).
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
@@ -206,7 +218,7 @@ async fn change(site: &Site, visitor: &Visitor, form: &ChangeForm, forced: bool)
     if form.new_password != form.confirm_password {
         return refused("mismatch", &[]).await;
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(visitor, busy),
     };

@@ -7,6 +7,11 @@
 //! `Referer` (the reset link is in the address bar), and nothing with a
 //! form or a session is cached: a reset page or account page must not be
 //! replayable from a shared machine's cache.
+//!
+//! Every response says what it is: one without a `Content-Type` (a
+//! redirect, an empty refusal) is marked `text/plain; charset=utf-8`, so
+//! no browser ever sniffs a type. A site served over https also sends
+//! `Strict-Transport-Security` ([`strict_transport_security`]).
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
@@ -43,6 +48,25 @@ fn apply(headers: &mut HeaderMap) {
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+    }
+}
+
+/// `Strict-Transport-Security` for a site whose `site.base_url` is https:
+/// browsers then refuse plain http to it (and its subdomains) for a year.
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Adds [`HSTS`]; the router installs it only when the site is https.
+pub async fn strict_transport_security(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
+    );
+    response
 }
 
 #[cfg(test)]
@@ -57,6 +81,7 @@ mod tests {
         assert_eq!(h[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(h[header::REFERRER_POLICY], "no-referrer");
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(h[header::CONTENT_TYPE], "text/plain; charset=utf-8");
         assert!(
             h[header::CONTENT_SECURITY_POLICY]
                 .to_str()

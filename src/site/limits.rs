@@ -8,9 +8,18 @@
 //! gets 429 with `Retry-After`. The number of requests waiting at once is
 //! bounded too ([`MAX_WAITING`]): past it, 429 comes at once, so a flood
 //! costs a parked task per connection and no more.
+//!
+//! One client address may hold at most `site.max_hashes_per_client` of
+//! those places (running or waiting) at once; its next request gets 429
+//! at once. Without this, a single flooding address fills the queue and
+//! every other customer's login waits out the queue timeout and gets 429
+//! too (tests/site_floods.rs). The per-address counts live only while a
+//! request holds a place, so the table is bounded by the places.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -35,6 +44,34 @@ pub struct HashLimiter {
     waiting: Arc<AtomicUsize>,
     wait: Duration,
     max_waiting: usize,
+    per_client: usize,
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// A place in the hashing bound: hold it while the hashing call runs.
+#[derive(Debug)]
+pub struct HashPermit {
+    _permit: OwnedSemaphorePermit,
+    _client: Option<ClientPlace>,
+}
+
+/// One of a client address's places; given back on drop.
+#[derive(Debug)]
+struct ClientPlace {
+    clients: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = clients.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                clients.remove(&self.ip);
+            }
+        }
+    }
 }
 
 /// Decrements the waiting count however the wait ends (permit, timeout,
@@ -62,21 +99,58 @@ impl HashLimiter {
             waiting: Arc::new(AtomicUsize::new(0)),
             wait,
             max_waiting,
+            per_client: 0,
+            clients: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Takes a hashing slot, waiting up to the queue timeout. Hold the
-    /// permit for as long as the hashing call runs.
+    /// At most `places` requests from one client address at once
+    /// (running or waiting); 0 for no such limit.
+    #[must_use]
+    pub fn per_client(mut self, places: usize) -> Self {
+        self.per_client = places;
+        self
+    }
+
+    /// Takes one of `ip`'s places, if it has one left.
+    fn client_place(&self, ip: IpAddr) -> Option<Option<ClientPlace>> {
+        if self.per_client == 0 {
+            return Some(None);
+        }
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = clients.entry(ip).or_insert(0);
+        if *held >= self.per_client {
+            return None;
+        }
+        *held += 1;
+        Some(Some(ClientPlace {
+            clients: Arc::clone(&self.clients),
+            ip,
+        }))
+    }
+
+    /// Takes a hashing slot for a request from `client`, waiting up to the
+    /// queue timeout. Hold the permit for as long as the hashing call runs.
     ///
     /// # Errors
-    /// [`Busy`] when no slot came free in time or too many already wait.
-    pub async fn acquire(&self) -> Result<OwnedSemaphorePermit, Busy> {
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Ok(permit);
-        }
+    /// [`Busy`] when `client` already holds all its places, no slot came
+    /// free in time, or too many already wait.
+    pub async fn acquire(&self, client: IpAddr) -> Result<HashPermit, Busy> {
         let busy = Busy {
             retry_after_secs: self.wait.as_secs().max(1),
         };
+        let place = self.client_place(client).ok_or(busy)?;
+        let permit = self.slot(busy).await?;
+        Ok(HashPermit {
+            _permit: permit,
+            _client: place,
+        })
+    }
+
+    async fn slot(&self, busy: Busy) -> Result<OwnedSemaphorePermit, Busy> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(busy);
@@ -100,27 +174,68 @@ impl HashLimiter {
     pub fn available(&self) -> usize {
         self.permits.available_permits()
     }
+
+    /// Client addresses holding a place right now.
+    #[must_use]
+    pub fn clients(&self) -> usize {
+        self.clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const ME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+    const FLOOD: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+
+    #[tokio::test]
+    async fn one_address_cannot_take_every_slot() {
+        let limiter = HashLimiter::new(4, Duration::from_secs(5)).per_client(2);
+        let a = limiter.acquire(FLOOD).await.unwrap();
+        let b = limiter.acquire(FLOOD).await.unwrap();
+        let started = std::time::Instant::now();
+        assert!(
+            limiter.acquire(FLOOD).await.is_err(),
+            "a third place is refused"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "at once, not after the wait"
+        );
+        let mine = limiter
+            .acquire(ME)
+            .await
+            .expect("another address still gets a slot");
+        assert_eq!(limiter.clients(), 2);
+        drop((a, mine));
+        let c = limiter
+            .acquire(FLOOD)
+            .await
+            .expect("a place given back is free again");
+        drop((b, c));
+        assert_eq!(limiter.clients(), 0, "no entry outlives its requests");
+        assert_eq!(limiter.available(), 4);
+    }
+
     #[tokio::test]
     async fn excess_requests_wait_then_are_refused() {
         let limiter = HashLimiter::new(2, Duration::from_millis(50));
-        let a = limiter.acquire().await.unwrap();
-        let _b = limiter.acquire().await.unwrap();
+        let a = limiter.acquire(ME).await.unwrap();
+        let _b = limiter.acquire(ME).await.unwrap();
         assert_eq!(limiter.available(), 0);
         let started = std::time::Instant::now();
-        let refused = limiter.acquire().await.unwrap_err();
+        let refused = limiter.acquire(ME).await.unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(50));
         assert_eq!(refused.retry_after_secs, 1);
         assert_eq!(limiter.waiting(), 0);
         // A slot freed while waiting is taken.
         let waiter = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire().await.map(drop) })
+            tokio::spawn(async move { limiter.acquire(ME).await.map(drop) })
         };
         tokio::time::sleep(Duration::from_millis(10)).await;
         drop(a);
@@ -130,16 +245,16 @@ mod tests {
     #[tokio::test]
     async fn too_many_waiters_are_refused_at_once() {
         let limiter = HashLimiter::with_max_waiting(1, Duration::from_secs(5), 1);
-        let _held = limiter.acquire().await.unwrap();
+        let _held = limiter.acquire(ME).await.unwrap();
         let first = {
             let limiter = limiter.clone();
-            tokio::spawn(async move { limiter.acquire().await.map(drop) })
+            tokio::spawn(async move { limiter.acquire(ME).await.map(drop) })
         };
         while limiter.waiting() == 0 {
             tokio::task::yield_now().await;
         }
         let started = std::time::Instant::now();
-        assert!(limiter.acquire().await.is_err());
+        assert!(limiter.acquire(ME).await.is_err());
         assert!(started.elapsed() < Duration::from_secs(1));
         first.abort();
         let _ = first.await;

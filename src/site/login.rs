@@ -49,6 +49,16 @@ pub struct LoginForm {
     pub password: String,
 }
 
+/// The password fields are wiped when the form is dropped (ASVS V8.3.6).
+impl Drop for LoginForm {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.password.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for LoginForm {}
+
 /// `GET /login`.
 pub async fn show(
     State(site): State<Arc<Site>>,
@@ -90,7 +100,7 @@ pub async fn submit(
     if !visitor.csrf_ok(site.csrf_key(), &form.csrf) {
         return site.csrf_refused(&visitor);
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(&visitor, busy),
     };

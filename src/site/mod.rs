@@ -22,6 +22,7 @@ pub mod account;
 pub mod csrf;
 pub mod forgot;
 pub mod headers;
+pub mod last_resort;
 pub mod limits;
 pub mod login;
 pub mod reset;
@@ -84,6 +85,8 @@ pub struct Site {
 pub enum ErrorKind {
     /// 404.
     NotFound,
+    /// 405: a path that exists, asked with a method it does not answer.
+    MethodNotAllowed,
     /// 403: the form's CSRF token is missing or wrong.
     Csrf,
     /// 429: every hashing slot stayed busy.
@@ -106,6 +109,7 @@ impl ErrorKind {
     fn status(self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Csrf => StatusCode::FORBIDDEN,
             Self::Busy { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +120,7 @@ impl ErrorKind {
     fn name(self) -> &'static str {
         match self {
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::Csrf => "csrf",
             Self::Busy { .. } => "busy",
             Self::RateLimited { .. } => "rate_limited",
@@ -156,7 +161,8 @@ impl Site {
         let limiter = limits::HashLimiter::new(
             settings.max_concurrent_hashes.saturating_mul(2),
             settings.hash_queue_timeout,
-        );
+        )
+        .per_client(settings.max_hashes_per_client);
         Ok(Self {
             desk,
             templates,
@@ -220,7 +226,7 @@ impl Site {
     /// The page for `kind`, with `Retry-After` where it applies.
     pub(crate) fn error_page(&self, visitor: Option<&Visitor>, kind: ErrorKind) -> Response {
         let title = match kind {
-            ErrorKind::NotFound => "Page not found",
+            ErrorKind::NotFound | ErrorKind::MethodNotAllowed => "Page not found",
             ErrorKind::Csrf => "This form has expired",
             ErrorKind::Busy { .. } | ErrorKind::RateLimited { .. } => "Too many requests",
             ErrorKind::Unavailable => "Temporarily unavailable",
@@ -366,7 +372,10 @@ pub fn router_for(site: Arc<Site>) -> Router {
         );
     }
     let base = site.templates.brand().base.clone();
-    let pages = pages.fallback(not_found);
+    let https = site.cookies.secure;
+    let pages = pages
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     let app: Router = if base.is_empty() {
         pages.with_state(site)
     } else {
@@ -375,8 +384,17 @@ pub fn router_for(site: Arc<Site>) -> Router {
             .fallback(not_found)
             .with_state(site)
     };
-    app.layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .layer(axum::middleware::map_response(headers::security_headers))
+    let app = app
+        .layer(axum::middleware::from_fn(last_resort::catch_panic))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(axum::middleware::map_response(headers::security_headers));
+    if https {
+        app.layer(axum::middleware::map_response(
+            headers::strict_transport_security,
+        ))
+    } else {
+        app
+    }
 }
 
 /// Serves the site on `listener` until `shutdown` completes, then lets
@@ -389,15 +407,31 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SiteError> {
-    let app = router(desk)?;
+    let app = router(desk.clone())?;
     tracing::info!(address = ?listener.local_addr().ok(), "customer site listening");
-    axum::serve(
+    let purge = tokio::spawn(purge_hourly(desk));
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await?;
+    .await;
+    purge.abort();
+    served?;
     Ok(())
+}
+
+/// Deletes rows past their retention ([`crate::desk::retention`]) now
+/// and every hour while the site runs; a failure is logged and retried
+/// at the next hour.
+async fn purge_hourly(desk: Desk) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        if let Err(err) = desk.purge_stale().await {
+            tracing::warn!(kind = err.kind(), error = %err, "purging old rows failed");
+        }
+    }
 }
 
 async fn root(State(site): State<Arc<Site>>) -> Response {
@@ -417,6 +451,10 @@ async fn stylesheet(State(site): State<Arc<Site>>) -> Response {
 
 async fn not_found(State(site): State<Arc<Site>>, visitor: Visitor) -> Response {
     site.error_page(Some(&visitor), ErrorKind::NotFound)
+}
+
+async fn method_not_allowed(State(site): State<Arc<Site>>, visitor: Visitor) -> Response {
+    site.error_page(Some(&visitor), ErrorKind::MethodNotAllowed)
 }
 
 #[cfg(test)]

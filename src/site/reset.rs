@@ -37,6 +37,17 @@ pub struct ResetForm {
     pub confirm_password: String,
 }
 
+/// The password fields are wiped when the form is dropped (ASVS V8.3.6).
+impl Drop for ResetForm {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.new_password.zeroize();
+        self.confirm_password.zeroize();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for ResetForm {}
+
 /// `GET /password/reset/{token}`.
 pub async fn show(
     State(site): State<Arc<Site>>,
@@ -70,7 +81,7 @@ pub async fn submit(
     if input.new_password != input.confirm_password {
         return again(&site, &visitor, &token, "mismatch", &[]).await;
     }
-    let permit = match site.limiter().acquire().await {
+    let permit = match site.limiter().acquire(visitor.ip).await {
         Ok(permit) => permit,
         Err(busy) => return site.busy(&visitor, busy),
     };

@@ -9,6 +9,12 @@
 //! - `kd_csrf`: the random nonce the forms' CSRF tokens are signed over
 //!   ([`super::csrf`]).
 //!
+//! On an https site at the root of its host, both names carry the
+//! `__Host-` prefix (`__Host-kd_session`, `__Host-kd_csrf`): browsers
+//! then accept them only with `Secure`, `Path=/` and no `Domain`, so no
+//! sibling subdomain or plain-http page can set or shadow them. A site
+//! under a base path cannot use the prefix (it requires `Path=/`).
+//!
 //! [`Visitor`] gathers, for one request, those cookies, the client's
 //! address (from the socket, never from a header a client can forge) and
 //! its user agent.
@@ -61,14 +67,26 @@ impl CookiePolicy {
     /// no quoting is needed.
     #[must_use]
     pub fn set(&self, name: &str, value: &str) -> HeaderValue {
-        self.header(format!("{name}={value}"))
+        self.header(format!("{}={value}", self.name(name)))
+    }
+
+    /// The name a cookie has on the wire: `name`, with `__Host-` in front
+    /// when the site is https at the root of its host.
+    #[must_use]
+    pub fn name(&self, name: &str) -> String {
+        if self.secure && self.path == "/" {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
     }
 
     /// A `Set-Cookie` value that deletes `name`.
     #[must_use]
     pub fn clear(&self, name: &str) -> HeaderValue {
         self.header(format!(
-            "{name}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
+            "{}=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT",
+            self.name(name)
         ))
     }
 
@@ -157,8 +175,10 @@ impl FromRequestParts<Arc<Site>> for Visitor {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
-        let session = cookie(&parts.headers, SESSION_COOKIE);
-        let nonce = cookie(&parts.headers, csrf::COOKIE).filter(|n| csrf::well_formed_nonce(n));
+        let names = site.cookies();
+        let session = cookie(&parts.headers, &names.name(SESSION_COOKIE));
+        let nonce = cookie(&parts.headers, &names.name(csrf::COOKIE))
+            .filter(|n| csrf::well_formed_nonce(n));
         let fresh_nonce = if nonce.is_some() {
             None
         } else {
@@ -239,5 +259,23 @@ mod tests {
         let text = clear.to_str().unwrap();
         assert!(text.starts_with("kd_session=; Max-Age=0"));
         assert!(text.ends_with("; Path=/site; HttpOnly; SameSite=Lax; Secure"));
+        // https at the root: the __Host- prefix; over http or under a
+        // path, the plain name.
+        let root = CookiePolicy {
+            secure: true,
+            path: "/".into(),
+        };
+        assert_eq!(
+            root.set("kd_session", "abc"),
+            "__Host-kd_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(
+            root.clear("kd_csrf")
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-kd_csrf=; Max-Age=0")
+        );
+        assert_eq!(plain.name("kd_session"), "kd_session");
+        assert_eq!(secure.name("kd_session"), "kd_session");
     }
 }

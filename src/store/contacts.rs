@@ -234,6 +234,17 @@ pub async fn search_sql(
     db: &impl ConnectionTrait,
     query: &SearchQuery,
 ) -> Result<SearchPage, StoreError> {
+    if query.needle().contains('\0') {
+        // No stored text holds NUL (PostgreSQL's text cannot, import refuses
+        // control characters), so nothing matches; and the database must not
+        // see it: PostgreSQL rejects the parameter and SQLite's LIKE stops
+        // reading the pattern at it, matching everyone.
+        return Ok(SearchPage {
+            rows: Vec::new(),
+            total: MatchCount::Exact(0),
+            next: None,
+        });
+    }
     let limit = query.page_size();
     let mut page = matching(query);
     page.columns([contact::Column::Id, contact::Column::NameLower]);
@@ -490,4 +501,51 @@ pub async fn customer_by_email(
         .one(db)
         .await?;
     Ok(Some((contact, account)))
+}
+
+#[cfg(test)]
+mod binding_tests {
+    use sea_orm::sea_query::{MysqlQueryBuilder, PostgresQueryBuilder, SqliteQueryBuilder};
+
+    use super::*;
+
+    #[test]
+    fn search_text_is_a_bound_parameter_never_sql() {
+        for text in [
+            "x' OR '1'='1",
+            "%_\\",
+            "\"; DROP TABLE contacts; --",
+            "ünïcödé 東京",
+        ] {
+            let query = SearchQuery {
+                text: text.to_owned(),
+                ..SearchQuery::default()
+            };
+            let pattern = like_pattern(&query.needle());
+            let built = [
+                matching(&query).build(SqliteQueryBuilder),
+                matching(&query).build(PostgresQueryBuilder),
+                matching(&query).build(MysqlQueryBuilder),
+            ];
+            for (sql, values) in built {
+                let needle = query.needle();
+                assert!(!sql.contains(&needle), "{text:?} reached the SQL: {sql}");
+                assert!(!sql.contains("DROP"), "{sql}");
+                let bound: Vec<String> = values
+                    .0
+                    .iter()
+                    .filter_map(|v| match v {
+                        sea_orm::sea_query::Value::String(Some(s)) => Some(s.to_string()),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(bound, vec![pattern.clone(), pattern.clone()], "{sql}");
+            }
+        }
+    }
+
+    #[test]
+    fn wildcards_in_the_text_are_escaped_in_the_pattern() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
 }

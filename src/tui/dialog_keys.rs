@@ -75,6 +75,7 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                 }
                 Some(Command::Open) => {
                     confirm.running = true;
+                    confirm.error = None;
                     vec![Cmd::Act {
                         contact_id: confirm.target.contact_id,
                         action: confirm.action.clone(),

@@ -62,6 +62,9 @@ pub struct Confirm {
     pub on_confirm: bool,
     /// The action runs.
     pub running: bool,
+    /// Why the last try did not go through (the database was down), shown
+    /// above the buttons until the agent tries again.
+    pub error: Option<String>,
 }
 
 impl Confirm {
@@ -86,6 +89,7 @@ impl Confirm {
             confirm_label: if force { "Send anyway" } else { "Send email" },
             on_confirm: true,
             running: false,
+            error: None,
         }
     }
 
@@ -123,6 +127,7 @@ impl Confirm {
             confirm_label: label,
             on_confirm: true,
             running: false,
+            error: None,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod app;
 pub mod commands;
 pub mod dialog_keys;
 pub mod dialogs;
+pub mod fault;
 pub mod keymap;
 pub mod msg;
 pub mod runtime;

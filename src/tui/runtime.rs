@@ -264,7 +264,7 @@ fn execute<B: Backend + RawOutput>(
                 }
             }
             let handle = tokio::spawn(async move {
-                let result = s.search(&query).await.map_err(TaskError::from);
+                let result = s.search(&query).await;
                 let _ = tx.send(Msg::SearchDone {
                     generation,
                     append,
@@ -283,11 +283,7 @@ fn execute<B: Backend + RawOutput>(
                 old.abort();
             }
             let handle = tokio::spawn(async move {
-                let result = s
-                    .profile(contact_id)
-                    .await
-                    .map(Box::new)
-                    .map_err(TaskError::from);
+                let result = s.profile(contact_id).await.map(Box::new);
                 let _ = tx.send(Msg::ProfileLoaded { generation, result });
             });
             pending.profile = Some(handle.abort_handle());

@@ -37,8 +37,12 @@ fn fate(ch: char) -> Fate {
             Fate::Replace(char::from_u32(0x2400 + ch as u32).unwrap_or('\u{fffd}'))
         }
         '\u{7f}' => Fate::Replace('\u{2421}'),
-        // C1 controls (CSI, OSC, DCS as single bytes in some terminals).
-        '\u{80}'..='\u{9f}' => Fate::Replace('\u{fffd}'),
+        // C1 controls (CSI, OSC, DCS as single bytes in some terminals),
+        // and the replacement character itself: some terminals (vt100-style
+        // emulators among them) print nothing for U+FFFD and do not advance
+        // the cursor, which would shift the rest of the row. A plain `?`
+        // takes one cell everywhere.
+        '\u{80}'..='\u{9f}' | '\u{fffd}' => Fate::Replace('?'),
         // Bidi embeddings, overrides, isolates and marks reorder what
         // follows them; dropping them shows the text in storage order.
         '\u{202a}'..='\u{202e}'
@@ -137,8 +141,8 @@ mod tests {
 
     #[test]
     fn c1_controls_and_del_are_replaced() {
-        let shown = clean("a\u{9b}31mb\u{9d}c\u{7f}");
-        assert_eq!(shown, "a\u{fffd}31mb\u{fffd}c\u{2421}");
+        let shown = clean("a\u{9b}31mb\u{9d}c\u{7f}\u{fffd}");
+        assert_eq!(shown, "a?31mb?c\u{2421}?");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use super::msg::{Action, ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback};
+use super::msg::{Action, ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, TaskError};
 use crate::clock::Clock;
 use crate::desk::{Desk, DeskError, Identity, Operator, PolicyContext};
 use crate::settings::{Secret, Settings};
@@ -84,20 +84,34 @@ impl Services {
         self.desk.store()
     }
 
-    /// One page of contacts.
+    /// One page of contacts, for an operator.
     ///
     /// # Errors
-    /// When the database fails.
-    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
-        self.searcher.search(query).await
+    /// When the person at the keyboard is not an operator, or the
+    /// database fails.
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, TaskError> {
+        self.may_browse().await?;
+        Ok(self.searcher.search(query).await?)
     }
 
-    /// A contact's profile.
+    /// Desk's answer to whether the person at the keyboard may browse
+    /// (any operator may); a non-operator is told how to be added.
+    async fn may_browse(&self) -> Result<(), TaskError> {
+        match self.desk.may_browse(&self.identity).await {
+            Ok(_) => Ok(()),
+            Err(DeskError::Unavailable(e)) => Err(TaskError::Unavailable(e)),
+            Err(other) => Err(TaskError::Other(other.to_string())),
+        }
+    }
+
+    /// A contact's profile, for an operator.
     ///
     /// # Errors
-    /// When the database fails or the contact is gone.
-    pub async fn profile(&self, contact_id: i64) -> Result<Profile, StoreError> {
-        contacts::profile(self.store().conn(), contact_id, self.clock().now()).await
+    /// When the person at the keyboard is not an operator, the database
+    /// fails or the contact is gone.
+    pub async fn profile(&self, contact_id: i64) -> Result<Profile, TaskError> {
+        self.may_browse().await?;
+        Ok(contacts::profile(self.store().conn(), contact_id, self.clock().now()).await?)
     }
 
     /// Outbox counts for the status line.

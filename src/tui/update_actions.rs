@@ -7,6 +7,10 @@ use super::msg::{ActionKind, ActionOutcome, Cmd};
 use super::sanitize::clean;
 use super::update::reload_profile;
 
+/// What a dialog says when its action met a database outage.
+pub const UNAVAILABLE_NOTHING_CHANGED: &str =
+    "The database is unavailable; nothing was changed. Try again.";
+
 /// Applies the outcome of an action on `contact_id`.
 #[allow(clippy::too_many_lines)]
 pub fn on_action_done(
@@ -109,12 +113,15 @@ pub fn on_action_done(
             if from_dialog {
                 // Keep the dialog so the agent can try again once the store is back.
                 match app.dialogs.last_mut() {
-                    Some(Dialog::Confirm(c)) => c.running = false,
+                    Some(Dialog::Confirm(c)) => {
+                        c.running = false;
+                        // The status line shows the outage; the dialog says
+                        // what became of this action.
+                        c.error = Some(UNAVAILABLE_NOTHING_CHANGED.into());
+                    }
                     Some(Dialog::ChangePassword(c)) => {
                         c.running = false;
-                        c.error = Some(
-                            "The database is unavailable; nothing was changed. Try again.".into(),
-                        );
+                        c.error = Some(UNAVAILABLE_NOTHING_CHANGED.into());
                     }
                     _ => {}
                 }

@@ -707,6 +707,18 @@ fn an_action_on_a_lost_database_keeps_the_dialog_for_a_retry() {
     };
     assert!(!c.running);
     assert!(a.status.db_down.is_some());
+    // The dialog itself says the action failed (the status line is busy
+    // with the outage), until the agent tries again.
+    assert_eq!(
+        c.error.as_deref(),
+        Some(super::update_actions::UNAVAILABLE_NOTHING_CHANGED)
+    );
+    update(&mut a, code(KeyCode::Enter));
+    let Some(Dialog::Confirm(c)) = a.dialogs.last() else {
+        panic!()
+    };
+    assert!(c.running);
+    assert_eq!(c.error, None);
 }
 
 #[test]

@@ -3,9 +3,10 @@
 //! SQLite is a file in a temp dir. PostgreSQL and MariaDB get a database of
 //! their own per test (`kdt_<random>`), on the servers named by
 //! `KEYDESK_TEST_POSTGRES_URL` and `KEYDESK_TEST_MYSQL_URL` (defaults:
-//! 127.0.0.1, trust / root without password). When a server cannot be
-//! reached the test says SKIPPED on stderr and passes, unless
-//! `KEYDESK_REQUIRE_BACKENDS=1` (set by `.ci/run`), where it fails.
+//! 127.0.0.1, trust / root without password). Every backend is required:
+//! a server that cannot be reached fails the test with what to do. Only
+//! `KEYDESK_REQUIRE_BACKENDS=0`, asked for by name, lets such a test say
+//! SKIPPED on stderr and pass instead.
 
 #![allow(dead_code)]
 
@@ -39,8 +40,10 @@ fn server_url(backend: Backend) -> String {
     }
 }
 
-fn required() -> bool {
-    std::env::var("KEYDESK_REQUIRE_BACKENDS").is_ok_and(|v| v == "1")
+/// Whether a missing backend fails the test (the default) rather than
+/// skipping it (`KEYDESK_REQUIRE_BACKENDS=0`).
+pub fn required() -> bool {
+    std::env::var("KEYDESK_REQUIRE_BACKENDS").as_deref() != Ok("0")
 }
 
 fn unique_name() -> String {
@@ -91,7 +94,7 @@ pub async fn fresh_url(backend: Backend) -> Option<(String, Option<tempfile::Tem
                 Err(err) => {
                     assert!(
                         !required(),
-                        "{backend:?} is required (KEYDESK_REQUIRE_BACKENDS=1) but unreachable at {server}: {err}"
+                        "{backend:?} is unreachable at {server}: {err}. Start it (.ci/run does), or set KEYDESK_REQUIRE_BACKENDS=0 to skip the tests that need it"
                     );
                     eprintln!("SKIPPED: {backend:?} unreachable at {server}: {err}");
                     return None;

@@ -410,6 +410,20 @@ impl Client {
         .await
     }
 
+    /// POST a form body given byte for byte (duplicate fields, bad UTF-8).
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> Page {
+        Self::read(
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("POST"),
+        )
+        .await
+    }
+
     /// GET `page`, then POST `fields` plus the page's CSRF token to `action`.
     pub async fn submit(&self, page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
         let token = self.get(page).await.csrf();

@@ -4,4 +4,7 @@
 #![allow(dead_code)]
 
 pub mod outbox;
+pub mod pg_cluster;
+pub mod process;
+pub mod pty;
 pub mod smtp;

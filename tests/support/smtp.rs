@@ -173,6 +173,10 @@ pub struct SmtpOptions {
     pub tempfail_rcpt: Option<String>,
     /// Accept connections and never answer.
     pub hang: bool,
+    /// Take the message after DATA and never answer (nor keep it).
+    pub hang_after_data: bool,
+    /// Wait this long before every reply.
+    pub slow: Option<Duration>,
 }
 
 /// One message as the server received it.
@@ -253,6 +257,12 @@ impl SmtpServer {
             }
             if opts.hang {
                 cmd.arg("--hang");
+            }
+            if opts.hang_after_data {
+                cmd.arg("--hang-after-data");
+            }
+            if let Some(delay) = opts.slow {
+                cmd.arg("--slow").arg(format!("{:.3}", delay.as_secs_f64()));
             }
             let mut child = cmd.spawn().expect("start aiosmtpd");
             let stdout = child.stdout.take().expect("server stdout");

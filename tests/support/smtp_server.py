@@ -11,6 +11,9 @@ Modes, combinable:
   --reject-rcpt TEXT     answer 550 to any recipient containing TEXT
   --tempfail-rcpt TEXT   answer 451 to any recipient containing TEXT
   --hang                 accept TCP connections and never say a word
+  --hang-after-data      take the whole message after DATA, then never answer
+                         (and never keep it: unacknowledged is not accepted)
+  --slow SECONDS         wait this long before every reply
 
 Prints "ready PORT" on stdout once listening.
 """
@@ -29,10 +32,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Capture:
-    def __init__(self, folder, reject, tempfail):
+    def __init__(self, folder, reject, tempfail, hang_after_data=False):
         self.folder = folder
         self.reject = reject
         self.tempfail = tempfail
+        self.hang_after_data = hang_after_data
         self.seq = itertools.count(1)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -44,6 +48,11 @@ class Capture:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hang_after_data:
+            # The client has sent the final dot; it never hears back, and
+            # the message is dropped when the connection goes.
+            await asyncio.sleep(3600)
+            return "451 4.3.0 never reached"
         name = f"{os.getpid()}-{next(self.seq):06d}"
         meta = {
             "mail_from": envelope.mail_from,
@@ -79,6 +88,18 @@ def authenticator(user, password):
     return check
 
 
+class SlowSMTP(SMTP):
+    """Waits before every reply: a relay that is slow but alive."""
+
+    def __init__(self, *args, delay=0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delay = delay
+
+    async def push(self, status):
+        await asyncio.sleep(self.delay)
+        await super().push(status)
+
+
 async def hang(reader, writer):
     # Hold the connection open without ever greeting.
     await asyncio.sleep(3600)
@@ -97,6 +118,8 @@ async def main():
     p.add_argument("--reject-rcpt")
     p.add_argument("--tempfail-rcpt")
     p.add_argument("--hang", action="store_true")
+    p.add_argument("--hang-after-data", action="store_true")
+    p.add_argument("--slow", type=float, default=0.0)
     a = p.parse_args()
 
     for sub in ("tmp", "new", "cur"):
@@ -110,8 +133,8 @@ async def main():
     if a.hang:
         server = await asyncio.start_server(hang, a.host, a.port)
     else:
-        handler = Capture(a.dir, a.reject_rcpt, a.tempfail_rcpt)
-        kwargs = {}
+        handler = Capture(a.dir, a.reject_rcpt, a.tempfail_rcpt, a.hang_after_data)
+        kwargs = {"delay": a.slow}
         if a.tls_cert:
             ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             ctx.load_cert_chain(a.tls_cert, a.tls_key)
@@ -124,7 +147,7 @@ async def main():
                 auth_require_tls=bool(a.tls_cert),
             )
         server = await loop.create_server(
-            lambda: SMTP(handler, hostname="capture.test", **kwargs), a.host, a.port
+            lambda: SlowSMTP(handler, hostname="capture.test", **kwargs), a.host, a.port
         )
     print(f"ready {a.port}", flush=True)
     await stop

@@ -176,26 +176,7 @@ pub fn console_with(w: u16, h: u16, theme: Theme) -> App {
 pub fn console_rows(w: u16, h: u16, theme: Theme, n: i64) -> App {
     let mut app = App::new(UiConfig::default(), Keymap::defaults(), theme, (w, h), t0());
     let cmds = init(&mut app);
-    let generation = cmds
-        .iter()
-        .find_map(|c| match c {
-            Cmd::Search { generation, .. } => Some(*generation),
-            _ => None,
-        })
-        .unwrap();
-    let all = rows_n(n);
-    feed(
-        &mut app,
-        Msg::SearchDone {
-            generation,
-            append: false,
-            result: Ok(SearchPage {
-                total: MatchCount::Exact(1234),
-                next: None,
-                rows: all,
-            }),
-        },
-    );
+    answer_search(&mut app, &cmds, rows_n(n), 1234);
     feed(
         &mut app,
         Msg::OperatorResolved(Ok(OperatorView {
@@ -213,6 +194,29 @@ pub fn console_rows(w: u16, h: u16, theme: Theme, n: i64) -> App {
     );
     feed(&mut app, code(KeyCode::Esc));
     app
+}
+
+/// Answers the search that `cmds` started with `rows`, `total` matches.
+pub fn answer_search(app: &mut App, cmds: &[Cmd], rows: Vec<ContactRow>, total: u64) {
+    let generation = cmds
+        .iter()
+        .find_map(|c| match c {
+            Cmd::Search { generation, .. } => Some(*generation),
+            _ => None,
+        })
+        .expect("the commands start a search");
+    feed(
+        app,
+        Msg::SearchDone {
+            generation,
+            append: false,
+            result: Ok(SearchPage {
+                total: MatchCount::Exact(total),
+                next: None,
+                rows,
+            }),
+        },
+    );
 }
 
 /// Applies a message and answers any profile load with the fixture.

@@ -222,10 +222,13 @@ impl Hasher {
         }
     }
 
-    /// Runs argon2 into `out`. When `params` need as many blocks as the
-    /// current settings (always, for hashes made by this hasher) the work
-    /// runs on a pooled buffer; otherwise (an old hash with other costs)
-    /// argon2 allocates for itself.
+    /// Runs argon2 into `out`. When `params` need at most as many blocks
+    /// as the current settings (always, for hashes made by this hasher, and
+    /// for older, cheaper ones) the work runs on a pooled buffer (argon2
+    /// uses its first `block_count` blocks); only a hash costlier than the
+    /// settings makes argon2 allocate for itself. Allocating per hash under
+    /// a login flood let the allocator keep up to 224 MiB resident
+    /// (tests/site_floods.rs).
     fn compute(
         &self,
         argon2: &Argon2<'_>,
@@ -235,7 +238,7 @@ impl Hasher {
         out: &mut [u8],
     ) -> Result<(), PasswordError> {
         let inner = &*self.inner;
-        if inner.pool_capacity == 0 || params.block_count() != inner.params.block_count() {
+        if inner.pool_capacity == 0 || params.block_count() > inner.params.block_count() {
             return argon2
                 .hash_password_into(password, salt, out)
                 .map_err(PasswordError::Argon2);

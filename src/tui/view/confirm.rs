@@ -33,16 +33,28 @@ pub fn draw(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
     let question = Paragraph::new(c.question.as_str())
         .style(app.theme.base)
         .wrap(Wrap { trim: true });
-    let height = height_of(&question, width.saturating_sub(4)) + 4;
+    let error = c.error.as_deref().map(|text| {
+        Paragraph::new(text)
+            .style(app.theme.alert)
+            .wrap(Wrap { trim: true })
+    });
+    let error_height = error
+        .as_ref()
+        .map_or(0, |e| height_of(e, width.saturating_sub(4)));
+    let height = height_of(&question, width.saturating_sub(4)) + 4 + error_height;
     let outer = centered(area, width, height);
     let inner = dialog_frame(app, frame, outer, c.action.noun(), false);
-    let [question_area, _, buttons] = Layout::vertical([
+    let [question_area, error_area, _, buttons] = Layout::vertical([
         Constraint::Min(1),
+        Constraint::Length(error_height),
         Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(inner.inner(ratatui::layout::Margin::new(1, 0)));
     frame.render_widget(question, question_area);
+    if let Some(error) = error {
+        frame.render_widget(error, error_area);
+    }
     let line = if c.running {
         Line::from(Span::styled(
             format!("{} Working…", spinner(app)),
