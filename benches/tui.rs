@@ -60,8 +60,7 @@ async fn desk() -> Desk {
     let settings = support::settings(&support::store_url());
     let store = support::seeded_store(&settings).await;
     support::ensure_viewer(&store, &identity().name).await;
-    let desk = Desk::new(store, settings, Clock::system()).expect("desk");
-    desk
+    Desk::new(store, settings, Clock::system()).expect("desk")
 }
 
 fn identity() -> Identity {
