@@ -98,7 +98,8 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
         /// Do not require a change at the next sign-in (the password is not temporary).
-        #[arg(long)]
+        /// Not with --generate: a generated password is always temporary.
+        #[arg(long, conflicts_with = "generate")]
         no_require_change: bool,
     },
     /// Lift a lock left by failed sign-ins (admins).
@@ -107,9 +108,18 @@ pub enum Command {
         /// The customer's email.
         email: String,
     },
-    /// End every site session of a customer (admins).
+    /// End every site session of a customer, or one with --session (admins).
     #[command(after_help = EXIT_CODES_HELP)]
     SignOut {
+        /// The customer's email.
+        email: String,
+        /// End only this session (an id from `keydesk sessions EMAIL`).
+        #[arg(long, value_name = "ID")]
+        session: Option<i64>,
+    },
+    /// List a customer's live site sessions: id, signed in, last seen, client.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Sessions {
         /// The customer's email.
         email: String,
     },
@@ -239,6 +249,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             | Command::ChangePassword { .. }
             | Command::Unlock { .. }
             | Command::SignOut { .. }
+            | Command::Sessions { .. }
             | Command::Audit { .. }
             | Command::Operators(_)),
         ) => {

@@ -313,6 +313,12 @@ pub struct LoginSettings {
     /// Lock duration.
     #[serde(with = "humantime_serde")]
     pub lockout: Duration,
+    /// Failed sign-ins allowed per client address per `client_window`,
+    /// whichever accounts they try (counted in the store).
+    pub per_client: u32,
+    /// The window `per_client` counts over.
+    #[serde(with = "humantime_serde")]
+    pub client_window: Duration,
 }
 
 /// `[password]`
@@ -328,6 +334,10 @@ pub struct PasswordSettings {
     /// Temporary password lifetime.
     #[serde(with = "humantime_serde")]
     pub temporary_ttl: Duration,
+    /// A file holding a secret mixed into every new password hash (argon2's
+    /// secret key, a "pepper"), kept outside the database; empty for none.
+    #[serde(default)]
+    pub pepper_file: String,
     /// `[password.argon2]`
     pub argon2: Argon2Settings,
 }
@@ -636,6 +646,15 @@ impl Settings {
         }
         if self.login.max_failures == 0 {
             return Err(invalid("login.max_failures", "must be at least 1".into()));
+        }
+        if self.login.per_client == 0 {
+            return Err(invalid("login.per_client", "must be at least 1".into()));
+        }
+        if self.login.client_window.is_zero() {
+            return Err(invalid(
+                "login.client_window",
+                "must be longer than 0s".into(),
+            ));
         }
         let p = &self.password;
         if !(8..=128).contains(&p.min_length) {

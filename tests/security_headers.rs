@@ -23,8 +23,12 @@ fn assert_headers(what: &str, page: &Page) {
     ] {
         assert!(csp.contains(part), "{what}: CSP {csp} lacks {part}");
     }
-    // No page runs script: nothing may loosen that.
-    assert!(!csp.contains("script-src"), "{what}: {csp}");
+    // The only script is the site's own file (/site.js: Show/Hide and the
+    // strength meter); no inline code, no other origin may be allowed.
+    assert!(
+        csp.contains("script-src 'self';") && !csp.contains("script-src 'self' "),
+        "{what}: {csp}"
+    );
     assert!(!csp.contains("unsafe-"), "{what}: {csp}");
     assert_eq!(
         page.header("x-content-type-options"),

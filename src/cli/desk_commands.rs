@@ -138,8 +138,41 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
                 );
             }
         }),
-        Command::SignOut { email } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
+        Command::SignOut {
+            email,
+            session: None,
+        } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
             outln!("ended {n} site session(s) of {}", printable(&email));
+        }),
+        Command::SignOut {
+            email,
+            session: Some(id),
+        } => desk
+            .end_customer_session(&op, &email, id)
+            .await
+            .map(|ended| {
+                if ended {
+                    outln!("ended site session {id} of {}", printable(&email));
+                } else {
+                    outln!(
+                        "site session {id} of {} was not live; nothing changed",
+                        printable(&email)
+                    );
+                }
+            }),
+        Command::Sessions { email } => desk.customer_sessions(&op, &email).await.map(|list| {
+            if list.is_empty() {
+                outln!("{} has no live site session", printable(&email));
+            }
+            for s in list {
+                outln!(
+                    "{}\tsigned in {}\tlast seen {}\t{}",
+                    s.id,
+                    s.created_at.format("%Y-%m-%d %H:%M UTC"),
+                    s.last_seen_at.format("%Y-%m-%d %H:%M UTC"),
+                    printable(&s.client)
+                );
+            }
         }),
         Command::Audit {
             contact,

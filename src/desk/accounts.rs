@@ -14,6 +14,7 @@ use super::error::DeskError;
 use super::operators::{self, Action, Operator};
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
+use super::throttle;
 use super::{
     Desk, ensure_account, find_customer, find_customer_by_id, lock_customer, lock_customer_by_id,
     retry, sessions,
@@ -198,7 +199,46 @@ impl Desk {
     /// saying which), [`DeskError::Locked`], [`DeskError::TemporaryExpired`],
     /// [`DeskError::RateLimited`] when every hashing slot stays busy, or a
     /// store failure.
+    ///
+    /// Failed sign-ins are also counted per client address in the store
+    /// (`login.per_client` per `login.client_window`); past the limit
+    /// every attempt from that address is refused with
+    /// [`DeskError::RateLimited`] before any password is checked.
     pub async fn authenticate(
+        &self,
+        email: &str,
+        password: &str,
+        client: &str,
+    ) -> Result<SignIn, DeskError> {
+        let bucket = throttle::bucket("login:client", client);
+        if let Some(retry_after) = self.client_over_limit(&bucket).await? {
+            tracing::warn!(
+                event = "login.throttled",
+                client = ?client,
+                retry_after_secs = retry_after.as_secs(),
+                "sign-in refused: too many failed sign-ins from this client address"
+            );
+            return Err(DeskError::RateLimited { retry_after });
+        }
+        let result = self.authenticate_checked(email, password, client).await;
+        if let Err(
+            err @ (DeskError::BadCredentials
+            | DeskError::Locked { .. }
+            | DeskError::TemporaryExpired),
+        ) = &result
+        {
+            tracing::info!(
+                event = "login.failed",
+                client = ?client,
+                reason = err.kind(),
+                "sign-in refused"
+            );
+            self.count_client_failure(&bucket).await;
+        }
+        result
+    }
+
+    async fn authenticate_checked(
         &self,
         email: &str,
         password: &str,
@@ -229,7 +269,12 @@ impl Desk {
         } else {
             None
         };
-        let result = retry!(self.record_sign_in(contact.id, &phc, new_phc.as_deref(), client));
+        // ASVS V2.1.7: a password the policy refuses today (found in the
+        // common-password lists, or too weak since the policy was raised)
+        // works this once, then must be replaced before anything else.
+        let weak = self.check_policy(password, &contact).is_err();
+        let result =
+            retry!(self.record_sign_in(contact.id, &phc, new_phc.as_deref(), client, weak));
         if let Ok(signed) = &result {
             tracing::info!(
                 contact = signed.contact_id,
@@ -340,6 +385,7 @@ impl Desk {
         verified_phc: &str,
         new_phc: Option<&str>,
         client: &str,
+        weak: bool,
     ) -> Result<SignIn, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
@@ -372,7 +418,7 @@ impl Desk {
             contact_id: customer.contact.id,
             email: customer.contact.email.clone(),
             name: customer.contact.name.clone(),
-            must_change_password: account.must_change_password,
+            must_change_password: account.must_change_password || weak,
             rehashed: new_phc.is_some(),
         };
         let mut row: account::ActiveModel = account.clone().into();
@@ -381,6 +427,9 @@ impl Desk {
         row.failed_logins = Set(0);
         row.failed_window_started_at = Set(None);
         row.locked_until = Set(None);
+        if weak {
+            row.must_change_password = Set(true);
+        }
         if let Some(new_phc) = new_phc {
             row.password_hash = Set(Some(new_phc.to_owned()));
         }
@@ -391,6 +440,7 @@ impl Desk {
             &actor,
             Event::ok("login", Some(customer.contact.id))
                 .detail("must_change_password", signed.must_change_password)
+                .detail("password_refused_by_policy", weak)
                 .detail("rehashed", signed.rehashed),
         )
         .await?;

@@ -15,7 +15,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod browse;
+mod customer_sessions;
 pub mod error;
+mod login_limit;
 pub mod operator_keys;
 pub mod operators;
 mod outbox;
@@ -24,6 +26,7 @@ pub mod password;
 pub mod reset_links;
 pub mod retention;
 pub mod sessions;
+mod store_keys;
 pub mod throttle;
 pub mod tokens;
 
@@ -124,6 +127,21 @@ impl Desk {
             settings.site.max_concurrent_hashes.max(1),
         )
         .map_err(|e| DeskError::Internal(e.to_string()))?;
+        let hasher = match settings.password.pepper_file.as_str() {
+            "" => hasher,
+            path => {
+                let pepper = std::fs::read(path).map_err(|e| {
+                    DeskError::Internal(format!("password.pepper_file {path}: {e}"))
+                })?;
+                // A trailing newline from an editor is not part of the secret.
+                let pepper = pepper.trim_ascii_end();
+                hasher.with_pepper(pepper).map_err(|e| {
+                    DeskError::Internal(format!(
+                        "password.pepper_file {path}: {e} (it must hold at least 16 bytes)"
+                    ))
+                })?
+            }
+        };
         let composer = Composer::new(&settings)
             .map_err(|e| DeskError::Internal(format!("mail templates: {e}")))?;
         Ok(Self {

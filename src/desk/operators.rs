@@ -285,9 +285,17 @@ impl Desk {
     ) -> Result<Option<String>, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
-        if operator::Entity::find().count(&txn).await? > 0 {
+        if super::store_keys::get(&txn, super::store_keys::FIRST_ADMIN)
+            .await?
+            .is_some()
+            || operator::Entity::find().count(&txn).await? > 0
+        {
             return Ok(None);
         }
+        // Two claims on an empty store both see no operator; only one can
+        // write this name, the other fails on the unique index and, run
+        // again, finds the claim.
+        super::store_keys::claim(&txn, super::store_keys::FIRST_ADMIN, &identity.name, now).await?;
         operator::ActiveModel {
             name: Set(identity.name.clone()),
             role: Set(Role::Admin.as_str().to_owned()),

@@ -90,7 +90,14 @@ impl PasswordPolicy {
     pub fn check(&self, password: &str, ctx: &PolicyContext<'_>) -> Result<(), PolicyRefusal> {
         let mut reasons = Vec::new();
         let length = password.chars().count();
-        if length < self.min_length {
+        // ASVS V2.1.1: the minimum counts a run of spaces as one, so that
+        // padding with spaces cannot make a short password long enough.
+        let counted = password
+            .chars()
+            .zip(std::iter::once(None).chain(password.chars().map(Some)))
+            .filter(|(c, before)| !(*c == ' ' && *before == Some(' ')))
+            .count();
+        if counted < self.min_length {
             reasons.push(format!("Use at least {} characters.", self.min_length));
         }
         let too_long = length > self.max_length;

@@ -362,6 +362,13 @@ impl Desk {
             }
             // The counts stand even though the request is refused.
             txn.commit().await?;
+            tracing::info!(
+                event = "forgot.throttled",
+                client = ?client,
+                by_email = !by_email.allowed,
+                by_client = !by_client.allowed,
+                "Forgot Password request refused by a rate limit"
+            );
             return Err(DeskError::RateLimited { retry_after });
         }
         let customer = if email.trim().len() > 320 {
@@ -456,6 +463,40 @@ impl Desk {
         token: &str,
         new_password: &str,
     ) -> Result<Redeemed, DeskError> {
+        self.redeem_reset_from(token, new_password, "reset link")
+            .await
+    }
+
+    /// [`Desk::redeem_reset`] for a request from `client` (the site passes
+    /// the client address), which the audit row records as the source. A
+    /// link that cannot be used is logged with the client address.
+    ///
+    /// # Errors
+    /// As [`Desk::redeem_reset`].
+    pub async fn redeem_reset_from(
+        &self,
+        token: &str,
+        new_password: &str,
+        client: &str,
+    ) -> Result<Redeemed, DeskError> {
+        let result = self.redeem_reset_checked(token, new_password, client).await;
+        if let Err(DeskError::InvalidLink(problem)) = &result {
+            tracing::info!(
+                event = "reset_link.refused",
+                client = ?client,
+                problem = ?problem,
+                "a reset link that cannot be used was presented"
+            );
+        }
+        result
+    }
+
+    async fn redeem_reset_checked(
+        &self,
+        token: &str,
+        new_password: &str,
+        client: &str,
+    ) -> Result<Redeemed, DeskError> {
         let link = find_link(self.store.conn(), token).await?;
         if let Some(problem) = problem(&link, self.clock.now()) {
             return Err(DeskError::InvalidLink(problem));
@@ -463,7 +504,7 @@ impl Desk {
         let contact = contact_of_account(self.store.conn(), link.account_id).await?;
         self.check_policy(new_password, &contact)?;
         let phc = self.hash_password(new_password).await?;
-        let result = retry!(self.redeem_reset_once(link.id, contact.id, &phc));
+        let result = retry!(self.redeem_reset_once(link.id, contact.id, &phc, client));
         if let Ok(redeemed) = &result {
             self.wake_outbox();
             tracing::info!(
@@ -480,6 +521,7 @@ impl Desk {
         link_id: i64,
         contact_id: i64,
         phc: &str,
+        client: &str,
     ) -> Result<Redeemed, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
@@ -520,7 +562,7 @@ impl Desk {
         audit::write(
             &txn,
             now,
-            &Actor::customer(&customer.contact.email, "reset link"),
+            &Actor::customer(&customer.contact.email, client),
             Event::ok("password.reset_by_link", Some(customer.contact.id))
                 .detail("link_id", link.id)
                 .detail("links_revoked", revoked_links)

@@ -89,6 +89,32 @@ pub(crate) async fn hit(
     })
 }
 
+/// Whether `bucket` has already reached `limit` in its current window,
+/// without counting a hit: the time until the window ends if so. Used
+/// where only failures count (sign-in), so the check is a read and the
+/// failure is counted afterwards with [`hit`].
+pub(crate) async fn exhausted(
+    db: &impl ConnectionTrait,
+    bucket: &str,
+    limit: u32,
+    window: Duration,
+    now: DateTime<Utc>,
+) -> Result<Option<Duration>, DeskError> {
+    let row = throttle::Entity::find()
+        .filter(throttle::Column::Bucket.eq(bucket))
+        .one(db)
+        .await?;
+    let window_delta = delta(window);
+    Ok(row
+        .filter(|row| row.window_started_at + window_delta > now)
+        .filter(|row| u32::try_from(row.hits).unwrap_or(u32::MAX) >= limit)
+        .map(|row| {
+            (row.window_started_at + window_delta - now)
+                .to_std()
+                .unwrap_or_default()
+        }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

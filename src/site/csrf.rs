@@ -9,9 +9,11 @@
 //! cannot forge the field; binding the session means a token minted for
 //! one customer is worthless in another's session.
 //!
-//! The key is drawn at start-up and lives only in memory: a restart
-//! invalidates open forms (the page asks to reload), and there is no
-//! secret on disk to manage or leak.
+//! `keydesk serve` signs with a secret held in the store (drawn once by
+//! the first process, see `Desk::site_csrf_secret`), so several site
+//! processes on one store accept each other's forms and a restart expires
+//! none. A site built without a store secret ([`CsrfKey::generate`]) keys
+//! itself from memory.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -77,6 +79,18 @@ impl CsrfKey {
     /// When the OS random source fails.
     pub fn generate() -> Result<Self, RandomError> {
         Ok(Self(random_bytes()?))
+    }
+
+    /// The key derived from a store-held secret: HMAC-SHA256 of a fixed
+    /// label under the secret, so the stored value is never used as is.
+    #[must_use]
+    pub fn from_secret(secret: &str) -> Self {
+        let mut key = [0u8; BYTES];
+        if let Ok(mut mac) = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()) {
+            mac.update(b"keydesk-site-csrf-key-v1");
+            key.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        Self(key)
     }
 
     /// The token a form carries for this nonce and session cookie.
@@ -145,6 +159,18 @@ mod tests {
         // Anonymous forms: no session on either side.
         let anon = key.token(&nonce, None);
         assert!(key.verify(Some(&nonce), None, Some(&anon)));
+    }
+
+    #[test]
+    fn keys_from_one_secret_agree_and_differ_from_others() {
+        let secret = random_token().unwrap();
+        let nonce = random_token().unwrap();
+        let a = CsrfKey::from_secret(&secret);
+        let b = CsrfKey::from_secret(&secret);
+        let t = a.token(&nonce, None);
+        assert!(b.verify(Some(&nonce), None, Some(&t)));
+        let other = CsrfKey::from_secret(&random_token().unwrap());
+        assert!(!other.verify(Some(&nonce), None, Some(&t)));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Security headers on every response.
 //!
-//! The pages use no script, no inline style and no frames, so the content
-//! security policy allows only our own stylesheet, images from us or over
+//! The pages use no inline script or style and no frames, so the content
+//! security policy allows only our own stylesheet and script (`/site.js`,
+//! Show/Hide and the strength meter of password fields, which asks us and
+//! no one else), images from us or over
 //! https (the operator's logo), and forms posting back to us. No page may
 //! be framed (clickjacking), no address leaks to another site through
 //! `Referer` (the reset link is in the address bar), and nothing with a
@@ -17,7 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 
 /// The content security policy for every response.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' https:; \
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' https:; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// Adds the headers; a handler that set its own `Cache-Control` (the

@@ -126,7 +126,8 @@ pub async fn submit(
         Err(DeskError::Locked { .. }) => return refused("locked"),
         Err(DeskError::TemporaryExpired) => return refused("temporary_expired"),
         Err(DeskError::RateLimited { retry_after }) => {
-            // Every hashing slot inside desk stayed busy.
+            // Too many failed sign-ins from this address (desk logged it),
+            // or every hashing slot inside desk stayed busy.
             return site.error_page(
                 Some(&visitor),
                 ErrorKind::Busy {

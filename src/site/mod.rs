@@ -17,6 +17,8 @@
 //! | POST | `/account/sign-out-everywhere` | Sign out everywhere |
 //! | POST | `/logout` | Log out |
 //! | GET | `/site.css` | the stylesheet |
+//! | GET | `/site.js` | Show/Hide and the strength meter for password fields (the only script) |
+//! | POST | `/password/strength` | the meter's question: the policy's verdict, as JSON |
 
 pub mod account;
 pub mod csrf;
@@ -27,6 +29,7 @@ pub mod limits;
 pub mod login;
 pub mod reset;
 pub mod session;
+pub mod strength;
 pub mod templates;
 
 use std::future::Future;
@@ -62,6 +65,9 @@ pub enum SiteError {
     /// No randomness for the CSRF key.
     #[error(transparent)]
     Random(#[from] csrf::RandomError),
+    /// The store-held CSRF secret could not be read or made.
+    #[error("the site's CSRF secret: {0}")]
+    Secret(String),
     /// `site.base_url` cannot be used.
     #[error("site.base_url {0}")]
     BaseUrl(String),
@@ -147,6 +153,15 @@ impl Site {
     /// A broken template override, an unusable `site.base_url`, or no
     /// randomness for the CSRF key.
     pub fn new(desk: Desk) -> Result<Self, SiteError> {
+        Self::with_csrf_key(desk, csrf::CsrfKey::generate()?)
+    }
+
+    /// The site with forms signed by `csrf` (from the store's secret, so
+    /// that every site process on one store agrees).
+    ///
+    /// # Errors
+    /// As [`Site::new`].
+    pub fn with_csrf_key(desk: Desk, csrf: csrf::CsrfKey) -> Result<Self, SiteError> {
         let settings = desk.settings().site.clone();
         let (secure, base) = split_base_url(&settings.base_url)?;
         let brand = Brand {
@@ -166,7 +181,7 @@ impl Site {
         Ok(Self {
             desk,
             templates,
-            csrf: csrf::CsrfKey::generate()?,
+            csrf,
             limiter,
             cookies: CookiePolicy {
                 secure,
@@ -251,12 +266,20 @@ impl Site {
     /// The page for a desk outcome no handler has a better answer to.
     pub(crate) fn desk_failure(&self, visitor: &Visitor, err: &DeskError) -> Response {
         match err {
-            DeskError::RateLimited { retry_after } => self.error_page(
-                Some(visitor),
-                ErrorKind::RateLimited {
-                    retry_after_secs: retry_after.as_secs(),
-                },
-            ),
+            DeskError::RateLimited { retry_after } => {
+                tracing::info!(
+                    event = "request.throttled",
+                    client = %visitor.ip,
+                    retry_after_secs = retry_after.as_secs(),
+                    "request refused by a rate limit"
+                );
+                self.error_page(
+                    Some(visitor),
+                    ErrorKind::RateLimited {
+                        retry_after_secs: retry_after.as_secs(),
+                    },
+                )
+            }
             DeskError::Unavailable(_) => self.error_page(Some(visitor), ErrorKind::Unavailable),
             DeskError::SessionEnded => self.to_login(visitor, "session_ended", true),
             other => {
@@ -280,7 +303,11 @@ impl Site {
 
     /// The 403 answer to a form without a good CSRF token.
     pub(crate) fn csrf_refused(&self, visitor: &Visitor) -> Response {
-        tracing::info!(client = %visitor.ip, "form refused: missing or wrong CSRF token");
+        tracing::warn!(
+            event = "csrf.refused",
+            client = %visitor.ip,
+            "form refused: missing or wrong CSRF token"
+        );
         self.error_page(Some(visitor), ErrorKind::Csrf)
     }
 
@@ -344,6 +371,8 @@ pub fn router_for(site: Arc<Site>) -> Router {
     let mut pages: Router<Arc<Site>> = Router::new()
         .route("/", get(root))
         .route("/site.css", get(stylesheet))
+        .route("/site.js", get(script))
+        .route("/password/strength", post(strength::check))
         .route("/login", get(login::show).post(login::submit))
         .route("/logout", post(account::logout))
         .route("/password/forgot", get(forgot::show).post(forgot::submit))
@@ -398,7 +427,8 @@ pub fn router_for(site: Arc<Site>) -> Router {
 }
 
 /// Serves the site on `listener` until `shutdown` completes, then lets
-/// requests in flight finish.
+/// requests in flight finish. Forms are signed with the store's CSRF
+/// secret, shared by every site process on the store.
 ///
 /// # Errors
 /// As [`Site::new`], or an I/O failure of the listener.
@@ -407,7 +437,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), SiteError> {
-    let app = router(desk.clone())?;
+    let secret = desk
+        .site_csrf_secret()
+        .await
+        .map_err(|e| SiteError::Secret(e.to_string()))?;
+    let key = csrf::CsrfKey::from_secret(&secret);
+    let app = router_for(Arc::new(Site::with_csrf_key(desk.clone(), key)?));
     tracing::info!(address = ?listener.local_addr().ok(), "customer site listening");
     let purge = tokio::spawn(purge_hourly(desk));
     let served = axum::serve(
@@ -445,6 +480,20 @@ async fn stylesheet(State(site): State<Arc<Site>>) -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         site.templates.css().to_owned(),
+    )
+        .into_response()
+}
+
+/// The one script: Show/Hide beside password fields (ASVS V2.1.12).
+const SCRIPT: &str = include_str!("../../assets/site/site.js");
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
     )
         .into_response()
 }

@@ -64,7 +64,17 @@ pub async fn show(
             "",
             &[],
         ),
-        Err(err) => failure(&site, &visitor, &err),
+        Err(err) => {
+            if let DeskError::InvalidLink(problem) = &err {
+                tracing::info!(
+                    event = "reset_link.refused",
+                    client = %visitor.ip,
+                    problem = ?problem,
+                    "a reset link that cannot be used was opened"
+                );
+            }
+            failure(&site, &visitor, &err)
+        }
     }
 }
 
@@ -85,7 +95,10 @@ pub async fn submit(
         Ok(permit) => permit,
         Err(busy) => return site.busy(&visitor, busy),
     };
-    let outcome = site.desk().redeem_reset(&token, &input.new_password).await;
+    let outcome = site
+        .desk()
+        .redeem_reset_from(&token, &input.new_password, &visitor.client())
+        .await;
     drop(permit);
     match outcome {
         Ok(_) => {

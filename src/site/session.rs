@@ -2,7 +2,11 @@
 //! to desk's session.
 //!
 //! Two cookies, both `HttpOnly`, `SameSite=Lax`, `Path` = the site's base
-//! path, and `Secure` when `site.base_url` is https:
+//! path, and `Secure` when `site.base_url` is https. An https site at the
+//! root of its host names them with the `__Host-` prefix
+//! (`__Host-kd_session`), so the browser keeps them to that very host:
+//! no `Domain`, `Path=/`, `Secure`. (Under a base path or over plain http
+//! the prefix is impossible; the names are then as below.)
 //! - `kd_session`: the raw session id desk minted (desk stores only its
 //!   SHA-256). A browser-session cookie: no `Max-Age`, so closing the
 //!   browser drops it; desk's idle and absolute timeouts apply regardless.
@@ -79,6 +83,12 @@ impl CookiePolicy {
         } else {
             name.to_owned()
         }
+    }
+
+    /// The value of cookie `name` (by its wire name) in a request.
+    #[must_use]
+    pub fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        cookie(headers, &self.name(name))
     }
 
     /// A `Set-Cookie` value that deletes `name`.
@@ -277,5 +287,35 @@ mod tests {
         );
         assert_eq!(plain.name("kd_session"), "kd_session");
         assert_eq!(secure.name("kd_session"), "kd_session");
+    }
+
+    #[test]
+    fn an_https_site_at_the_root_uses_host_prefixed_cookies() {
+        let root = CookiePolicy {
+            secure: true,
+            path: "/".into(),
+        };
+        let set = root.set("kd_session", "abc");
+        assert_eq!(
+            set,
+            "__Host-kd_session=abc; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert!(
+            root.clear("kd_csrf")
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-kd_csrf=;")
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("kd_session=plain; __Host-kd_session=prefixed"),
+        );
+        assert_eq!(root.read(&h, "kd_session").as_deref(), Some("prefixed"));
+        let plain = CookiePolicy {
+            secure: false,
+            path: "/".into(),
+        };
+        assert_eq!(plain.read(&h, "kd_session").as_deref(), Some("plain"));
     }
 }

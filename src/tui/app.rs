@@ -31,6 +31,8 @@ pub struct UiConfig {
     pub link_ttl: Duration,
     /// Shortest password the policy accepts (for the dialog's hint).
     pub min_password_length: usize,
+    /// How long an unused temporary password works (`password.temporary_ttl`).
+    pub temporary_ttl: Duration,
     /// `sqlite`, `postgres`, `mysql`.
     pub backend: String,
     /// `file`, `smtp`, `sendmail`.
@@ -44,6 +46,7 @@ impl Default for UiConfig {
         Self {
             link_ttl: Duration::from_secs(6 * 3600),
             min_password_length: 12,
+            temporary_ttl: Duration::from_secs(72 * 3600),
             backend: "sqlite".into(),
             transport: "file".into(),
             site: None,
@@ -540,6 +543,12 @@ impl App {
     #[must_use]
     pub fn link_ttl_text(&self) -> String {
         duration_words(self.config.link_ttl)
+    }
+
+    /// "3 days": how long an unused temporary password works, in words.
+    #[must_use]
+    pub fn temporary_ttl_text(&self) -> String {
+        duration_words(self.config.temporary_ttl)
     }
 
     /// Sets the status message (sanitised).

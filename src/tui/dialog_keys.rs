@@ -208,6 +208,7 @@ fn change_password_key(app: &mut App, key: KeyEvent, command: Option<Command>) -
         };
     if input_first && let Some(request) = to_input_request(&Event::Key(key)) {
         if cp.input.handle(request).is_some_and(|r| r.value) {
+            cp.generated = false;
             return password_changed(app);
         }
         return Vec::new();
@@ -259,6 +260,11 @@ fn save(app: &mut App) -> Vec<Cmd> {
     };
     if cp.input.value().is_empty() {
         cp.error = Some("Type a password or press Ctrl-G to generate one".into());
+        return Vec::new();
+    }
+    if cp.generated && !cp.require_change {
+        cp.error =
+            Some("A generated password is temporary: keep \"must change at next login\" on".into());
         return Vec::new();
     }
     if !cp.can_save() {

@@ -304,6 +304,10 @@ pub struct ChangePassword {
     pub show: bool,
     /// Require a new password at next login (on by default).
     pub require_change: bool,
+    /// The text is a generated password, unedited. It may only be set as
+    /// a temporary one (ASVS V2.3.1: a system-made secret never becomes the
+    /// long-term password).
+    pub generated: bool,
     /// The focused field.
     pub focus: CpField,
     /// Policy feedback for the current text.
@@ -325,6 +329,7 @@ impl ChangePassword {
             input: Input::default(),
             show: false,
             require_change: true,
+            generated: false,
             focus: CpField::Password,
             feedback: None,
             generation: 0,

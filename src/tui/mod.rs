@@ -56,6 +56,7 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
     app::UiConfig {
         link_ttl: settings.reset.link_ttl,
         min_password_length: settings.password.min_length,
+        temporary_ttl: settings.password.temporary_ttl,
         backend: store.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
         site: None,

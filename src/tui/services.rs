@@ -200,8 +200,14 @@ impl Services {
                     .desk
                     .change_password(&op, email, password.expose(), require_change)
                     .await?;
+                let expiry = set.temporary_expires_at.map_or_else(String::new, |at| {
+                    format!(
+                        "; temporary, stops working at {} unless changed",
+                        at.format("%Y-%m-%d %H:%M UTC")
+                    )
+                });
                 Ok(format!(
-                    "Password changed for {name}; {} reset link(s) revoked, {} session(s) ended",
+                    "Password changed for {name}; {} reset link(s) revoked, {} session(s) ended{expiry}",
                     set.links_revoked, set.sessions_ended
                 ))
             }

@@ -83,6 +83,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::PasswordGenerated(Ok(secret)) => {
             if let Some(Dialog::ChangePassword(cp)) = app.dialogs.last_mut() {
                 cp.input = tui_input::Input::new(secret.expose().to_owned());
+                cp.generated = true;
+                cp.require_change = true;
                 // A generated password is shown so the agent can read it out.
                 cp.show = true;
                 cp.focus = dialogs::CpField::Password;

@@ -787,3 +787,52 @@ fn text_from_the_database_is_sanitised_on_the_way_in() {
             .contains('\x1b')
     );
 }
+
+#[test]
+fn a_generated_password_can_only_be_temporary() {
+    let mut a = showing(120, 40, vec![row(7, "Ada Lovelace", true)], false);
+    update(&mut a, key('.'));
+    update(&mut a, key('c'));
+    update(
+        &mut a,
+        Msg::PasswordGenerated(Ok(crate::settings::Secret::new("abcd-efgh-jkmn-pqrs"))),
+    );
+    let generation = a.check_generation;
+    update(
+        &mut a,
+        Msg::PolicyChecked {
+            generation,
+            feedback: PolicyFeedback {
+                ok: true,
+                problems: Vec::new(),
+                strength: Some(4),
+            },
+        },
+    );
+    update(&mut a, ctrl('r'));
+    assert!(update(&mut a, code(KeyCode::Enter)).is_empty());
+    let Some(Dialog::ChangePassword(cp)) = a.dialogs.last() else {
+        panic!()
+    };
+    assert!(
+        cp.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("temporary")
+    );
+    update(&mut a, ctrl('r'));
+    let cmds = update(&mut a, code(KeyCode::Enter));
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [Cmd::Act {
+                action: Action::ChangePassword {
+                    require_change: true,
+                    ..
+                },
+                ..
+            }]
+        ),
+        "{cmds:?}"
+    );
+}

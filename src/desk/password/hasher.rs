@@ -52,6 +52,12 @@ pub enum PasswordError {
     /// The OS random number generator failed to give a salt.
     #[error("the operating system's random number generator failed")]
     Rng,
+    /// The configured pepper is too short to be a secret.
+    #[error("the pepper is shorter than 16 bytes")]
+    PepperTooShort,
+    /// A stored hash was made with a pepper this hasher does not hold.
+    #[error("the stored password hash needs a pepper (key id {0}) that is not configured")]
+    Pepper(String),
 }
 
 /// Hashes and verifies passwords with argon2id.
@@ -71,6 +77,10 @@ struct Inner {
     settings: Argon2Settings,
     argon2: Argon2<'static>,
     params: Params,
+    /// The pepper (argon2 secret key) new hashes use, if any; never logged.
+    pepper: Option<Vec<u8>>,
+    /// The parameters new hashes record: `params` plus the pepper's key id.
+    hash_params: Params,
     /// Idle hashing buffers, each exactly `params.block_count()` blocks.
     pool: Mutex<Vec<Vec<Block>>>,
     pool_capacity: usize,
@@ -117,11 +127,83 @@ impl Hasher {
             inner: Arc::new(Inner {
                 settings,
                 argon2,
+                pepper: None,
+                hash_params: params.clone(),
                 params,
                 pool: Mutex::new(Vec::with_capacity(pool_capacity)),
                 pool_capacity,
             }),
         })
+    }
+
+    /// The same hasher mixing `pepper` into every new hash as argon2's
+    /// secret key (ASVS V2.4.5). New PHC strings carry `keyid=` (4 bytes of
+    /// the pepper's SHA-256), so a hash is verified with the pepper it was
+    /// made with, older hashes without one still verify (and
+    /// [`Hasher::needs_rehash`] says to replace them), and a wrong pepper is
+    /// an error rather than a silent mismatch.
+    ///
+    /// # Errors
+    /// [`PasswordError::PepperTooShort`] under 16 bytes;
+    /// [`PasswordError::Params`] when longer than argon2 accepts.
+    pub fn with_pepper(self, pepper: &[u8]) -> Result<Self, PasswordError> {
+        use sha2::Digest;
+        if pepper.len() < 16 {
+            return Err(PasswordError::PepperTooShort);
+        }
+        Argon2::new_with_secret(
+            pepper,
+            Algorithm::Argon2id,
+            Version::V0x13,
+            self.inner.params.clone(),
+        )
+        .map_err(PasswordError::Params)?;
+        let digest = sha2::Sha256::digest(pepper);
+        let keyid = argon2::KeyId::new(&digest[..4]).map_err(PasswordError::Params)?;
+        let base = &self.inner.params;
+        let hash_params = argon2::ParamsBuilder::new()
+            .m_cost(base.m_cost())
+            .t_cost(base.t_cost())
+            .p_cost(base.p_cost())
+            .output_len(OUTPUT_LEN)
+            .keyid(keyid)
+            .build()
+            .map_err(PasswordError::Params)?;
+        let inner = &*self.inner;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings: inner.settings,
+                argon2: inner.argon2.clone(),
+                pepper: Some(pepper.to_vec()),
+                hash_params,
+                params: inner.params.clone(),
+                pool: Mutex::new(Vec::with_capacity(inner.pool_capacity)),
+                pool_capacity: inner.pool_capacity,
+            }),
+        })
+    }
+
+    /// The argon2 context for `params`: with the pepper when `params`
+    /// carry a key id (which must be this hasher's), plain otherwise.
+    fn context<'a>(
+        &'a self,
+        algorithm: Algorithm,
+        version: Version,
+        params: &Params,
+    ) -> Result<Argon2<'a>, PasswordError> {
+        if params.keyid().is_empty() {
+            return Ok(Argon2::new(algorithm, version, params.clone()));
+        }
+        let inner = &*self.inner;
+        match &inner.pepper {
+            Some(pepper) if inner.hash_params.keyid() == params.keyid() => {
+                Argon2::new_with_secret(pepper, algorithm, version, params.clone())
+                    .map_err(PasswordError::Params)
+            }
+            _ => Err(PasswordError::Pepper(
+                params.keyid().iter().map(|b| format!("{b:02x}")).collect(),
+            )),
+        }
     }
 
     /// The parameters new hashes are made with.
@@ -139,9 +221,10 @@ impl Hasher {
         let salt = argon2::password_hash::try_generate_salt().map_err(|_| PasswordError::Rng)?;
         let mut out = [0u8; OUTPUT_LEN];
         let inner = &*self.inner;
+        let argon2 = self.context(Algorithm::Argon2id, Version::V0x13, &inner.hash_params)?;
         self.compute(
-            &inner.argon2,
-            &inner.params,
+            &argon2,
+            &inner.hash_params,
             password.as_bytes(),
             &salt,
             &mut out,
@@ -149,7 +232,7 @@ impl Hasher {
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&self.inner.params).map_err(phc_internal)?,
+            params: ParamsString::try_from(&inner.hash_params).map_err(phc_internal)?,
             salt: Some(Salt::new(&salt).map_err(phc_internal)?),
             hash: Some(Output::new(&out).map_err(phc_internal)?),
         };
@@ -165,7 +248,7 @@ impl Hasher {
     /// failure. A wrong password is `Ok(false)`, not an error.
     pub fn verify(&self, password: &str, phc: &str) -> Result<bool, PasswordError> {
         let stored = Stored::parse(phc)?;
-        let argon2 = Argon2::new(stored.algorithm, stored.version, stored.params.clone());
+        let argon2 = self.context(stored.algorithm, stored.version, &stored.params)?;
         let mut buf = [0u8; Output::MAX_LENGTH];
         let out = buf
             .get_mut(..stored.expected.len())
@@ -196,6 +279,7 @@ impl Hasher {
             || stored.params.t_cost() != current.t_cost()
             || stored.params.p_cost() != current.p_cost()
             || stored.expected.len() != OUTPUT_LEN
+            || stored.params.keyid() != self.inner.hash_params.keyid()
     }
 
     /// Spends the same work as verifying a hash made with the current
@@ -207,9 +291,13 @@ impl Hasher {
         const DUMMY_SALT: [u8; 16] = *b"keydesk-dummy-sa";
         let mut out = [0u8; OUTPUT_LEN];
         let inner = &*self.inner;
+        let Ok(argon2) = self.context(Algorithm::Argon2id, Version::V0x13, &inner.hash_params)
+        else {
+            return;
+        };
         let ran = self.compute(
-            &inner.argon2,
-            &inner.params,
+            &argon2,
+            &inner.hash_params,
             password.as_bytes(),
             &DUMMY_SALT,
             &mut out,

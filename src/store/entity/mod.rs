@@ -11,4 +11,5 @@ pub mod operator_key;
 pub mod outbox;
 pub mod reset_link;
 pub mod session;
+pub mod store_key;
 pub mod throttle;

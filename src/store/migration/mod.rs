@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tables;
 mod m20261128_000002_operator_keys;
+mod m20261128_000003_store_keys;
 
 /// Every migration keydesk knows.
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_operator_keys::Migration),
+            Box::new(m20261128_000003_store_keys::Migration),
         ]
     }
 }

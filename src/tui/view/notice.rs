@@ -62,9 +62,12 @@ pub fn draw(app: &App, n: &Notice, frame: &mut Frame, area: Rect) {
                     format!(
                         "Give it to the customer through another channel (phone, chat), never by email to the same address.{}",
                         if *require_change {
-                            " They must choose a new password at next login."
+                            format!(
+                                " They must choose a new password at next login; unused, this one stops working after {}.",
+                                app.temporary_ttl_text()
+                            )
                         } else {
-                            ""
+                            String::new()
                         }
                     ),
                     t.base,
