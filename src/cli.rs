@@ -161,6 +161,9 @@ pub enum Command {
     Worker,
     /// List outbox messages: state, attempts, last error (never the content).
     Outbox(OutboxArgs),
+    /// Serve the console over SSH on `ssh.listen`: operators sign in with a
+    /// key added by `operators add-key`; only pty sessions are served.
+    SshServe,
 }
 
 /// `keydesk outbox [--failed] [--limit N] | outbox retry ID`
@@ -257,6 +260,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             desk_commands::run(store, settings, command).await
         }
         Some(Command::Serve) => serve_site(settings).await,
+        Some(Command::SshServe) => serve_ssh(settings).await,
         Some(Command::Worker) => {
             let store = open_store(&settings).await?;
             crate::mail::admin::run_worker(store, &settings).await?;
@@ -557,6 +561,14 @@ async fn serve_site(settings: Settings) -> Result<i32> {
     let served = crate::site::serve(desk, listener, shutdown_signal()).await;
     worker.stop().await;
     served?;
+    Ok(0)
+}
+
+/// `keydesk ssh-serve`: the console over SSH until SIGTERM or Ctrl-C.
+async fn serve_ssh(settings: Settings) -> Result<i32> {
+    let store = open_store(&settings).await?;
+    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())?;
+    crate::ssh::serve(desk, shutdown_signal()).await?;
     Ok(0)
 }
 

@@ -15,5 +15,6 @@ pub mod mail;
 pub mod seed;
 pub mod settings;
 pub mod site;
+pub mod ssh;
 pub mod store;
 pub mod tui;

@@ -49,8 +49,34 @@ pub enum OperatorsCommand {
         /// OS user name.
         name: String,
     },
-    /// List operators and their roles.
+    /// List operators and their roles, with the fingerprints of their SSH keys.
     List,
+    /// Give an operator an SSH public key for `ssh-serve` (admins): from a
+    /// file, or `-` for standard input.
+    #[command(name = "add-key")]
+    AddKey {
+        /// OS user name (an existing operator).
+        name: String,
+        /// The public key file (e.g. ~/.ssh/id_ed25519.pub).
+        #[arg(
+            long,
+            value_name = "KEY.pub",
+            conflicts_with = "stdin",
+            required_unless_present = "stdin"
+        )]
+        file: Option<std::path::PathBuf>,
+        /// `-`: read the public key from standard input.
+        #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
+        stdin: Option<String>,
+    },
+    /// Remove an operator's SSH key by fingerprint, or all their keys (admins).
+    #[command(name = "remove-key")]
+    RemoveKey {
+        /// OS user name.
+        name: String,
+        /// `SHA256:...` as `operators list` shows it; none removes every key.
+        fingerprint: Option<String>,
+    },
 }
 
 /// After `migrate`: on a store with no operators, the OS user running it
@@ -153,6 +179,18 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             limit,
             json,
         } => audit(&desk, &op, contact, limit, json).await?,
+        Command::Operators(OperatorsCommand::AddKey { name, file, .. }) => {
+            match read_key_text(file.as_deref()).and_then(|text| {
+                crate::desk::operator_keys::parse_public_key(&text).map_err(|e| e.to_string())
+            }) {
+                Ok(key) => add_key(&desk, &op, &name, &key).await,
+                Err(message) => {
+                    // Bad input: said clearly, nothing stored.
+                    eprintln!("keydesk: {}", printable(&message));
+                    return Ok(exit::USAGE);
+                }
+            }
+        }
         Command::Operators(command) => operators(&desk, &op, command).await?,
         // Not customer-access commands; `cli::run` never sends them here.
         _ => Ok(()),
@@ -347,18 +385,74 @@ async fn operators(
         OperatorsCommand::Remove { name } => desk.remove_operator(op, &name).await.map(|()| {
             outln!("{} is no longer an operator", printable(&name));
         }),
-        OperatorsCommand::List => desk.list_operators(op).await.map(|list| {
-            for entry in list {
-                outln!(
-                    "{:<24} {:<7} added {} by {}",
-                    printable(&entry.name),
-                    entry.role,
-                    entry.created_at.format("%Y-%m-%d"),
-                    printable(&entry.created_by)
-                );
+        OperatorsCommand::List => match desk.list_operators(op).await {
+            Ok(list) => {
+                let keys = match desk.list_operator_keys(op).await {
+                    Ok(keys) => keys,
+                    Err(err) => return Ok(Err(err)),
+                };
+                for entry in list {
+                    outln!(
+                        "{:<24} {:<7} added {} by {}",
+                        printable(&entry.name),
+                        entry.role,
+                        entry.created_at.format("%Y-%m-%d"),
+                        printable(&entry.created_by)
+                    );
+                    for key in keys.iter().filter(|k| k.operator == entry.name) {
+                        outln!(
+                            "    key {} {} {}",
+                            key.fingerprint,
+                            key.algorithm,
+                            printable(&key.comment)
+                        );
+                    }
+                }
+                Ok(())
             }
-        }),
+            Err(err) => Err(err),
+        },
+        // Parsed and run by `run`, which can answer bad input with exit 2.
+        OperatorsCommand::AddKey { .. } => Ok(()),
+        OperatorsCommand::RemoveKey { name, fingerprint } => desk
+            .remove_operator_keys(op, &name, fingerprint.as_deref())
+            .await
+            .map(|n| outln!("removed {n} key(s) of {}", printable(&name))),
     })
+}
+
+async fn add_key(
+    desk: &Desk,
+    op: &Operator,
+    name: &str,
+    key: &russh::keys::PublicKey,
+) -> std::result::Result<(), DeskError> {
+    desk.add_operator_key(op, name, key).await.map(|added| {
+        outln!(
+            "{} may now sign in to ssh-serve with {} ({})",
+            printable(&added.operator),
+            added.fingerprint,
+            added.algorithm
+        );
+    })
+}
+
+/// The public key text from `--file` or standard input (at most 64 KiB:
+/// a public key is one short line).
+fn read_key_text(file: Option<&std::path::Path>) -> std::result::Result<String, String> {
+    use std::io::Read;
+    const LIMIT: u64 = 64 * 1024;
+    let mut text = String::new();
+    let read = match file {
+        Some(path) => std::fs::File::open(path)
+            .and_then(|f| f.take(LIMIT).read_to_string(&mut text))
+            .map_err(|e| format!("reading {}: {e}", path.display())),
+        None => std::io::stdin()
+            .take(LIMIT)
+            .read_to_string(&mut text)
+            .map_err(|e| format!("reading the key from standard input: {e}")),
+    };
+    read.map(|_| text)
 }
 
 /// Text from the database, made safe for a terminal: control characters

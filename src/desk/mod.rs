@@ -18,6 +18,7 @@ pub mod browse;
 mod customer_sessions;
 pub mod error;
 mod login_limit;
+pub mod operator_keys;
 pub mod operators;
 mod outbox;
 mod own_sessions;

@@ -13,7 +13,7 @@ use std::pin::pin;
 use std::time::Duration;
 
 use base64::Engine;
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
 use ratatui::crossterm::event::Event;
@@ -147,8 +147,12 @@ where
             _ = tick.tick() => Some(Msg::Tick(services.clock().now())),
         };
         let mut batch: Vec<Msg> = msg.into_iter().collect();
-        // Take whatever else is already waiting before drawing once.
-        while let Some(Some(event)) = events.next().now_or_never() {
+        // Take whatever else is already waiting before drawing once. The
+        // stream is polled with this task's own waker: `now_or_never` would
+        // hand it a no-op one, and crossterm's EventStream keeps the waker
+        // of the poll that found nothing, so the next key would then wait
+        // for the tick.
+        while let Some(Some(event)) = ready_now(events.as_mut()).await {
             match event {
                 Ok(event) => batch.extend(from_event(event)),
                 Err(err) => return Err(RuntimeError::Terminal(err.to_string())),
@@ -172,6 +176,18 @@ where
             draw(terminal, &mut app)?;
         }
     }
+}
+
+/// The stream's next item if it is ready now (`None` if not), polled with
+/// the calling task's waker so a stream that is not ready wakes this task.
+async fn ready_now<E: Stream + ?Sized>(
+    mut events: std::pin::Pin<&mut E>,
+) -> Option<Option<E::Item>> {
+    std::future::poll_fn(|cx| match events.as_mut().poll_next(cx) {
+        std::task::Poll::Ready(item) => std::task::Poll::Ready(Some(item)),
+        std::task::Poll::Pending => std::task::Poll::Ready(None),
+    })
+    .await
 }
 
 fn from_event(event: Event) -> Option<Msg> {

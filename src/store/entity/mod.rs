@@ -7,6 +7,7 @@ pub mod contact;
 pub mod grant;
 pub mod offer;
 pub mod operator;
+pub mod operator_key;
 pub mod outbox;
 pub mod reset_link;
 pub mod session;

@@ -3,6 +3,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_create_tables;
+mod m20261128_000002_operator_keys;
 mod m20261128_000003_store_keys;
 
 /// Every migration keydesk knows.
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261128_000001_create_tables::Migration),
+            Box::new(m20261128_000002_operator_keys::Migration),
             Box::new(m20261128_000003_store_keys::Migration),
         ]
     }
