@@ -148,10 +148,21 @@ pub fn theme_for(setting: ThemeName, term: &str, no_color: bool) -> Theme {
     Theme::pick(name, false)
 }
 
+/// Frame bytes a client may leave unread before its session ends: a
+/// client that stops reading (suspended, or hostile) must not make the
+/// server hold its frames without end. A full 200x50 frame is about 8 KB.
+const MAX_UNSENT: usize = 1 << 20;
+
+/// How long the goodbye (the terminal restored) may take to go out when a
+/// session ends; a client that takes none of it is simply closed.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Collects a frame's bytes and hands them to the channel writer on flush.
 struct ChannelWriter {
     buf: Vec<u8>,
     tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes handed to the writer and not yet taken by the channel.
+    unsent: Arc<AtomicUsize>,
 }
 
 impl Write for ChannelWriter {
@@ -164,7 +175,13 @@ impl Write for ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
+        if self.unsent.load(Ordering::SeqCst) > MAX_UNSENT {
+            return Err(io::Error::other(
+                "the SSH client has stopped reading (over 1 MiB of frames unsent)",
+            ));
+        }
         let frame = std::mem::take(&mut self.buf);
+        self.unsent.fetch_add(frame.len(), Ordering::SeqCst);
         self.tx
             .send(frame)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the SSH channel is gone"))
@@ -176,12 +193,16 @@ async fn write_frames(
     handle: Handle,
     channel: ChannelId,
     mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+    unsent: Arc<AtomicUsize>,
 ) {
     while let Some(mut bytes) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             bytes.extend_from_slice(&more);
         }
-        if handle.data(channel, bytes).await.is_err() {
+        let n = bytes.len();
+        let sent = handle.data(channel, bytes).await;
+        unsent.fetch_sub(n, Ordering::SeqCst);
+        if sent.is_err() {
             break;
         }
     }
@@ -262,10 +283,16 @@ pub async fn run(
 ) -> End {
     let _active = ActiveGuard::new(&shared.active);
     let (out_tx, out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-    let writer = tokio::spawn(write_frames(handle.clone(), channel, out_rx));
+    let unsent = Arc::new(AtomicUsize::new(0));
+    let mut writer = tokio::spawn(write_frames(
+        handle.clone(),
+        channel,
+        out_rx,
+        Arc::clone(&unsent),
+    ));
     let _ = out_tx.send(ENTER.to_vec());
 
-    let end = console(&shared, &spec, out_tx.clone(), events).await;
+    let end = console(&shared, &spec, out_tx.clone(), unsent, events).await;
 
     let mut goodbye = LEAVE.to_vec();
     if let Some(line) = end.farewell() {
@@ -274,8 +301,15 @@ pub async fn run(
     }
     let _ = out_tx.send(goodbye);
     drop(out_tx);
-    // Every frame and the restore sequence go out before the close.
-    let _ = writer.await;
+    // Every frame and the restore sequence go out before the close, unless
+    // the client takes none of them.
+    if tokio::time::timeout(GOODBYE_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+        tracing::info!(operator = %spec.operator, source = %spec.source, "ssh session: the client took no output; closed");
+    }
     let status = u32::from(end == End::Failed);
     let _ = handle.exit_status_request(channel, status).await;
     let _ = handle.eof(channel).await;
@@ -288,6 +322,7 @@ async fn console(
     shared: &Shared,
     spec: &Spec,
     out: mpsc::UnboundedSender<Vec<u8>>,
+    unsent: Arc<AtomicUsize>,
     mut events: mpsc::UnboundedReceiver<Event>,
 ) -> End {
     let settings = shared.desk.settings();
@@ -317,6 +352,7 @@ async fn console(
         ChannelWriter {
             buf: Vec::with_capacity(16 * 1024),
             tx: out,
+            unsent,
         },
         Size::new(w, h),
     );
@@ -406,6 +442,36 @@ mod tests {
             theme_for(ThemeName::Ansi16, "xterm-256color", false).name,
             ThemeName::Ansi16
         );
+    }
+
+    #[test]
+    fn a_client_that_stops_reading_ends_its_session_instead_of_growing_it() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let unsent = Arc::new(AtomicUsize::new(0));
+        let mut w = ChannelWriter {
+            buf: Vec::new(),
+            tx,
+            unsent: Arc::clone(&unsent),
+        };
+        let frame = vec![b'x'; 8 * 1024];
+        let mut flushed = 0;
+        // Nobody takes the frames off the channel.
+        let err = loop {
+            w.write_all(&frame).unwrap();
+            match w.flush() {
+                Ok(()) => flushed += 1,
+                Err(err) => break err,
+            }
+            assert!(flushed < 1000, "the writer never refused");
+        };
+        assert!(err.to_string().contains("stopped reading"), "{err}");
+        assert!(unsent.load(Ordering::SeqCst) <= MAX_UNSENT + frame.len());
+        assert_eq!(flushed, MAX_UNSENT / frame.len() + 1);
+        // Once the client reads again, frames flow.
+        while rx.try_recv().is_ok() {}
+        unsent.store(0, Ordering::SeqCst);
+        w.write_all(&frame).unwrap();
+        w.flush().unwrap();
     }
 
     #[test]
