@@ -44,14 +44,19 @@ fn confirm_reset_for_ada(c: &mut Console) {
     c.send("\r");
 }
 
-/// The store after an interrupted reset: the link, its mail and its audit
-/// event are all there or none is, the file is intact, and the write lock
-/// is free (a new reset goes through at once).
-async fn assert_whole(fx: &Fixture) {
+/// The store after an interrupted reset, against its footprint `before`
+/// the console started: the new link, its mail and its audit event are
+/// all there or none is, the file is intact, and the write lock is free
+/// (a new reset goes through at once).
+async fn assert_whole(fx: &Fixture, before: (i64, i64, i64)) {
     let (links, mails, audits) = reset_footprint(fx.desk.store()).await;
+    let added = (links - before.0, mails - before.1, audits - before.2);
     assert!(
-        links == mails && mails == audits && links <= 1,
-        "half-done reset: {links} links, {mails} mails, {audits} audit events"
+        added.0 == added.1 && added.1 == added.2 && added.0 <= 1,
+        "half-done reset: {} links, {} mails, {} audit events added",
+        added.0,
+        added.1,
+        added.2
     );
     let store = fx.desk.store();
     let check: String = store
@@ -87,6 +92,7 @@ async fn assert_whole(fx: &Fixture) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_in_the_view_restores_the_terminal_and_half_does_nothing() {
     let fx = fixture().await;
+    let before = reset_footprint(fx.desk.store()).await;
     let mut env = fx.env.clone();
     env.push(("KEYDESK_FAULT".into(), "panic-in-view".into()));
     let mut c = Console::start(&env, 120, 40);
@@ -103,7 +109,7 @@ async fn a_panic_in_the_view_restores_the_terminal_and_half_does_nothing() {
         after.contains("panic-in-view"),
         "the report is printed after the terminal was restored:\n{after}"
     );
-    assert_whole(&fx).await;
+    assert_whole(&fx, before).await;
 
     // The next console starts normally on the same store.
     let mut c = Console::start(&fx.env, 120, 40);
@@ -118,12 +124,14 @@ async fn a_panic_in_the_view_restores_the_terminal_and_half_does_nothing() {
 async fn sighup_and_sigterm_during_a_reset_restore_and_half_do_nothing() {
     let fx = fixture().await;
     for signal in [Signal::SIGHUP, Signal::SIGTERM] {
+        // Each round starts from what the last one (and its check) left.
+        let before = reset_footprint(fx.desk.store()).await;
         let mut c = Console::start(&fx.env, 100, 30);
         confirm_reset_for_ada(&mut c);
         c.signal(signal);
         c.wait_exit();
         c.assert_restored();
-        assert_whole(&fx).await;
+        assert_whole(&fx, before).await;
     }
     let _ = &fx.dir;
 }

@@ -290,16 +290,21 @@ pub async fn run(
         out_rx,
         Arc::clone(&unsent),
     ));
-    let _ = out_tx.send(ENTER.to_vec());
+    // Everything queued is counted, so the writer's count never goes below.
+    let queue = |bytes: Vec<u8>| {
+        unsent.fetch_add(bytes.len(), Ordering::SeqCst);
+        let _ = out_tx.send(bytes);
+    };
+    queue(ENTER.to_vec());
 
-    let end = console(&shared, &spec, out_tx.clone(), unsent, events).await;
+    let end = console(&shared, &spec, out_tx.clone(), Arc::clone(&unsent), events).await;
 
     let mut goodbye = LEAVE.to_vec();
     if let Some(line) = end.farewell() {
         goodbye.extend_from_slice(line.as_bytes());
         goodbye.extend_from_slice(b"\r\n");
     }
-    let _ = out_tx.send(goodbye);
+    queue(goodbye);
     drop(out_tx);
     // Every frame and the restore sequence go out before the close, unless
     // the client takes none of them.
