@@ -8,116 +8,12 @@
 mod common;
 mod support;
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use keydesk::clock::Clock;
 use keydesk::desk::{Desk, Identity};
 use keydesk::settings::{Settings, Sources};
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-
-/// The console running in a pty.
-struct Console {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Console {
-    fn start(env: &[(String, String)], cols: u16, rows: u16) -> Self {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
-        cmd.env("TERM", "xterm-256color");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = pty.slave.spawn_command(cmd).expect("start keydesk");
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().expect("pty reader");
-        let writer = pty.master.take_writer().expect("pty writer");
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(rows).unwrap(),
-            std::num::NonZeroU16::new(cols).unwrap(),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (Arc::clone(&parser), Arc::clone(&raw));
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                p.lock().unwrap().process(&buf[..n]);
-                r.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        });
-        Self {
-            child,
-            writer,
-            parser,
-            raw,
-            _master: pty.master,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    /// Waits until the screen shows every one of `texts`.
-    fn wait_for(&self, texts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let screen = self.screen();
-            if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {texts:?}; the screen shows:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(60));
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader thread take the last bytes.
-                std::thread::sleep(Duration::from_millis(200));
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "keydesk did not exit; screen:\n{}",
-                self.screen()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn raw(&self) -> String {
-        String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
-    }
-}
+use support::pty::Console;
 
 /// A migrated store with a customer, a subscriber and 200 contacts, the
 /// current OS user as admin, and the environment that points the binary
@@ -189,21 +85,6 @@ async fn fixture(db: &common::TestDb, smtp_port: Option<u16>) -> Fixture {
         desk,
         env,
         _dir: dir,
-    }
-}
-
-fn assert_restored(console: &Console) {
-    let parser = console.parser.lock().unwrap();
-    let screen = parser.screen();
-    assert!(!screen.alternate_screen(), "still on the alternate screen");
-    assert!(!screen.hide_cursor(), "the cursor is still hidden");
-    drop(parser);
-    let raw = console.raw();
-    let tail = &raw[raw
-        .rfind("\x1b[?1049h")
-        .expect("entered the alternate screen")..];
-    for seq in ["\x1b[?2004l", "\x1b[?1049l", "\x1b[?25h"] {
-        assert!(tail.contains(seq), "{seq:?} missing after the console ran");
     }
 }
 
@@ -290,14 +171,9 @@ async fn find_a_customer_reset_change_and_hang_up(db: common::TestDb) {
     c.send("\x1b");
 
     // The SSH link drops: SIGHUP, and the terminal is given back.
-    let pid = c.child.process_id().expect("pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
+    c.signal(nix::sys::signal::Signal::SIGHUP);
     c.wait_exit();
-    assert_restored(&c);
+    c.assert_restored();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,16 +188,11 @@ async fn quit_and_sigterm_restore_the_terminal_at_80x24() {
     c.send("q");
     let status = c.wait_exit();
     assert!(status.success(), "{status:?}");
-    assert_restored(&c);
+    c.assert_restored();
 
     let mut c = Console::start(&fx.env, 80, 24);
     c.wait_for(&["202 matches"]);
-    let pid = c.child.process_id().expect("pid");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
+    c.signal(nix::sys::signal::Signal::SIGTERM);
     c.wait_exit();
-    assert_restored(&c);
+    c.assert_restored();
 }
