@@ -490,7 +490,7 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
     use sea_orm::{EntityTrait, PaginatorTrait};
     require_terminal()?;
     let dir = settings.data_dir.join("demo");
-    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
+    crate::files::private_dir_all(&dir).wrap_err_with(|| format!("creating {}", dir.display()))?;
     let db = dir.join("keydesk.db");
     let mail = dir.join("mail");
     settings.database.url = format!("sqlite://{}?mode=rwc", db.display());

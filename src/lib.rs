@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod clock;
 pub mod desk;
+pub mod files;
 pub mod import;
 pub mod logging;
 pub mod mail;

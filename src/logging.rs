@@ -61,7 +61,8 @@ pub fn init(
                 PathBuf::from(&settings.file)
             };
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| LoggingError::File(path.clone(), e))?;
+                crate::files::private_dir_all(dir)
+                    .map_err(|e| LoggingError::File(path.clone(), e))?;
             }
             // Owner-only (ASVS V7.3.3): the log names clients and actions.
             let file = std::fs::OpenOptions::new()

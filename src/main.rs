@@ -3,6 +3,8 @@
 use clap::Parser;
 
 fn main() -> color_eyre::Result<()> {
+    // Before any file or thread exists: whatever keydesk creates is owner-only.
+    keydesk::files::restrict_umask();
     color_eyre::install()?;
     let cli = keydesk::cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

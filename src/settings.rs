@@ -12,6 +12,7 @@ use config::{Config, Environment, File, FileFormat};
 
 use serde::{Deserialize, Serialize, Serializer};
 
+mod security;
 mod shape;
 
 /// The compiled-in defaults; every key is documented there.
@@ -271,6 +272,24 @@ pub struct SiteSettings {
     pub hash_queue_timeout: Duration,
     /// Hashing requests one client address may have at once (0: no limit).
     pub max_hashes_per_client: usize,
+    /// Reverse proxies whose forwarding headers are believed: addresses
+    /// or CIDR blocks, separated by commas or spaces (empty: none).
+    pub trusted_proxies: String,
+    /// Which forwarding header the trusted proxies maintain.
+    pub proxy_header: ProxyHeader,
+}
+
+/// `site.proxy_header`: the header a trusted proxy sets. Only that one is
+/// read: a proxy that maintains one passes the other through as the
+/// client sent it, so reading both would let a client pick its address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For` and `X-Forwarded-Proto` (Caddy, nginx, most
+    /// load balancers).
+    XForwardedFor,
+    /// RFC 7239 `Forwarded` (`for=` and `proto=`).
+    Forwarded,
 }
 
 /// `[reset]`
@@ -402,6 +421,15 @@ pub struct SshSettings {
     pub max_session: Duration,
     /// Host key path.
     pub host_key: String,
+    /// An unauthenticated connection is closed after this.
+    #[serde(with = "humantime_serde")]
+    pub login_grace: Duration,
+    /// New connections a second from one address.
+    pub per_address_rate: u32,
+    /// Unauthenticated connections from one address at once.
+    pub max_startups_per_address: usize,
+    /// Unauthenticated connections in all at once.
+    pub max_startups: usize,
 }
 
 /// `log.format`
@@ -708,6 +736,7 @@ impl Settings {
                 ),
             ));
         }
+        security::check(self, &invalid)?;
         if self.search.refresh_interval < Duration::from_millis(100) {
             return Err(invalid(
                 "search.refresh_interval",

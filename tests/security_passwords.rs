@@ -268,6 +268,11 @@ async fn a_pepper_outside_the_store_is_mixed_into_hashes(db: TestDb) {
     std::fs::write(&pepper, "7f3c9e21b84d4a6f95d0c2e1a3b7f608\n").unwrap();
     let other = dir.path().join("other");
     std::fs::write(&other, "0000000000000000000000000000ffff").unwrap();
+    // Secrets are owner-only, or keydesk refuses them (tests/security_files.rs).
+    for file in [&pepper, &other] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let path = pepper.display().to_string();
     let other_path = other.display().to_string();
     let admin = common::make_operator(&db.store, "admin1", "admin").await;

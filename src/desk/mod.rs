@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod browse;
+pub mod console_sessions;
 mod customer_sessions;
 pub mod error;
 mod login_limit;
@@ -39,6 +40,7 @@ use sea_orm::{
 };
 use tokio::sync::{Notify, Semaphore};
 
+pub use console_sessions::{ConsoleEnd, ConsoleSession, ConsoleVia};
 pub use error::{DeskError, LinkProblem};
 pub use operators::{Action, Identity, Operator, Role};
 pub use password::{Hasher, PasswordPolicy, PolicyContext, PolicyRefusal};
@@ -130,6 +132,9 @@ impl Desk {
         let hasher = match settings.password.pepper_file.as_str() {
             "" => hasher,
             path => {
+                // A pepper others can read protects nothing: refused, as a key is.
+                crate::files::refuse_if_open("password.pepper_file", std::path::Path::new(path))
+                    .map_err(|e| DeskError::Internal(e.to_string()))?;
                 let pepper = std::fs::read(path).map_err(|e| {
                     DeskError::Internal(format!("password.pepper_file {path}: {e}"))
                 })?;

@@ -125,7 +125,8 @@ impl Transport {
             MailTransport::Smtp => smtp(&mail.smtp),
             MailTransport::File => {
                 let dir = PathBuf::from(&mail.file.dir);
-                std::fs::create_dir_all(&dir).map_err(|source| SetupError::FileDir {
+                // Owner-only: each .eml file holds a live reset link.
+                crate::files::private_dir_all(&dir).map_err(|source| SetupError::FileDir {
                     path: dir.clone(),
                     source,
                 })?;

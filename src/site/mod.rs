@@ -21,6 +21,7 @@
 //! | POST | `/password/strength` | the meter's question: the policy's verdict, as JSON |
 
 pub mod account;
+pub mod client_addr;
 pub mod csrf;
 pub mod forgot;
 pub mod headers;
@@ -71,6 +72,9 @@ pub enum SiteError {
     /// `site.base_url` cannot be used.
     #[error("site.base_url {0}")]
     BaseUrl(String),
+    /// `site.trusted_proxies` cannot be used.
+    #[error("site.trusted_proxies {0}")]
+    TrustedProxies(String),
     /// Binding or serving failed.
     #[error("serving the site: {0}")]
     Io(#[from] std::io::Error),
@@ -84,6 +88,8 @@ pub struct Site {
     csrf: csrf::CsrfKey,
     limiter: limits::HashLimiter,
     cookies: CookiePolicy,
+    proxies: client_addr::TrustedProxies,
+    proxy_header: crate::settings::ProxyHeader,
 }
 
 /// The pages that say something went wrong.
@@ -178,7 +184,11 @@ impl Site {
             settings.hash_queue_timeout,
         )
         .per_client(settings.max_hashes_per_client);
+        let proxies = client_addr::TrustedProxies::parse(&settings.trusted_proxies)
+            .map_err(SiteError::TrustedProxies)?;
         Ok(Self {
+            proxies,
+            proxy_header: settings.proxy_header,
             desk,
             templates,
             csrf,
@@ -194,6 +204,23 @@ impl Site {
     #[must_use]
     pub fn desk(&self) -> &Desk {
         &self.desk
+    }
+
+    /// `site.base_url` without its path: `https://host:port`.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        let url = self.desk.settings().site.base_url.as_str();
+        let after_scheme = url.find("://").map_or(0, |at| at + 3);
+        url[after_scheme..]
+            .find('/')
+            .map_or(url, |end| &url[..after_scheme + end])
+    }
+
+    /// The client of a request from `peer`: the peer, or what a trusted
+    /// proxy reports ([`client_addr`]).
+    #[must_use]
+    pub fn client(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) -> client_addr::Client {
+        client_addr::client(&self.proxies, self.proxy_header, peer, headers)
     }
 
     /// The hashing admission bound (the benchmark reads it).
@@ -402,6 +429,8 @@ pub fn router_for(site: Arc<Site>) -> Router {
     }
     let base = site.templates.brand().base.clone();
     let https = site.cookies.secure;
+    let upgrade =
+        axum::middleware::from_fn_with_state(Arc::clone(&site), client_addr::upgrade_to_https);
     let pages = pages
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
@@ -415,7 +444,8 @@ pub fn router_for(site: Arc<Site>) -> Router {
     };
     let app = app
         .layer(axum::middleware::from_fn(last_resort::catch_panic))
-        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES));
+    let app = if https { app.layer(upgrade) } else { app }
         .layer(axum::middleware::map_response(headers::security_headers));
     if https {
         app.layer(axum::middleware::map_response(

@@ -20,7 +20,8 @@
 //! under a base path cannot use the prefix (it requires `Path=/`).
 //!
 //! [`Visitor`] gathers, for one request, those cookies, the client's
-//! address (from the socket, never from a header a client can forge) and
+//! address (the socket's peer, or what a trusted proxy reports:
+//! [`super::client_addr`]; never a header an untrusted client sent) and
 //! its user agent.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -122,7 +123,8 @@ pub struct Visitor {
     /// A nonce minted for this response because the browser had none;
     /// the response must set it ([`Visitor::set_cookies`]).
     pub fresh_nonce: Option<String>,
-    /// The socket peer's address.
+    /// The client's address: the socket's peer, or the client a trusted
+    /// proxy reports ([`super::client_addr`]).
     pub ip: IpAddr,
     /// The `User-Agent`, shortened, printable ASCII only.
     pub user_agent: String,
@@ -184,7 +186,9 @@ impl FromRequestParts<Arc<Site>> for Visitor {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip());
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
+                site.client(c.0, &parts.headers).ip
+            });
         let names = site.cookies();
         let session = cookie(&parts.headers, &names.name(SESSION_COOKIE));
         let nonce = cookie(&parts.headers, &names.name(csrf::COOKIE))

@@ -13,10 +13,11 @@ use russh::{Channel, ChannelId, Pty};
 use tokio::sync::mpsc;
 
 use super::input::InputParser;
+use super::preauth::Startup;
 use super::session::{self, Shared, Spec};
 use super::throttle::AuthThrottle;
-use crate::desk::Operator;
 use crate::desk::operator_keys::fingerprint;
+use crate::desk::{ConsoleVia, Identity, Operator};
 
 /// The line an `ssh host command` (or sftp) client is shown.
 pub const ONLY_CONSOLE: &str = "keydesk: this server runs only the console; commands, subsystems and forwarding are refused\r\n";
@@ -43,7 +44,11 @@ struct PtyRequest {
 pub struct Connection {
     state: ServerState,
     peer: Option<SocketAddr>,
+    /// Its place among the unauthenticated connections, given back at sign-in.
+    startup: Startup,
     operator: Option<Operator>,
+    /// The `SHA256:` fingerprint of the key the operator signed in with.
+    key: Option<String>,
     channel: Option<ChannelId>,
     pty: Option<PtyRequest>,
     no_color: bool,
@@ -52,13 +57,15 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// A connection from `peer`.
+    /// A connection from `peer`, admitted by the pre-authentication gate.
     #[must_use]
-    pub fn new(state: ServerState, peer: Option<SocketAddr>) -> Self {
+    pub fn new(state: ServerState, peer: Option<SocketAddr>, startup: Startup) -> Self {
         Self {
             state,
             peer,
+            startup,
             operator: None,
+            key: None,
             channel: None,
             pty: None,
             no_color: false,
@@ -87,9 +94,12 @@ impl Connection {
         }
     }
 
-    fn refused(&self, method: &str, detail: &str) -> Auth {
+    fn refused(&self, method: &str, detail: &str, key: Option<&russh::keys::PublicKey>) -> Auth {
         let failures = self.state.throttle.failed(self.ip(), Instant::now());
-        tracing::warn!(source = %self.source(), method, detail, failures, "ssh sign-in refused");
+        // The fingerprint of a refused key is logged so an admin can tell
+        // whose it is; a password never is.
+        let key = key.map(fingerprint).unwrap_or_default();
+        tracing::warn!(source = %self.source(), method, detail, key = %key, failures, "ssh sign-in refused");
         Auth::Reject {
             proceed_with_methods: None,
             partial_success: false,
@@ -149,7 +159,7 @@ impl russh::server::Handler for Connection {
     async fn auth_password(&mut self, _user: &str, _password: &str) -> Result<Auth, Self::Error> {
         self.slow_down().await;
         // The password itself is never logged.
-        Ok(self.refused("password", "only public keys are accepted"))
+        Ok(self.refused("password", "only public keys are accepted", None))
     }
 
     async fn auth_keyboard_interactive<'a>(
@@ -159,7 +169,11 @@ impl russh::server::Handler for Connection {
         _response: Option<russh::server::Response<'a>>,
     ) -> Result<Auth, Self::Error> {
         self.slow_down().await;
-        Ok(self.refused("keyboard-interactive", "only public keys are accepted"))
+        Ok(self.refused(
+            "keyboard-interactive",
+            "only public keys are accepted",
+            None,
+        ))
     }
 
     async fn auth_publickey_offered(
@@ -171,10 +185,7 @@ impl russh::server::Handler for Connection {
         if self.key_owner(offer.public_key).await.is_some() {
             Ok(Auth::Accept)
         } else {
-            Ok(self.refused(
-                "publickey",
-                &format!("unknown key {}", fingerprint(offer.public_key)),
-            ))
+            Ok(self.refused("publickey", "unknown key", Some(offer.public_key)))
         }
     }
 
@@ -187,14 +198,14 @@ impl russh::server::Handler for Connection {
         match self.key_owner(key.public_key).await {
             Some(op) => {
                 self.state.throttle.succeeded(self.ip());
-                tracing::info!(operator = %op.name, role = %op.role, source = %op.source, key = %fingerprint(key.public_key), "ssh sign-in");
+                self.startup.authenticated();
+                let fp = fingerprint(key.public_key);
+                tracing::info!(operator = %op.name, role = %op.role, source = %op.source, key = %fp, "ssh sign-in");
                 self.operator = Some(op);
+                self.key = Some(fp);
                 Ok(Auth::Accept)
             }
-            None => Ok(self.refused(
-                "publickey",
-                &format!("unknown key {}", fingerprint(key.public_key)),
-            )),
+            None => Ok(self.refused("publickey", "unknown key", Some(key.public_key))),
         }
     }
 
@@ -277,13 +288,23 @@ impl russh::server::Handler for Connection {
         };
         let shared = self.state.shared.clone();
         let handle = session.handle();
+        let via = ConsoleVia::Ssh {
+            key_fingerprint: self.key.clone().unwrap_or_default(),
+        };
         tokio::spawn(async move {
-            tracing::info!(operator = %spec.operator, source = %spec.source, term = %spec.term, cols = spec.size.0, rows = spec.size.1, "ssh session started");
+            let identity = Identity {
+                name: spec.operator.clone(),
+                source: spec.source.clone(),
+            };
+            // Audited by desk: who, from where, with which key, how long.
+            let audit = shared.desk.console_started(&identity, via).await;
+            tracing::info!(operator = %spec.operator, source = %spec.source, session = %audit.id(), term = %spec.term, cols = spec.size.0, rows = spec.size.1, "ssh session started");
             let (operator, source) = (spec.operator.clone(), spec.source.clone());
-            let active = Arc::clone(&shared.active);
+            let (active, desk) = (Arc::clone(&shared.active), shared.desk.clone());
             let end = session::run(shared, spec, handle, channel, rx).await;
+            desk.console_ended(&audit, end.audit_reason()).await;
             tracing::info!(
-                %operator, %source, reason = end.as_str(),
+                %operator, %source, session = %audit.id(), reason = end.as_str(),
                 active = active.load(std::sync::atomic::Ordering::SeqCst),
                 "ssh session ended"
             );

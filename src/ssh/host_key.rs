@@ -1,6 +1,8 @@
 //! The server's host key: an Ed25519 key read from `ssh.host_key` (or
 //! `<data dir>/ssh_host_ed25519_key`), generated there on first start with
-//! mode 0600 and reused after, so clients see the same fingerprint.
+//! mode 0600 and reused after, so clients see the same fingerprint. A key
+//! file that other accounts can read is refused, as OpenSSH refuses one:
+//! whoever reads it can pose as this server.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,9 @@ pub enum HostKeyError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// Other accounts can read the file.
+    #[error(transparent)]
+    TooOpen(#[from] crate::files::FileModeError),
     /// The file is not an unencrypted OpenSSH private key.
     #[error("host key {path}: {message}")]
     Invalid {
@@ -55,6 +60,7 @@ pub fn load_or_generate(path: &Path) -> Result<(PrivateKey, bool), HostKeyError>
     };
     match std::fs::read_to_string(path) {
         Ok(text) => {
+            crate::files::refuse_if_open("ssh.host_key", path)?;
             let key =
                 PrivateKey::from_openssh(text.as_bytes()).map_err(|e| invalid(e.to_string()))?;
             if key.is_encrypted() {
@@ -70,7 +76,7 @@ pub fn load_or_generate(path: &Path) -> Result<(PrivateKey, bool), HostKeyError>
                 .to_openssh(LineEnding::LF)
                 .map_err(|e| invalid(e.to_string()))?;
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
+                crate::files::private_dir_all(dir).map_err(io)?;
             }
             write_private(path, text.as_bytes()).map_err(io)?;
             Ok((key, true))
@@ -114,6 +120,18 @@ mod tests {
         let (again, made) = load_or_generate(&p).unwrap();
         assert!(!made);
         assert_eq!(fingerprint(&first), fingerprint(&again));
+    }
+
+    #[test]
+    fn a_key_others_can_read_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = path("", dir.path());
+        load_or_generate(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = load_or_generate(&p).unwrap_err().to_string();
+        assert!(err.contains("ssh.host_key"), "{err}");
+        assert!(err.contains(&format!("chmod 600 {}", p.display())), "{err}");
     }
 
     #[test]

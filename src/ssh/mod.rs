@@ -8,21 +8,27 @@
 //! with the client's address as the source ([`handler`]). Each pty session
 //! runs its own console ([`session`]): the same runtime as the local
 //! terminal, with keys parsed from the channel's bytes ([`input`]).
+//!
+//! Hardened as OpenSSH is: only strong algorithms ([`algorithms`]), and
+//! before authentication a gate on new connections per address and on
+//! unauthenticated ones ([`preauth`]) in the accept loop ([`accept`]),
+//! with `ssh.login_grace` to finish signing in.
 
+pub mod accept;
+pub mod algorithms;
 pub mod handler;
 pub mod host_key;
 pub mod input;
+pub mod preauth;
 pub mod session;
 pub mod throttle;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use russh::MethodKind;
-use russh::server::Server as _;
 use tokio::sync::watch;
 
 use crate::desk::Desk;
@@ -53,27 +59,13 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Makes one [`handler::Connection`] per client.
-struct Acceptor {
-    state: handler::ServerState,
-}
+/// How long connection tasks may take to go once told to.
+const CLOSE_DRAIN: Duration = Duration::from_secs(3);
 
-impl russh::server::Server for Acceptor {
-    type Handler = handler::Connection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> handler::Connection {
-        handler::Connection::new(self.state.clone(), peer)
-    }
-
-    fn handle_session_error(&mut self, error: russh::Error) {
-        // Clients that go away mid-handshake land here; nothing to act on.
-        tracing::debug!(error = %error, "ssh connection ended with an error");
-    }
-}
-
-/// The russh settings: public keys only, the host key, Nagle off (each
-/// keystroke's frame goes out at once), keepalives to notice dead clients,
-/// and unauthenticated or silent connections dropped after the idle time.
+/// The russh settings: the algorithms of [`algorithms`], public keys only,
+/// the host key, Nagle off (each keystroke's frame goes out at once),
+/// keepalives to notice dead clients, and silent connections dropped after
+/// the idle time (unauthenticated ones much sooner: [`accept`]).
 fn config(key: russh::keys::PrivateKey, idle: Duration) -> russh::server::Config {
     let mut methods = russh::MethodSet::empty();
     methods.push(MethodKind::PublicKey);
@@ -89,6 +81,7 @@ fn config(key: russh::keys::PrivateKey, idle: Duration) -> russh::server::Config
         keepalive_interval: Some(Duration::from_secs(30)),
         keepalive_max: 3,
         nodelay: true,
+        preferred: algorithms::preferred(),
         ..Default::default()
     }
 }
@@ -126,6 +119,7 @@ pub async fn serve(desk: Desk, shutdown: impl Future<Output = ()>) -> Result<(),
     tracing::info!(%address, %fingerprint, "ssh-serve listening");
 
     let (stop_tx, stopping) = watch::channel(false);
+    let (close_tx, close) = watch::channel(false);
     let active = Arc::new(AtomicUsize::new(0));
     let state = handler::ServerState {
         shared: session::Shared {
@@ -139,21 +133,38 @@ pub async fn serve(desk: Desk, shutdown: impl Future<Output = ()>) -> Result<(),
         },
         throttle: Arc::new(throttle::AuthThrottle::new()),
     };
-    let mut acceptor = Acceptor { state };
-    let running =
-        acceptor.run_on_socket(Arc::new(config(key, settings.ssh.idle_timeout)), &listener);
-    let handle = running.handle();
-    let result = tokio::select! {
-        served = running => served.map_err(ServeError::from),
-        () = shutdown => Ok(()),
+    let ssh = &settings.ssh;
+    let accept = accept::Accept {
+        config: Arc::new(config(key, ssh.idle_timeout)),
+        state,
+        gate: preauth::Gate::new(preauth::Limits {
+            per_address_rate: ssh.per_address_rate,
+            max_startups_per_address: ssh.max_startups_per_address,
+            max_startups: ssh.max_startups,
+        }),
+        login_grace: ssh.login_grace,
+        close,
     };
+    let served = accept::run(&listener, accept, shutdown).await;
+    drop(listener);
     // Sessions restore their clients' terminals and close their channels.
     let _ = stop_tx.send(true);
     let deadline = tokio::time::Instant::now() + DRAIN;
     while active.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    handle.shutdown("keydesk ssh-serve is stopping".into());
+    // Then every connection still open is disconnected.
+    let _ = close_tx.send(true);
+    let result = match served {
+        Ok(mut tasks) => {
+            let _ = tokio::time::timeout(CLOSE_DRAIN, async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+            Ok(())
+        }
+        Err(err) => Err(ServeError::from(err)),
+    };
     worker.stop().await;
     tracing::info!("ssh-serve stopped");
     result

@@ -107,6 +107,20 @@ impl End {
         }
     }
 
+    /// The reason desk's sign-in audit records.
+    #[must_use]
+    pub fn audit_reason(self) -> crate::desk::ConsoleEnd {
+        use crate::desk::ConsoleEnd;
+        match self {
+            Self::Quit => ConsoleEnd::Quit,
+            Self::Closed => ConsoleEnd::Dropped,
+            Self::Idle => ConsoleEnd::Idle,
+            Self::MaxLength => ConsoleEnd::MaxSession,
+            Self::ServerStopping => ConsoleEnd::ServerStop,
+            Self::Failed => ConsoleEnd::Failed,
+        }
+    }
+
     /// A short name for the log.
     #[must_use]
     pub fn as_str(self) -> &'static str {

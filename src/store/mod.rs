@@ -88,14 +88,8 @@ impl Store {
     /// [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let url = settings.url.as_str();
-        if let Some(dir) = sqlite_path(url)
-            .as_deref()
-            .and_then(|p| std::path::Path::new(p).parent())
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        if let Some(path) = sqlite_path(url).filter(|_| !url.contains("mode=memory")) {
+            private_sqlite_file(std::path::Path::new(&path), url.contains("mode=rwc"))?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.connect_timeout(settings.connect_timeout)
@@ -199,6 +193,37 @@ pub fn sqlite_path(url: &str) -> Option<String> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
+/// Makes a SQLite store file owner-only ([`crate::files`]): its folder is
+/// created 0700, the file itself 0600 before SQLite opens it (SQLite gives
+/// the -wal and -shm files the main file's mode), and an existing file, or
+/// -wal or -shm, that others can read is narrowed to 0600 with a warning.
+fn private_sqlite_file(path: &std::path::Path, create: bool) -> Result<(), StoreError> {
+    let unavailable = |what: &std::path::Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("{}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::files::private_dir_all(dir).map_err(|e| unavailable(dir, e))?;
+    }
+    let mut companions = [path.to_owned(), path.to_owned(), path.to_owned()];
+    companions[1].as_mut_os_string().push("-wal");
+    companions[2].as_mut_os_string().push("-shm");
+    for file in &companions {
+        match crate::files::tighten_if_open(file) {
+            Ok(Some(mode)) => tracing::warn!(
+                file = %file.display(),
+                was = %format!("{mode:04o}"),
+                "the store file was readable by other accounts; its permissions are now 0600"
+            ),
+            Ok(None) => {}
+            Err(e) => return Err(unavailable(file, e)),
+        }
+    }
+    if create {
+        crate::files::create_private(path).map_err(|e| unavailable(path, e))?;
+    }
+    Ok(())
 }
 
 /// A pause between retries of a write that lost a race; short and bounded.

@@ -25,12 +25,14 @@ pub mod view;
 pub mod wire;
 
 use std::io::{self, BufWriter};
+use std::sync::{Arc, OnceLock};
 
 use ratatui::crossterm::event::EventStream;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use crate::clock::Clock;
+use crate::desk::ConsoleEnd;
 use crate::settings::Settings;
 use crate::store::Store;
 
@@ -105,8 +107,8 @@ pub fn new_app(
 }
 
 /// Resolves when SIGTERM or SIGHUP arrives (the SSH link dropped), or
-/// never if signals cannot be watched.
-async fn terminate_or_hangup() {
+/// never if signals cannot be watched; records which, for the audit.
+async fn terminate_or_hangup(seen: Arc<OnceLock<ConsoleEnd>>) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -114,9 +116,23 @@ async fn terminate_or_hangup() {
     ) else {
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = hup.recv() => {}
+    let end = tokio::select! {
+        _ = term.recv() => ConsoleEnd::ServerStop,
+        _ = hup.recv() => ConsoleEnd::Dropped,
+    };
+    let _ = seen.set(end);
+}
+
+/// Why a local console ended, for the sign-in audit.
+fn local_end(
+    result: &Result<Exit, runtime::RuntimeError>,
+    signal: Option<ConsoleEnd>,
+) -> ConsoleEnd {
+    match result {
+        Ok(Exit::Quit) => ConsoleEnd::Quit,
+        Ok(Exit::InputClosed) => ConsoleEnd::Dropped,
+        Ok(Exit::Shutdown) => signal.unwrap_or(ConsoleEnd::ServerStop),
+        Err(_) => ConsoleEnd::Failed,
     }
 }
 
@@ -145,7 +161,11 @@ pub async fn run_local(
         app.config.transport = label;
     }
     app.config.site = site_address;
-    let services = services::Services::new(desk, identity);
+    // The sign-in audit: this session's start now, its end below.
+    let audit = desk
+        .console_started(&identity, crate::desk::ConsoleVia::Local)
+        .await;
+    let services = services::Services::new(desk.clone(), identity);
     let guard = terminal::TerminalGuard::enter()?;
     let backend = wire::LeanBackend::new(
         BufWriter::with_capacity(64 * 1024, io::stdout()),
@@ -157,16 +177,19 @@ pub async fn run_local(
             viewport: Viewport::Fixed(Rect::new(0, 0, w, h)),
         },
     )?;
+    let signal = Arc::new(OnceLock::new());
     let result = runtime::run(
         &mut term,
         EventStream::new(),
-        terminate_or_hangup(),
+        terminate_or_hangup(Arc::clone(&signal)),
         services,
         app,
     )
     .await;
     drop(term);
     drop(guard);
+    desk.console_ended(&audit, local_end(&result, signal.get().copied()))
+        .await;
     Ok(result?)
 }
 
