@@ -139,6 +139,40 @@ async fn connection(
     if let Err(err) = stream.set_nodelay(accept.config.nodelay) {
         tracing::debug!(error = %err, "set_nodelay failed");
     }
+    // A second handle on the socket: shutting it down ends russh's reads
+    // and writes at once, whatever state its session is in (a disconnect
+    // message waits behind an unfinished key exchange).
+    let (stream, socket) = match detachable(stream) {
+        Ok(pair) => pair,
+        Err(err) => {
+            tracing::debug!(%peer, error = %err, "cannot take a handle on the socket");
+            return;
+        }
+    };
+    serve_connection(accept, stream, peer, startup).await;
+    let _ = socket.shutdown(std::net::Shutdown::Both);
+}
+
+/// Resolves when every connection must go (or the server is gone).
+async fn closing(close: &mut watch::Receiver<bool>) {
+    let _ = close.wait_for(|c| *c).await;
+}
+
+/// `stream`, and a duplicate of its socket to shut it down with.
+fn detachable(stream: TcpStream) -> std::io::Result<(TcpStream, std::net::TcpStream)> {
+    let std_stream = stream.into_std()?;
+    let socket = std_stream.try_clone()?;
+    Ok((TcpStream::from_std(std_stream)?, socket))
+}
+
+/// Runs the session until it ends, the grace passes unauthenticated, or
+/// the server closes every connection; the caller then shuts the socket.
+async fn serve_connection(
+    accept: Accept,
+    stream: TcpStream,
+    peer: std::net::SocketAddr,
+    startup: super::preauth::Startup,
+) {
     let mut authenticated = startup.watch();
     let mut close = accept.close.clone();
     let deadline = Instant::now() + accept.login_grace;
@@ -151,13 +185,12 @@ async fn connection(
                 return;
             }
         },
-        // Nothing (or no SSH identification) within the grace: the stream
-        // is dropped with the future, so the socket closes.
+        // Nothing (or no SSH identification) within the grace.
         () = tokio::time::sleep_until(deadline) => {
             tracing::info!(%peer, "ssh connection closed: not authenticated within ssh.login_grace");
             return;
         }
-        _ = close.wait_for(|c| *c) => return,
+        () = closing(&mut close) => return,
     };
     let handle = session.handle();
     tokio::pin!(session);
@@ -167,22 +200,22 @@ async fn connection(
             std::future::pending::<()>().await;
         }
     };
-    let why = tokio::select! {
+    tokio::select! {
         ended = &mut session => {
             if let Err(err) = ended {
                 // Clients that go away mid-handshake land here; nothing to act on.
                 tracing::debug!(%peer, error = %err, "ssh connection ended with an error");
             }
-            return;
         }
+        // As OpenSSH's LoginGraceTime: closed without more ado.
         () = grace_over => {
             tracing::info!(%peer, "ssh connection closed: not authenticated within ssh.login_grace");
-            "authentication took longer than ssh.login_grace"
         }
-        _ = close.wait_for(|c| *c) => "keydesk ssh-serve is stopping",
-    };
-    let _ = handle
-        .disconnect(Disconnect::ByApplication, why.into(), String::new())
-        .await;
-    let _ = tokio::time::timeout(CLOSE_WAIT, &mut session).await;
+        () = closing(&mut close) => {
+            let _ = handle
+                .disconnect(Disconnect::ByApplication, "keydesk ssh-serve is stopping".into(), String::new())
+                .await;
+            let _ = tokio::time::timeout(CLOSE_WAIT, &mut session).await;
+        }
+    }
 }
