@@ -25,8 +25,10 @@ pub mod view;
 pub mod wire;
 
 use std::io::{self, BufWriter};
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 
+use futures_util::FutureExt;
 use ratatui::crossterm::event::EventStream;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
@@ -178,16 +180,26 @@ pub async fn run_local(
         },
     )?;
     let signal = Arc::new(OnceLock::new());
-    let result = runtime::run(
+    // A panic (the hook has restored the terminal) is caught only to
+    // audit the session's end, then goes on as it was.
+    let result = AssertUnwindSafe(runtime::run(
         &mut term,
         EventStream::new(),
         terminate_or_hangup(Arc::clone(&signal)),
         services,
         app,
-    )
+    ))
+    .catch_unwind()
     .await;
     drop(term);
     drop(guard);
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => {
+            desk.console_ended(&audit, ConsoleEnd::Failed).await;
+            std::panic::resume_unwind(panic);
+        }
+    };
     desk.console_ended(&audit, local_end(&result, signal.get().copied()))
         .await;
     Ok(result?)
