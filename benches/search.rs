@@ -87,7 +87,7 @@ async fn open_seeded(url: &str, n: u64) -> Store {
 
 async fn sqlite_store(n: u64) -> Store {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    std::fs::create_dir_all(&dir).expect("bench data dir");
+    keydesk::files::private_dir_all(&dir).expect("bench data dir");
     let suffix = if n == 1_000_000 {
         "1m".to_owned()
     } else {

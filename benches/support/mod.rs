@@ -19,7 +19,7 @@ pub fn store_url() -> String {
     let n = contacts();
     let path = std::env::var("KEYDESK_BENCH_SQLITE").unwrap_or_else(|_| {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-        std::fs::create_dir_all(&dir).expect("bench dir");
+        keydesk::files::private_dir_all(&dir).expect("bench dir");
         dir.join(if n == 1_000_000 {
             "tui-1m.db".to_owned()
         } else {

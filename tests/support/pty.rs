@@ -36,10 +36,25 @@ fn size(cols: u16, rows: u16) -> PtySize {
 impl Console {
     /// Starts `keydesk` (no arguments) with `env` at `cols` x `rows`.
     pub fn start(env: &[(String, String)], cols: u16, rows: u16) -> Self {
+        Self::start_command(
+            CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk")),
+            env,
+            cols,
+            rows,
+        )
+    }
+
+    /// Starts `cmd` (e.g. `keydesk demo`, or keydesk through a shell that
+    /// sets its umask) with `env` at `cols` x `rows`.
+    pub fn start_command(
+        mut cmd: CommandBuilder,
+        env: &[(String, String)],
+        cols: u16,
+        rows: u16,
+    ) -> Self {
         let pty = native_pty_system()
             .openpty(size(cols, rows))
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
         cmd.env("TERM", "xterm-256color");
         for (k, v) in env {
             cmd.env(k, v);
