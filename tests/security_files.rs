@@ -7,13 +7,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use portable_pty::CommandBuilder;
+use support::process::Daemon;
 use support::pty::Console;
 
 /// Runs keydesk through `sh` after `umask 022`, as a shell of a typical
@@ -94,48 +94,13 @@ impl Home {
         out
     }
 
-    /// Starts a long-running command; returns it once `ready` is printed
-    /// on stdout or stderr (`stream`), with the lines so far.
-    fn start(&self, args: &[&str], ready: &str, stderr: bool) -> (Child, String) {
-        let mut child = keydesk(args)
-            .envs(self.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let pipe: Box<dyn std::io::Read + Send> = if stderr {
-            Box::new(child.stderr.take().unwrap())
-        } else {
-            Box::new(child.stdout.take().unwrap())
-        };
-        let mut lines = BufReader::new(pipe);
-        let mut seen = String::new();
-        while !seen.contains(ready) {
-            let mut line = String::new();
-            assert!(
-                lines.read_line(&mut line).unwrap() > 0,
-                "keydesk {args:?} ended before {ready:?}:\n{seen}"
-            );
-            seen.push_str(&line);
-        }
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while lines.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
-        (child, seen)
-    }
-}
-
-fn terminate(mut child: Child) {
-    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        assert!(Instant::now() < deadline, "keydesk did not stop");
-        std::thread::sleep(Duration::from_millis(50));
+    /// Starts a long-running command under umask 022, its output in
+    /// `log`; returns it once `ready` is in the log, with the log so far.
+    fn start(&self, args: &[&str], ready: &str) -> (Daemon, String) {
+        let log = self.root.join(format!("{}.out", args.join("-")));
+        let mut daemon = Daemon::spawn(keydesk(args), &self.env, &log);
+        let said = daemon.wait_log(&log, ready);
+        (daemon, said)
     }
 }
 
@@ -219,7 +184,7 @@ fn nothing_keydesk_creates_is_readable_by_others_under_umask_022() {
     );
 
     // The site, while it runs (the -wal and -shm files exist only then).
-    let (serve, said) = home.start(&["serve"], "customer site on http://", true);
+    let (serve, said) = home.start(&["serve"], "customer site on http://");
     let address = said
         .split("customer site on http://")
         .nth(1)
@@ -236,11 +201,11 @@ fn nothing_keydesk_creates_is_readable_by_others_under_umask_022() {
     for file in ["keydesk.db", "keydesk.db-wal", "keydesk.db-shm"] {
         assert!(running.contains(&file.to_owned()), "{file} in {running:?}");
     }
-    terminate(serve);
+    assert!(serve.terminate().success());
 
     // The SSH server: its host key.
-    let (ssh, _) = home.start(&["ssh-serve"], "host key", false);
-    terminate(ssh);
+    let (ssh, _) = home.start(&["ssh-serve"], "host key");
+    assert!(ssh.terminate().success());
 
     let all = names(&assert_owner_only(&home.root.join("share")), &data);
     for file in [
@@ -282,13 +247,13 @@ fn a_pepper_or_host_key_others_can_read_stops_keydesk_and_an_open_store_is_tight
     );
     // Owner-only, it is used.
     std::fs::set_permissions(&pepper, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let (serve, _) = home.start(&["serve"], "customer site on http://", true);
-    terminate(serve);
+    let (serve, _) = home.start(&["serve"], "customer site on http://");
+    assert!(serve.terminate().success());
 
     // A host key others can read: `ssh-serve` refuses it the same way.
     let key = home.data().join("ssh_host_ed25519_key");
-    let (ssh, _) = home.start(&["ssh-serve"], "host key", false);
-    terminate(ssh);
+    let (ssh, _) = home.start(&["ssh-serve"], "host key");
+    assert!(ssh.terminate().success());
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = home.run(&["ssh-serve"]);
     assert!(!out.status.success());

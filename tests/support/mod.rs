@@ -3,8 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod outbox;
 pub mod pg_cluster;
 pub mod process;
 pub mod pty;
 pub mod smtp;
+pub mod tls;

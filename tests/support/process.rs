@@ -15,20 +15,44 @@ impl Daemon {
     /// Starts `keydesk ARGS` with `env` (its log file setting dropped, so
     /// it logs to stderr), writing stderr to `log`.
     pub fn start(args: &[&str], env: &[(String, String)], log: &std::path::Path) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keydesk"));
+        cmd.args(args);
+        Self::spawn(cmd, env, log)
+    }
+
+    /// Starts `cmd` (keydesk, or a shell that `exec`s it) the same way.
+    pub fn spawn(mut cmd: Command, env: &[(String, String)], log: &std::path::Path) -> Self {
         let log = std::fs::File::create(log).expect("create the log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_keydesk"))
-            .args(args)
+        let child = cmd
             .envs(
                 env.iter()
                     .filter(|(k, _)| k != "KEYDESK__LOG__FILE")
                     .cloned(),
             )
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("start keydesk");
         Self { child }
+    }
+
+    /// Waits (20 s at most) until the log file `log` holds `text`;
+    /// returns the log.
+    pub fn wait_log(&mut self, log: &std::path::Path, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let seen = std::fs::read_to_string(log).unwrap_or_default();
+            if seen.contains(text) {
+                return seen;
+            }
+            assert!(self.alive(), "keydesk ended before {text:?}:\n{seen}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for {text:?}:\n{seen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// Whether it still runs.

@@ -13,6 +13,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+pub use super::tls::TlsFiles;
+
 fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
 }
@@ -63,99 +65,10 @@ pub fn free_port() -> u16 {
     }
 }
 
-/// A private CA (self-signed) and a relay certificate it signed for
-/// `127.0.0.1` and `localhost`, made with the `openssl` command: what a
-/// private relay has, and what `mail.smtp.ca_file` is for.
-pub struct TlsFiles {
-    /// The CA certificate to trust (`mail.smtp.ca_file`).
-    pub ca: PathBuf,
-    /// The relay's certificate.
-    pub cert: PathBuf,
-    /// The relay's key.
-    pub key: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("run openssl (needed for the STARTTLS test)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
+/// A private CA and a relay certificate it signed for `127.0.0.1` and
+/// `localhost`: what a private relay has, and what `mail.smtp.ca_file` is for.
 pub fn self_signed() -> TlsFiles {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let d = dir.path();
-    openssl(
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=keydesk test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.pem",
-        ],
-        d,
-    );
-    openssl(
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "relay.key",
-            "-out",
-            "relay.csr",
-        ],
-        d,
-    );
-    std::fs::write(
-        d.join("ext.cnf"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .expect("write ext.cnf");
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "relay.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-            "-out",
-            "relay.pem",
-        ],
-        d,
-    );
-    TlsFiles {
-        ca: d.join("ca.pem"),
-        cert: d.join("relay.pem"),
-        key: d.join("relay.key"),
-        _dir: dir,
-    }
+    super::tls::private_ca("localhost", "DNS:localhost,IP:127.0.0.1")
 }
 
 /// How the server behaves.
