@@ -3,7 +3,8 @@
 //! V5, V7, V8 and V14.4: 144 ids, listed below because the standard's
 //! JSON is not in the repository) has exactly one row; every row has a
 //! decision (`met`, `n/a` or `open`); every test a row names exists
-//! (`fn NAME` in the named file); a `met` row names at least one test;
+//! (`fn NAME` in the named file), in the ASVS tables and in the sections
+//! beyond them (SSH, files, the proxy); a `met` row names at least one test;
 //! and the counts in the closing note match the rows. Nothing in the
 //! document may be marked `(pending`: a row states what is true on this
 //! branch, with tests that exist here, or it is `open`.
@@ -163,6 +164,31 @@ fn every_requirement_in_scope_has_one_row_a_decision_and_real_tests() {
         problems.is_empty(),
         "docs/SECURITY.md:\n{}",
         problems.join("\n")
+    );
+}
+
+#[test]
+fn every_test_named_in_any_table_exists() {
+    // The sections beyond ASVS (SSH, files, the proxy) name tests too.
+    let doc = std::fs::read_to_string(repo().join("docs/SECURITY.md")).expect("docs/SECURITY.md");
+    let mut missing = Vec::new();
+    let mut named = 0;
+    for (n, line) in doc.lines().enumerate() {
+        if !line.trim_start().starts_with('|') {
+            continue;
+        }
+        for (path, name) in references(line) {
+            named += 1;
+            if !defined(&path, &name) {
+                missing.push(format!("line {}: {path}::{name}", n + 1));
+            }
+        }
+    }
+    assert!(named > 0);
+    assert!(
+        missing.is_empty(),
+        "docs/SECURITY.md names tests that do not exist:\n{}",
+        missing.join("\n")
     );
 }
 

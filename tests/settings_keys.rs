@@ -202,6 +202,11 @@ const OUT_OF_RANGE: &[(&str, &[&str])] = &[
     ),
     ("site.listen", &["nowhere", "127.0.0.1", "127.0.0.1:99999"]),
     ("site.max_concurrent_hashes", &["0"]),
+    (
+        "site.trusted_proxies",
+        &["proxy.local", "10.0.0.0/33", "10.0.0.1, nonsense"],
+    ),
+    ("site.proxy_header", &["x-real-ip", ""]),
     ("reset.link_ttl", &["10s", "30d"]),
     ("forgot.per_email", &["0"]),
     ("forgot.per_client", &["0"]),
@@ -216,6 +221,10 @@ const OUT_OF_RANGE: &[(&str, &[&str])] = &[
     ("search.refresh_interval", &["1ms"]),
     ("ui.theme", &["neon"]),
     ("ssh.listen", &["nowhere"]),
+    ("ssh.login_grace", &["0s", "500ms"]),
+    ("ssh.per_address_rate", &["0", "1001"]),
+    ("ssh.max_startups_per_address", &["0"]),
+    ("ssh.max_startups", &["0"]),
     ("log.format", &["xml"]),
 ];
 
