@@ -8,6 +8,8 @@
 mod outbox;
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
+#[path = "../tests/support/tls.rs"]
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -94,13 +94,18 @@ impl Home {
         out
     }
 
-    /// Starts a long-running command under umask 022, its output in
-    /// `log`; returns it once `ready` is in the log, with the log so far.
-    fn start(&self, args: &[&str], ready: &str) -> (Daemon, String) {
+    /// Starts a long-running command under umask 022, its output in a log
+    /// beside the data; returns it and the log's path.
+    fn spawn(&self, args: &[&str]) -> (Daemon, PathBuf) {
         let log = self.root.join(format!("{}.out", args.join("-")));
-        let mut daemon = Daemon::spawn(keydesk(args), &self.env, &log);
-        let said = daemon.wait_log(&log, ready);
-        (daemon, said)
+        (Daemon::spawn(keydesk(args), &self.env, &log), log)
+    }
+
+    /// `ssh-serve`, once it has its host key.
+    fn ssh_serve(&self) -> Daemon {
+        let (mut daemon, log) = self.spawn(&["ssh-serve"]);
+        daemon.wait_log(&log, "host key");
+        daemon
     }
 }
 
@@ -184,13 +189,8 @@ fn nothing_keydesk_creates_is_readable_by_others_under_umask_022() {
     );
 
     // The site, while it runs (the -wal and -shm files exist only then).
-    let (serve, said) = home.start(&["serve"], "customer site on http://");
-    let address = said
-        .split("customer site on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let (mut serve, log) = home.spawn(&["serve"]);
+    let address = serve.site_address(&log);
     let page = Command::new("curl")
         .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
         .arg(format!("http://{address}/login"))
@@ -204,7 +204,7 @@ fn nothing_keydesk_creates_is_readable_by_others_under_umask_022() {
     assert!(serve.terminate().success());
 
     // The SSH server: its host key.
-    let (ssh, _) = home.start(&["ssh-serve"], "host key");
+    let ssh = home.ssh_serve();
     assert!(ssh.terminate().success());
 
     let all = names(&assert_owner_only(&home.root.join("share")), &data);
@@ -247,12 +247,13 @@ fn a_pepper_or_host_key_others_can_read_stops_keydesk_and_an_open_store_is_tight
     );
     // Owner-only, it is used.
     std::fs::set_permissions(&pepper, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let (serve, _) = home.start(&["serve"], "customer site on http://");
+    let (mut serve, log) = home.spawn(&["serve"]);
+    serve.site_address(&log);
     assert!(serve.terminate().success());
 
     // A host key others can read: `ssh-serve` refuses it the same way.
     let key = home.data().join("ssh_host_ed25519_key");
-    let (ssh, _) = home.start(&["ssh-serve"], "host key");
+    let ssh = home.ssh_serve();
     assert!(ssh.terminate().success());
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = home.run(&["ssh-serve"]);

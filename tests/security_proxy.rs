@@ -336,13 +336,7 @@ async fn behind_a_tls_proxy_limits_and_audit_see_each_real_client() {
     let desk = store(dir.path(), &env).await;
     let log = dir.path().join("serve.log");
     let mut serve = Daemon::start(&["serve"], &env, &log);
-    let said = serve.wait_log(&log, "customer site on http://");
-    let direct = said
-        .split("customer site on http://")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap()
-        .to_owned();
+    let direct = serve.site_address(&log);
     let _nginx = Nginx::start(&tls, https_port, http_port, &direct);
 
     // 1. Headless Chromium signs in through the proxy.

@@ -37,6 +37,18 @@ impl Daemon {
         Self { child }
     }
 
+    /// For `serve`: waits until it says where it listens, and returns that
+    /// `ADDRESS:PORT`.
+    pub fn site_address(&mut self, log: &std::path::Path) -> String {
+        const SAYS: &str = "customer site on http://";
+        let seen = self.wait_log(log, SAYS);
+        seen.split(SAYS)
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .expect("an address after the marker")
+            .to_owned()
+    }
+
     /// Waits (20 s at most) until the log file `log` holds `text`;
     /// returns the log.
     pub fn wait_log(&mut self, log: &std::path::Path, text: &str) -> String {
