@@ -237,7 +237,14 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
     let rt = Runtime::new().unwrap();
-    let fx = rt.block_on(ssh_support::fixture(&[]));
+    // Dozens of sessions from one address in a few seconds: the gate
+    // before key exchange (tests/security_ssh.rs) is opened wide, as the
+    // figures are about sessions, not about refusing a flood.
+    let fx = rt.block_on(ssh_support::fixture(&[
+        ("KEYDESK__SSH__PER_ADDRESS_RATE", "1000"),
+        ("KEYDESK__SSH__MAX_STARTUPS_PER_ADDRESS", "100"),
+        ("KEYDESK__SSH__MAX_STARTUPS", "100"),
+    ]));
     let key_path = fx.operator_with_key("bench", "agent");
     let key = Arc::new(PrivateKey::read_openssh_file(&key_path).unwrap());
     let server = ssh_support::Server::start(&fx);
