@@ -554,11 +554,12 @@ async fn serve_site(settings: Settings) -> Result<i32> {
         .await
         .wrap_err_with(|| format!("binding site.listen {listen}"))?;
     let worker = worker.spawn();
+    let stop = shutdown_signal();
     eprintln!(
         "keydesk: customer site on http://{} (links use {base_url}); mail via {transport}",
         listener.local_addr()?
     );
-    let served = crate::site::serve(desk, listener, shutdown_signal()).await;
+    let served = crate::site::serve(desk, listener, stop).await;
     worker.stop().await;
     served?;
     Ok(0)
@@ -572,26 +573,20 @@ async fn serve_ssh(settings: Settings) -> Result<i32> {
     Ok(0)
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed
+/// when this is called, not when it is first awaited: a signal that comes
+/// right after a server says it is ready must stop it cleanly, not kill it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        let (Ok(mut term), Ok(mut int)) = (term, int) else {
+            return std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
     }
 }

@@ -383,3 +383,14 @@ async fn the_maximum_session_length_ends_even_a_busy_session() {
     wait_log(&fx, "reason=\"max_session\"", 1);
     drop(server);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_as_soon_as_it_says_it_is_ready_stops_it_cleanly() {
+    // The signal handlers exist before the banner: a supervisor that stops
+    // the server right after it started gets a clean exit, never a kill.
+    let fx = fixture(&[]).await;
+    for _ in 0..3 {
+        let server = Server::start(&fx);
+        assert!(server.stop().success());
+    }
+}
