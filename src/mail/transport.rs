@@ -191,6 +191,33 @@ impl Transport {
             })
     }
 
+    /// Asks the relay what a send would (connect, EHLO, STARTTLS and AUTH
+    /// as configured), within the deadline, and sends nothing. Only SMTP
+    /// has a peer to ask; the others answer `Ok` at once.
+    ///
+    /// # Errors
+    /// A [`SendError`] with the relay's or the network's answer.
+    pub async fn probe(&self) -> Result<(), SendError> {
+        let Kind::Smtp(p) = &self.kind else {
+            return Ok(());
+        };
+        let attempt = async {
+            p.probe().await.map_err(|e| match e {
+                Failure::Smtp(err) => classify_smtp(&err, &self.label),
+                Failure::Connect(io) => classify_io(&io, &self.label),
+            })
+        };
+        tokio::time::timeout(self.deadline, attempt)
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::TimedOut(format!(
+                    "no answer from {} within {}",
+                    self.label,
+                    humantime::format_duration(self.deadline)
+                )))
+            })
+    }
+
     /// Closes pooled connections politely (bounded: a relay that stopped
     /// answering does not hold up a shutdown).
     pub async fn shutdown(&self) {

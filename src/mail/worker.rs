@@ -161,6 +161,10 @@ impl Worker {
             expired: claim.expired.len(),
             ..Pass::default()
         };
+        crate::diag::metrics::metrics()
+            .deliveries
+            .with_label_values(&["expired"])
+            .inc_by(claim.expired.len() as u64);
         for id in &claim.expired {
             tracing::info!(outbox = id, "reset email not sent: its link died first");
         }
@@ -169,7 +173,11 @@ impl Worker {
             let transport = Arc::clone(&self.transport);
             let from = self.from.clone();
             sends.spawn(async move {
+                let timer = crate::diag::metrics::metrics()
+                    .delivery_seconds
+                    .start_timer();
                 let outcome = send_row(&transport, &from, &row).await;
+                timer.observe_duration();
                 (row, outcome)
             });
         }
@@ -238,6 +246,17 @@ impl Worker {
                 }
             }
         };
+        let result = if pass.sent > 0 {
+            "sent"
+        } else if pass.retried > 0 {
+            "retry"
+        } else {
+            "failed"
+        };
+        crate::diag::metrics::metrics()
+            .deliveries
+            .with_label_values(&[result])
+            .inc();
         if !kept {
             tracing::warn!(
                 outbox = row.id,
