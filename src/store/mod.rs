@@ -90,14 +90,9 @@ impl Store {
     /// [`StoreError::Unavailable`] when the server cannot be reached.
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
         let url = settings.url.as_str();
-        if let Some(dir) = sqlite_path(url)
-            .as_deref()
-            .and_then(|p| std::path::Path::new(p).parent())
-            .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
+        // Only where SQLite itself would create the file (`mode=rwc`).
+        if let Some(path) = sqlite_path(url).filter(|_| url.contains("mode=rwc")) {
+            create_owner_only(std::path::Path::new(&path))?;
         }
         let mut opts = ConnectOptions::new(url.to_owned());
         opts.connect_timeout(settings.connect_timeout)
@@ -190,6 +185,34 @@ impl Store {
     /// When it does not.
     pub async fn ping(&self) -> Result<(), StoreError> {
         Ok(self.db.ping().await?)
+    }
+}
+
+/// Creates a new SQLite store's folder (0700) and empty file (0600)
+/// before SQLite does: the store holds password hashes, and SQLite gives
+/// its `-wal` and `-shm` files the database file's mode, so none of them
+/// is ever readable by other users. An existing file is left as it is.
+fn create_owner_only(path: &std::path::Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let failed = |what: &std::path::Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot create {}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| failed(dir, e))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(failed(path, e)),
     }
 }
 
