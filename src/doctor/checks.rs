@@ -253,7 +253,7 @@ pub(super) fn host_key(settings: &Settings) -> Check {
         return Check::fail(
             "ssh host key",
             format!("{} is readable by others (mode {mode:04o})", path.display()),
-            &format!("chmod 600 {}", path.display()),
+            format!("chmod 600 {}", path.display()),
         );
     }
     match std::fs::read_to_string(&path)
