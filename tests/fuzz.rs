@@ -294,22 +294,7 @@ async fn reset_token_paths_get_the_unknown_answer() {
 
 /// Every leaf key of the compiled defaults.
 fn setting_keys() -> Vec<String> {
-    fn walk(prefix: &str, table: &toml::Table, out: &mut Vec<String>) {
-        for (name, value) in table {
-            let key = if prefix.is_empty() {
-                name.clone()
-            } else {
-                format!("{prefix}.{name}")
-            };
-            match value {
-                toml::Value::Table(t) if !t.is_empty() => walk(&key, t, out),
-                _ => out.push(key),
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk("", &DEFAULTS.parse().unwrap(), &mut out);
-    out
+    keydesk::settings::setting_keys()
 }
 
 fn toml_value() -> impl Strategy<Value = toml::Value> {

@@ -178,8 +178,16 @@ impl Transport {
                 }),
             }
         };
-        // lettre bounds only the TCP connect; a relay that accepts and then
-        // never answers would hold the message for ever without this.
+        self.within_deadline(attempt).await
+    }
+
+    /// Runs `attempt` within `mail.smtp.timeout`. lettre bounds only the
+    /// TCP connect; a relay that accepts and then never answers would hold
+    /// the message (or the probe) for ever without this.
+    async fn within_deadline(
+        &self,
+        attempt: impl std::future::Future<Output = Result<(), SendError>>,
+    ) -> Result<(), SendError> {
         tokio::time::timeout(self.deadline, attempt)
             .await
             .unwrap_or_else(|_| {
@@ -207,15 +215,7 @@ impl Transport {
                 Failure::Connect(io) => classify_io(&io, &self.label),
             })
         };
-        tokio::time::timeout(self.deadline, attempt)
-            .await
-            .unwrap_or_else(|_| {
-                Err(SendError::TimedOut(format!(
-                    "no answer from {} within {}",
-                    self.label,
-                    humantime::format_duration(self.deadline)
-                )))
-            })
+        self.within_deadline(attempt).await
     }
 
     /// Closes pooled connections politely (bounded: a relay that stopped

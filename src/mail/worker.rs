@@ -161,10 +161,9 @@ impl Worker {
             expired: claim.expired.len(),
             ..Pass::default()
         };
-        crate::diag::metrics::metrics()
-            .deliveries
-            .with_label_values(&["expired"])
-            .inc_by(claim.expired.len() as u64);
+        for _ in &claim.expired {
+            count_delivery("expired");
+        }
         for id in &claim.expired {
             tracing::info!(outbox = id, "reset email not sent: its link died first");
         }
@@ -222,12 +221,14 @@ impl Worker {
             Ok(()) => {
                 tracing::info!(outbox = row.id, kind = ?row.kind, attempt = row.attempts, via = %self.transport.label(), "email delivered");
                 pass.sent = 1;
+                count_delivery("sent");
                 let now = self.clock.now();
                 persist(|| queue::mark_sent(db, lease, now)).await?
             }
             Err(SendError::Permanent(reason)) => {
                 tracing::warn!(outbox = row.id, kind = ?row.kind, reason = ?reason, "email refused for good");
                 pass.failed = 1;
+                count_delivery("failed");
                 persist(|| queue::mark_failed(db, lease, &reason)).await?
             }
             Err(SendError::Temporary(reason) | SendError::TimedOut(reason)) => {
@@ -235,28 +236,19 @@ impl Worker {
                 if attempts >= self.outbox.max_attempts {
                     tracing::warn!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, "email given up after the last attempt");
                     pass.failed = 1;
+                    count_delivery("failed");
                     let reason = format!("gave up after {attempts} attempts: {reason}");
                     persist(|| queue::mark_failed(db, lease, &reason)).await?
                 } else {
                     let wait = backoff::delay(&self.outbox, attempts);
                     tracing::info!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())), "email delivery failed; will retry");
                     pass.retried = 1;
+                    count_delivery("retry");
                     let next_at = self.clock.now() + delta(wait);
                     persist(|| queue::mark_retry(db, lease, next_at, &reason)).await?
                 }
             }
         };
-        let result = if pass.sent > 0 {
-            "sent"
-        } else if pass.retried > 0 {
-            "retry"
-        } else {
-            "failed"
-        };
-        crate::diag::metrics::metrics()
-            .deliveries
-            .with_label_values(&[result])
-            .inc();
         if !kept {
             tracing::warn!(
                 outbox = row.id,
@@ -388,4 +380,13 @@ async fn send_row(
     };
     let envelope = transport::envelope(from, &row.recipient)?;
     transport.send(&envelope, body.as_bytes()).await
+}
+
+/// Counts one delivery outcome for `/metrics`, before it is recorded in
+/// the store, so a scrape that sees the row's new state sees the count.
+fn count_delivery(result: &str) {
+    crate::diag::metrics::metrics()
+        .deliveries
+        .with_label_values(&[result])
+        .inc();
 }

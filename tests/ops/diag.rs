@@ -72,23 +72,7 @@ async fn metrics_pass_promtool_and_count_what_happened() {
         )
         .await;
     assert_eq!(page.status, 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        let text = reqwest::get(format!("{diag}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if text.contains("keydesk_outbox_messages{state=\"sent\"} 1") {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the reset email was not sent:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let text = metrics_once(&diag, "keydesk_outbox_messages{state=\"sent\"} 1").await;
     for expected in [
         "keydesk_mail_deliveries_total{result=\"sent\"} 1",
         "keydesk_mail_delivery_duration_seconds_count 1",
@@ -116,23 +100,29 @@ async fn metrics_pass_promtool_and_count_what_happened() {
     );
     let ssh = Daemon::start(&["ssh-serve"], &ssh_env, &home.path().join("ssh.log"));
     let diag = format!("http://127.0.0.1:{ssh_diag}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let text = loop {
-        if let Ok(r) = reqwest::get(format!("{diag}/metrics")).await {
-            let text = r.text().await.unwrap();
-            if text.contains("keydesk_search_index_contacts 1") {
-                break text;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ssh-serve's index never loaded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let text = metrics_once(&diag, "keydesk_search_index_contacts 1").await;
     promtool(&text);
     assert!(ssh.terminate().success());
     assert!(serve.terminate().success());
+}
+
+/// `/metrics` once it shows `line` (polling, at most 30 s).
+async fn metrics_once(diag: &str, line: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = match reqwest::get(format!("{diag}/metrics")).await {
+            Ok(r) => r.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if text.contains(line) {
+            return text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {line} in:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// `promtool check metrics` (Debian's prometheus package) on `text`.

@@ -208,3 +208,36 @@ fn a_bad_setting_is_the_failing_settings_check() {
             .contains("site.base_url")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_store_is_checked_with_its_clock() {
+    use crate::common::{Backend, fresh};
+    for backend in [Backend::Postgres, Backend::MySql] {
+        let Some(db) = fresh(backend).await else {
+            continue;
+        };
+        let home = Home::new();
+        let out = home
+            .run(
+                &["doctor"],
+                &[
+                    ("KEYDESK__DATABASE__URL", &db.url),
+                    ("KEYDESK__MAIL__FILE__DIR", "/tmp"),
+                ],
+            )
+            .ok();
+        assert!(
+            line(&out, "store").starts_with("ok "),
+            "{backend:?}:\n{out}"
+        );
+        assert!(
+            line(&out, "schema").contains("none pending"),
+            "{backend:?}:\n{out}"
+        );
+        let clock = line(&out, "clock");
+        assert!(
+            clock.starts_with("ok ") && clock.contains("the database's clock is "),
+            "{backend:?}: {clock}"
+        );
+    }
+}
