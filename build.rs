@@ -119,7 +119,10 @@ mod assets {
         for dir in [&man, &completions] {
             std::fs::create_dir_all(dir).expect("create the assets folder");
         }
-        let cmd = super::args::Cli::command().version(version.to_owned());
+        // clap takes a `&'static str` here (its `string` feature is off);
+        // a build script lives for one run, so the leak is harmless.
+        let version: &'static str = Box::leak(version.to_owned().into_boxed_str());
+        let cmd = super::args::Cli::command().version(version);
         clap_mangen::generate_to(cmd.clone(), &man).expect("write the man pages");
         for shell in [
             clap_complete::Shell::Bash,

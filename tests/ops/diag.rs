@@ -186,3 +186,33 @@ async fn readyz_follows_a_postgres_restart_without_a_keydesk_restart() {
     assert!(worker.alive(), "recovered without a restart");
     assert!(worker.terminate().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_serve_counts_open_sessions_and_searches() {
+    use crate::ssh_support::{Client, Server, fixture};
+    let diag_port = free_port();
+    let fx = fixture(&[("KEYDESK__DIAG__LISTEN", &format!("127.0.0.1:{diag_port}"))]).await;
+    let key = fx.operator_with_key("ann", "agent");
+    let server = Server::start(&fx);
+    let diag = format!("http://127.0.0.1:{diag_port}");
+    metrics_once(&diag, "keydesk_ssh_sessions_open 0").await;
+
+    let mut c = Client::start(server.port, &key, 120, 40, &[]);
+    c.wait_for(&["202 matches"]);
+    c.send("ada");
+    c.wait_for(&["1 match", "Ada Lovelace"]);
+    let text = metrics_once(&diag, "keydesk_ssh_sessions_open 1").await;
+    let searches: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("keydesk_search_duration_seconds_count "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        searches >= 2,
+        "the list and the typed query went through the Searcher:\n{text}"
+    );
+    c.quit();
+    let text = metrics_once(&diag, "keydesk_ssh_sessions_open 0").await;
+    promtool(&text);
+    server.stop();
+}

@@ -11,6 +11,8 @@
 mod common;
 #[path = "../site_support/mod.rs"]
 mod site_support;
+#[path = "../ssh_support/mod.rs"]
+mod ssh_support;
 #[path = "../support/mod.rs"]
 mod support;
 
