@@ -124,6 +124,20 @@ mod assets {
         let version: &'static str = Box::leak(version.to_owned().into_boxed_str());
         let cmd = super::args::Cli::command().version(version);
         clap_mangen::generate_to(cmd.clone(), &man).expect("write the man pages");
+        // Debian policy wants man pages gzipped, and cargo-deb compresses
+        // only assets it did not build: `gzip -n` (no name, no time keeps
+        // the package reproducible) is on every machine that builds a .deb.
+        for page in std::fs::read_dir(&man).expect("read the man folder") {
+            let page = page.expect("a man page").path();
+            if page.extension().is_some_and(|e| e == "1") {
+                let zipped = std::process::Command::new("gzip")
+                    .args(["-9", "-n", "-f"])
+                    .arg(&page)
+                    .status()
+                    .expect("run gzip");
+                assert!(zipped.success(), "gzip {}", page.display());
+            }
+        }
         for shell in [
             clap_complete::Shell::Bash,
             clap_complete::Shell::Zsh,

@@ -300,11 +300,16 @@ pub(super) fn pepper(file: &str) -> Check {
         }
     };
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o007 != 0 {
+    if mode & 0o077 != 0 {
+        let who = if mode & 0o007 != 0 {
+            "every user"
+        } else {
+            "its group"
+        };
         return Check::fail(
             "pepper",
-            format!("{file} is readable by every user (mode {mode:04o})"),
-            format!("chmod 600 {file}"),
+            format!("{file} is readable by {who} (mode {mode:04o})"),
+            format!("chmod 600 {file} (owner: the account keydesk runs as)"),
         );
     }
     if meta.len() < 16 {
@@ -312,15 +317,6 @@ pub(super) fn pepper(file: &str) -> Check {
             "pepper",
             format!("{file} holds {} bytes; at least 16 are needed", meta.len()),
             format!("head -c 32 /dev/urandom > {file}, before any password is hashed with it"),
-        );
-    }
-    if mode & 0o070 != 0 {
-        return Check::warn(
-            "pepper",
-            format!("{file} is readable by its group (mode {mode:04o})"),
-            format!(
-                "chmod 600 {file}, unless consoles run as the group's members (OpenSSH recipe)"
-            ),
         );
     }
     Check::ok(
