@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::TestDb;
 use keydesk::import::{ImportError, import, parse};
-use keydesk::settings::{DEFAULTS, Settings, Sources};
+use keydesk::settings::{Settings, Sources};
 use keydesk::store::contacts::{KindFilter, SearchQuery, search_sql};
 use keydesk::store::entity::contact;
 use proptest::prelude::*;

@@ -169,15 +169,23 @@ pub enum Command {
         /// The shell.
         shell: CompletionShell,
     },
-    /// Check the settings, the store, the mail relay, the site address,
-    /// the SSH host key, the pepper file, file modes and the clock, changing
-    /// nothing and sending no mail; exit 0 only when no check fails.
+    /// Check this setup, changing nothing and sending no mail.
+    ///
+    /// One line per check (ok, warn or fail, with the fix): the settings and
+    /// where each was set, the store and its schema, the mail relay (EHLO,
+    /// STARTTLS, AUTH), `site.base_url`, the SSH host key, the pepper file,
+    /// the data dir's file modes, and the database's clock. Exits 0 only
+    /// when no check fails.
     Doctor {
         /// One JSON object instead of text lines.
         #[arg(long)]
         json: bool,
     },
-    /// Write a consistent copy of the SQLite store to FILE while keydesk keeps running.
+    /// Copy the SQLite store to FILE while keydesk keeps running.
+    ///
+    /// The copy is consistent (one read transaction), compact, owner-only
+    /// and checked; FILE must not exist. For PostgreSQL and MariaDB use
+    /// pg_dump or mariadb-dump (docs/OPERATIONS.md).
     Backup {
         /// Where to write the copy (must not exist yet).
         file: PathBuf,
