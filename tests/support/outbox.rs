@@ -2,8 +2,6 @@
 //! way `desk` queues them (one row, body = the whole rendered message),
 //! and reset links in every state.
 
-#![allow(dead_code)]
-
 use chrono::{DateTime, TimeDelta, Utc};
 use keydesk::mail::queue::{kind, state};
 use keydesk::settings::{MailTransport, Settings, SmtpTls};
@@ -88,21 +86,10 @@ pub async fn reset_link(
     how: LinkState,
     now: DateTime<Utc>,
 ) -> reset_link::Model {
-    let contact = contact::ActiveModel {
-        name: Set("Test Customer".into()),
-        email: Set(email.to_owned()),
-        name_lower: Set("test customer".into()),
-        email_lower: Set(email.to_lowercase()),
-        subscribed: Set(false),
-        tags: Set(String::new()),
-        notes: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("insert contact");
+    let contact = contact::ActiveModel::new_contact("Test Customer", email, false, now)
+        .insert(db)
+        .await
+        .expect("insert contact");
     let account = account::ActiveModel {
         contact_id: Set(contact.id),
         password_hash: Set(None),
