@@ -125,11 +125,12 @@ pub async fn open_desk(env: &[(String, String)], data_dir: &Path) -> Desk {
     desk
 }
 
-/// The people the console tests browse: `customers` (name, email), the
-/// non-customer Cleo Park, and `Person 000` to `Person 199`.
-pub async fn seed_people(store: &Store, customers: &[(&str, &str)]) {
+/// The people the console tests browse: `customers` (name, email) holding
+/// `offer`, the non-customer Cleo Park, and `Person 000` to `Person 199`.
+pub async fn seed_people(store: &Store, offer: &people::Offer, customers: &[(&str, &str)]) {
     for (name, email) in customers {
-        people::make_customer(store, name, email).await;
+        let id = people::make_contact(store, name, email).await;
+        people::grant(store, id, offer, people::t0()).await;
     }
     people::make_contact(store, "Cleo Park", "cleo@example.com").await;
     for i in 0..200 {
@@ -143,12 +144,13 @@ pub async fn seed_people(store: &Store, customers: &[(&str, &str)]) {
 }
 
 /// Migrates the store named by `env`, adds two customers (Ada Lovelace,
-/// Bob Marsh), a non-customer (Cleo Park) and 200 other contacts, makes
+/// Bob Marsh, holding "Rust Mastery"), a non-customer (Cleo Park) and 200 other contacts, makes
 /// the current OS user an admin, and returns a desk over it.
 pub async fn populate(env: &[(String, String)], data_dir: &Path) -> Desk {
     let desk = open_desk(env, data_dir).await;
     seed_people(
         desk.store(),
+        &people::RUST_MASTERY,
         &[
             ("Ada Lovelace", "ada@example.com"),
             ("Bob Marsh", "bob@example.com"),

@@ -36,15 +36,43 @@ pub async fn make_customer(store: &Store, name: &str, email: &str) -> i64 {
 /// A customer made at `at`.
 pub async fn make_customer_at(store: &Store, name: &str, email: &str, at: DateTime<Utc>) -> i64 {
     let id = make_contact_at(store, name, email, at).await;
-    grant_course(store, id, at).await;
+    grant(store, id, &COURSE, at).await;
     id
 }
 
-/// Grants the offer "Course" (made on first use) to a contact at `at`.
-pub async fn grant_course(store: &Store, contact_id: i64, at: DateTime<Utc>) {
+/// An offer and how a customer came to hold it.
+pub struct Offer {
+    /// The offer's name (the profile shows it).
+    pub name: &'static str,
+    /// What it contains.
+    pub products: &'static str,
+    /// `purchased` or `granted`.
+    pub source: &'static str,
+    /// Who granted it (empty for a purchase).
+    pub granted_by: &'static str,
+}
+
+/// The offer "Course", granted by "test": what [`make_customer`] grants.
+pub const COURSE: Offer = Offer {
+    name: "Course",
+    products: "Course",
+    source: "granted",
+    granted_by: "test",
+};
+
+/// The offer "Rust Mastery", purchased: what the console's people hold.
+pub const RUST_MASTERY: Offer = Offer {
+    name: "Rust Mastery",
+    products: "Course: Rust",
+    source: "purchased",
+    granted_by: "",
+};
+
+/// Grants `offer` (the offer row made on first use) to a contact at `at`.
+pub async fn grant(store: &Store, contact_id: i64, offer: &Offer, at: DateTime<Utc>) {
     use keydesk::store::entity::{grant, offer};
     let offer_id = match offer::Entity::find()
-        .filter(offer::Column::Name.eq("Course"))
+        .filter(offer::Column::Name.eq(offer.name))
         .one(store.conn())
         .await
         .expect("find offer")
@@ -52,8 +80,8 @@ pub async fn grant_course(store: &Store, contact_id: i64, at: DateTime<Utc>) {
         Some(o) => o.id,
         None => {
             offer::ActiveModel {
-                name: Set("Course".into()),
-                products: Set("Course".into()),
+                name: Set(offer.name.into()),
+                products: Set(offer.products.into()),
                 created_at: Set(at),
                 ..Default::default()
             }
@@ -66,8 +94,8 @@ pub async fn grant_course(store: &Store, contact_id: i64, at: DateTime<Utc>) {
     grant::ActiveModel {
         contact_id: Set(contact_id),
         offer_id: Set(offer_id),
-        source: Set("granted".into()),
-        granted_by: Set("test".into()),
+        source: Set(offer.source.into()),
+        granted_by: Set(offer.granted_by.into()),
         granted_at: Set(at),
         ..Default::default()
     }

@@ -14,6 +14,7 @@ use keydesk::desk::{Desk, Identity, Operator};
 use portable_pty::CommandBuilder;
 
 use super::console::{console_env, open_desk, seed_people};
+use super::people;
 use super::process::run_with_stdin;
 use super::pty::Terminal;
 
@@ -90,7 +91,8 @@ impl Fixture {
     }
 }
 
-/// A migrated SQLite store with Ada (a customer), Cleo and 200 others;
+/// A migrated SQLite store with Ada (a customer of "Rust Mastery"), Cleo
+/// and 200 others;
 /// the OS user is the first admin. `extra` env entries go last.
 pub async fn fixture(extra: &[(&str, &str)]) -> Fixture {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -110,7 +112,12 @@ pub async fn fixture(extra: &[(&str, &str)]) -> Fixture {
         env.push(((*k).to_owned(), (*v).to_owned()));
     }
     let desk = open_desk(&env, &dir.path().join("data")).await;
-    seed_people(desk.store(), &[("Ada Lovelace", "ada@example.com")]).await;
+    seed_people(
+        desk.store(),
+        &people::RUST_MASTERY,
+        &[("Ada Lovelace", "ada@example.com")],
+    )
+    .await;
     Fixture { desk, env, dir }
 }
 

@@ -11,7 +11,7 @@ use keydesk::desk::Desk;
 
 use crate::on_every_backend;
 use crate::support::console::{Console, console_env, open_desk, seed_people};
-use crate::support::db;
+use crate::support::{db, people};
 
 /// A migrated store with a customer, a non-customer and 200 contacts, the
 /// current OS user as admin, and the environment that points the binary
@@ -34,7 +34,12 @@ async fn fixture(db: &db::TestDb, smtp_port: Option<u16>) -> Fixture {
         ]);
     }
     let desk = open_desk(&env, &dir.path().join("data")).await;
-    seed_people(&db.store, &[("Ada Lovelace", "ada@example.com")]).await;
+    seed_people(
+        &db.store,
+        &people::COURSE,
+        &[("Ada Lovelace", "ada@example.com")],
+    )
+    .await;
     Fixture {
         desk,
         env,
