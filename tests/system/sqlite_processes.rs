@@ -137,7 +137,13 @@ async fn two_consoles_a_worker_and_the_site_share_one_sqlite_file() {
             std::thread::spawn(move || {
                 let mut c = Console::start(&env, 120, 40);
                 reset_each(&mut c, from);
-                c.esc();
+                // Esc on the list clears the status line. Wait for that before
+                // `q`: sent at once, the two keys can reach the console in one
+                // read, which a terminal takes for Alt-q.
+                c.send("\x1b");
+                c.wait_until("Esc cleared the status line", |t| {
+                    !t.screen().contains("Reset link for")
+                });
                 c.send("q");
                 assert!(c.wait_exit().success());
                 c.raw()
