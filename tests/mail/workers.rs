@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use keydesk::clock::Clock;
 use keydesk::mail::queue::{kind, state};
 use keydesk::store::entity::outbox;
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::on_every_backend;
 use crate::support::db::TestDb;
+use crate::support::outbox::{message, queued};
 use crate::support::smtp::SmtpServer;
 use crate::support::{db, process};
 
@@ -85,25 +86,12 @@ async fn two_worker_processes_deliver_each_message_once(db: TestDb) {
     let rows: Vec<outbox::ActiveModel> = (0..MESSAGES)
         .map(|i| {
             let to = format!("customer{i}@example.com");
-            outbox::ActiveModel {
-                recipient: Set(to.clone()),
-                kind: Set(kind::PASSWORD_CHANGED.into()),
-                contact_id: Set(None),
-                reset_link_id: Set(None),
-                body: Set(Some(crate::support::outbox::message(
-                    &to,
-                    &format!("burst-{i:04}"),
-                    "Your password was changed.\n",
-                ))),
-                state: Set(state::QUEUED.into()),
-                attempts: Set(0),
-                next_attempt_at: Set(now),
-                claimed_until: Set(None),
-                sent_at: Set(None),
-                last_error: Set(String::new()),
-                created_at: Set(now),
-                ..Default::default()
-            }
+            let body = message(
+                &to,
+                &format!("burst-{i:04}"),
+                "Your password was changed.\n",
+            );
+            queued(&to, kind::PASSWORD_CHANGED, None, body, now)
         })
         .collect();
     for chunk in rows.chunks(100) {

@@ -32,21 +32,21 @@ pub async fn queue(
     queue_row(db, to, subject, kind::PASSWORD_CHANGED, None, at).await
 }
 
-/// Queues a row of any kind.
-pub async fn queue_row(
-    db: &impl ConnectionTrait,
+/// A queued row not yet inserted: `body` (a rendered message) to `to`, of
+/// `kind_value`, due `at`.
+pub fn queued(
     to: &str,
-    subject: &str,
     kind_value: &str,
     reset_link_id: Option<i64>,
+    body: String,
     at: DateTime<Utc>,
-) -> outbox::Model {
+) -> outbox::ActiveModel {
     outbox::ActiveModel {
         recipient: Set(to.to_owned()),
         kind: Set(kind_value.to_owned()),
         contact_id: Set(None),
         reset_link_id: Set(reset_link_id),
-        body: Set(Some(message(to, subject, &format!("Body of {subject}.\n")))),
+        body: Set(Some(body)),
         state: Set(state::QUEUED.to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(at),
@@ -56,9 +56,22 @@ pub async fn queue_row(
         created_at: Set(at),
         ..Default::default()
     }
-    .insert(db)
-    .await
-    .expect("queue an outbox row")
+}
+
+/// Queues a row of any kind.
+pub async fn queue_row(
+    db: &impl ConnectionTrait,
+    to: &str,
+    subject: &str,
+    kind_value: &str,
+    reset_link_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> outbox::Model {
+    let body = message(to, subject, &format!("Body of {subject}.\n"));
+    queued(to, kind_value, reset_link_id, body, at)
+        .insert(db)
+        .await
+        .expect("queue an outbox row")
 }
 
 /// Re-reads a row.
