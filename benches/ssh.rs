@@ -15,7 +15,25 @@
 //!
 //! Run: `cargo bench --bench ssh` (add `-- --quick` for a shorter run).
 
-#[path = "../tests/ssh_support/mod.rs"]
+// The tests' own support pieces (tests/support): the seeded store and the
+// server, and what they are built on; the bench uses part of each.
+#[allow(dead_code)]
+#[path = "../tests/support/console.rs"]
+mod console;
+#[allow(dead_code)]
+#[path = "../tests/support/db.rs"]
+mod db;
+#[allow(dead_code)]
+#[path = "../tests/support/people.rs"]
+mod people;
+#[allow(dead_code)]
+#[path = "../tests/support/process.rs"]
+mod process;
+#[allow(dead_code)]
+#[path = "../tests/support/pty.rs"]
+mod pty;
+#[allow(dead_code)]
+#[path = "../tests/support/ssh.rs"]
 mod ssh_support;
 
 use std::io::{Read, Write};
