@@ -11,6 +11,7 @@
 //! - [`smtp`]: a real SMTP server (aiosmtpd) per test;
 //! - [`site`]: the real site served in-process, an HTTP client;
 //! - [`process`]: the `keydesk` binary as a process, free ports;
+//! - [`home`]: a test's own home for the binary, its runs and their exit codes;
 //! - [`pty`]: any program in a pseudo-terminal, read by a vt100 parser;
 //! - [`console`]: the real console in a pty and the store it browses;
 //! - [`console_fixture`]: the console's state without a terminal;
@@ -25,6 +26,7 @@
 pub mod console;
 pub mod console_fixture;
 pub mod db;
+pub mod home;
 pub mod hostile;
 pub mod logs;
 pub mod mailbox;

@@ -1,6 +1,8 @@
 //! Whole-system fault tests: several `keydesk` processes (consoles in
 //! ptys, `serve`, `worker`) on one store, through a PostgreSQL restart and
-//! on one SQLite file.
+//! on one SQLite file; the diagnostics endpoint of `serve`, `worker` and
+//! `ssh-serve` (`/readyz` across a PostgreSQL restart, `/metrics` checked by
+//! promtool); a SQLite backup taken under load and restored.
 //!
 //! One module per capability; the support tree is shared by every test
 //! binary (tests/support).
@@ -8,5 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod backup;
+mod diag;
 mod pg_restart;
 mod sqlite_processes;

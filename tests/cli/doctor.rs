@@ -3,7 +3,8 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::run::{Home, Ran, free_port};
+use crate::support::home::{Home, Ran};
+use crate::support::process::free_port;
 use crate::support::smtp::{SmtpOptions, SmtpServer, TlsFiles, self_signed};
 
 /// A good setup: a migrated SQLite store, an SMTP relay that requires
@@ -211,7 +212,7 @@ fn a_bad_setting_is_the_failing_settings_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_store_is_checked_with_its_clock() {
-    use crate::common::{Backend, fresh};
+    use crate::support::db::{Backend, fresh};
     for backend in [Backend::Postgres, Backend::MySql] {
         let Some(db) = fresh(backend).await else {
             continue;

@@ -2,9 +2,10 @@
 
 use std::time::Duration;
 
-use crate::run::{Home, free_port, wait_for_status};
+use crate::support::home::{Home, wait_for_status};
 use crate::support::pg_cluster::Cluster;
 use crate::support::process::Daemon;
+use crate::support::process::free_port;
 
 fn env_with(home: &Home, extra: &[(&str, String)]) -> Vec<(String, String)> {
     let mut env = home.env();
@@ -32,11 +33,12 @@ async fn metrics_pass_promtool_and_count_what_happened() {
     );
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     home.run(&["migrate"], &pairs).ok();
-    let store =
-        keydesk::store::Store::connect(&crate::common::settings_for(&url, home.path()).database)
-            .await
-            .unwrap();
-    crate::common::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
+    let store = keydesk::store::Store::connect(
+        &crate::support::db::settings_for(&url, home.path()).database,
+    )
+    .await
+    .unwrap();
+    crate::support::people::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
 
     let serve = Daemon::start(&["serve"], &env, &home.path().join("serve.log"));
     let diag = format!("http://127.0.0.1:{diag_port}");
@@ -57,7 +59,7 @@ async fn metrics_pass_promtool_and_count_what_happened() {
 
     // What the serve process should count: a failed sign-in, a Forgot
     // Password that issues a link, and its delivery by serve's worker.
-    let site = crate::site_support::Client::new(&format!("http://127.0.0.1:{site_port}"));
+    let site = crate::support::site::Client::new(&format!("http://127.0.0.1:{site_port}"));
     assert_eq!(
         site.login("ada@example.com", "Wrong-Password-123456")
             .await
@@ -189,7 +191,7 @@ async fn readyz_follows_a_postgres_restart_without_a_keydesk_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_serve_counts_open_sessions_and_searches() {
-    use crate::ssh_support::{Client, Server, fixture};
+    use crate::support::ssh::{Client, Server, fixture};
     let diag_port = free_port();
     let fx = fixture(&[("KEYDESK__DIAG__LISTEN", &format!("127.0.0.1:{diag_port}"))]).await;
     let key = fx.operator_with_key("ann", "agent");

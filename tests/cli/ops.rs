@@ -3,7 +3,7 @@
 use sea_orm::{ConnectionTrait, Database, Statement};
 use sea_orm_migration::MigratorTrait;
 
-use crate::run::Home;
+use crate::support::home::Home;
 use keydesk::store::migration::Migrator;
 
 const ESC: char = '\u{1b}';
@@ -296,12 +296,13 @@ async fn json_outputs_and_contacts_through_desk() {
     let db = ("KEYDESK__DATABASE__URL", url.as_str());
     home.run(&["migrate"], &[db]).ok();
     let me = keydesk::cli::os_user();
-    let store =
-        keydesk::store::Store::connect(&crate::common::settings_for(&url, home.path()).database)
-            .await
-            .unwrap();
-    crate::common::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
-    crate::common::make_contact(&store, "Cleo Park", "cleo@example.com").await;
+    let store = keydesk::store::Store::connect(
+        &crate::support::db::settings_for(&url, home.path()).database,
+    )
+    .await
+    .unwrap();
+    crate::support::people::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
+    crate::support::people::make_contact(&store, "Cleo Park", "cleo@example.com").await;
 
     let ops = home.run(&["operators", "list", "--json"], &[db]).json();
     let mine = ops
@@ -367,7 +368,7 @@ async fn json_outputs_and_contacts_through_desk() {
     assert_eq!(missing.code(), 3, "{}", missing.stderr());
 
     // Viewers and up: a viewer reads; a non-operator is refused (exit 6).
-    crate::common::make_operator(&store, "someone-else", "admin").await;
+    crate::support::people::make_operator(&store, "someone-else", "admin").await;
     keydesk::store::execute_raw(
         store.conn(),
         &format!("UPDATE operators SET role = 'viewer' WHERE name = '{me}'"),

@@ -1,7 +1,9 @@
-//! Running the real `keydesk` binary in a clean environment of its own.
+//! A home for one test of the real binary: its own data and config
+//! folders and SQLite store, runs of `keydesk` with exit code and output
+//! at hand, and a wait for an HTTP status (the diag endpoint, the site).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// A home for one test: its data dir, config dir and SQLite store.
 pub struct Home {
@@ -57,8 +59,8 @@ impl Home {
 
     /// Runs `keydesk ARGS` with [`Home::env`] plus `extra`.
     pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Ran {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_keydesk"));
-        cmd.args(args).env_clear().envs(self.env());
+        let mut cmd = super::process::keydesk(self.path());
+        cmd.args(args).envs(self.env());
         for (k, v) in extra {
             cmd.env(k, v);
         }
@@ -93,11 +95,6 @@ impl Ran {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.ok()).expect("stdout is JSON")
     }
-}
-
-/// A port nothing listens on yet.
-pub fn free_port() -> u16 {
-    crate::support::smtp::free_port()
 }
 
 /// Waits until `url` answers with `status` (polling), or panics after `within`.

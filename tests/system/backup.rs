@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::run::{Home, free_port, wait_for_status};
-use crate::site_support::{Client, PW};
+use crate::support::home::{Home, wait_for_status};
 use crate::support::process::Daemon;
+use crate::support::process::free_port;
+use crate::support::site::{Client, PW};
 
 fn site_env(home: &Home, url: &str, port: u16) -> Vec<(String, String)> {
     let mut env = home.env();
@@ -33,15 +34,19 @@ async fn a_backup_under_load_restores_and_the_customer_signs_in() {
     let url = home.sqlite_url();
     home.run(&["migrate"], &[("KEYDESK__DATABASE__URL", &url)])
         .ok();
-    let settings = crate::common::settings_with(&url, home.path(), &[]);
+    let settings = crate::support::db::settings_with(&url, home.path(), &[]);
     let store = keydesk::store::Store::connect(&settings.database)
         .await
         .unwrap();
-    let admin = crate::common::make_operator(&store, "backup-admin", "admin").await;
-    crate::common::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
+    let admin = crate::support::people::make_operator(&store, "backup-admin", "admin").await;
+    crate::support::people::make_customer(&store, "Ada Lovelace", "ada@example.com").await;
     for i in 0..20 {
-        crate::common::make_customer(&store, &format!("Other {i}"), &format!("o{i}@example.com"))
-            .await;
+        crate::support::people::make_customer(
+            &store,
+            &format!("Other {i}"),
+            &format!("o{i}@example.com"),
+        )
+        .await;
     }
     let desk =
         keydesk::desk::Desk::new(store.clone(), settings, keydesk::clock::Clock::system()).unwrap();
