@@ -4,10 +4,17 @@
 //! (tests/support/smtp-venv.sh); the store is SQLite, and PostgreSQL when
 //! it answers on 127.0.0.1:5432.
 
+// The tests' own support pieces (tests/support); the bench uses part of each.
+#[allow(dead_code)]
 #[path = "../tests/support/outbox.rs"]
 mod outbox;
+#[allow(dead_code)]
+#[path = "../tests/support/process.rs"]
+mod process;
+#[allow(dead_code)]
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
+#[allow(dead_code)]
 #[path = "../tests/support/tls.rs"]
 mod tls;
 

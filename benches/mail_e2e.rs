@@ -2,10 +2,22 @@
 //! event in one transaction, then the wake) to the message lying in a real
 //! SMTP server's capture folder, with the worker in the same process.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
-#[path = "../tests/support/mod.rs"]
-mod support;
+// The tests' own support pieces (tests/support); the bench uses part of each.
+#[allow(dead_code)]
+#[path = "../tests/support/db.rs"]
+mod db;
+#[allow(dead_code)]
+#[path = "../tests/support/people.rs"]
+mod people;
+#[allow(dead_code)]
+#[path = "../tests/support/process.rs"]
+mod process;
+#[allow(dead_code)]
+#[path = "../tests/support/smtp.rs"]
+mod smtp;
+#[allow(dead_code)]
+#[path = "../tests/support/tls.rs"]
+mod tls;
 
 use std::time::{Duration, Instant};
 
@@ -18,13 +30,13 @@ fn desk_to_capture(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let server = support::smtp::SmtpServer::plain();
+    let server = smtp::SmtpServer::plain();
     let port = server.port.to_string();
     let mut group = c.benchmark_group("mail_e2e");
     group.sample_size(30);
     group.measurement_time(Duration::from_secs(10));
-    for backend in [common::Backend::Sqlite, common::Backend::Postgres] {
-        let Some(db) = rt.block_on(common::fresh(backend)) else {
+    for backend in [db::Backend::Sqlite, db::Backend::Postgres] {
+        let Some(db) = rt.block_on(db::fresh(backend)) else {
             continue;
         };
         let extra = [
@@ -36,7 +48,7 @@ fn desk_to_capture(c: &mut Criterion) {
             // Every iteration sends again at once.
             ("KEYDESK__RESET__RESEND_COOLDOWN", "0s"),
         ];
-        let settings = common::settings_with(&db.url, &std::env::temp_dir(), &extra);
+        let settings = db::settings_with(&db.url, &std::env::temp_dir(), &extra);
         let desk = keydesk::desk::Desk::new(
             db.store.clone(),
             settings.clone(),
@@ -44,8 +56,8 @@ fn desk_to_capture(c: &mut Criterion) {
         )
         .expect("desk");
         let (agent, handle) = rt.block_on(async {
-            let agent = common::make_operator(&db.store, "agent1", "agent").await;
-            common::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
+            let agent = people::make_operator(&db.store, "agent1", "agent").await;
+            people::make_customer(&db.store, "Ada Lovelace", "ada@example.com").await;
             let handle = Worker::new(
                 db.store.clone(),
                 &settings,

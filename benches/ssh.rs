@@ -15,7 +15,25 @@
 //!
 //! Run: `cargo bench --bench ssh` (add `-- --quick` for a shorter run).
 
-#[path = "../tests/ssh_support/mod.rs"]
+// The tests' own support pieces (tests/support): the seeded store and the
+// server, and what they are built on; the bench uses part of each.
+#[allow(dead_code)]
+#[path = "../tests/support/console.rs"]
+mod console;
+#[allow(dead_code)]
+#[path = "../tests/support/db.rs"]
+mod db;
+#[allow(dead_code)]
+#[path = "../tests/support/people.rs"]
+mod people;
+#[allow(dead_code)]
+#[path = "../tests/support/process.rs"]
+mod process;
+#[allow(dead_code)]
+#[path = "../tests/support/pty.rs"]
+mod pty;
+#[allow(dead_code)]
+#[path = "../tests/support/ssh.rs"]
 mod ssh_support;
 
 use std::io::{Read, Write};
@@ -238,7 +256,7 @@ fn main() {
         .measurement_time(Duration::from_secs(4));
     let rt = Runtime::new().unwrap();
     // Dozens of sessions from one address in a few seconds: the gate
-    // before key exchange (tests/security_ssh.rs) is opened wide, as the
+    // before key exchange (tests/ssh/front_door.rs) is opened wide, as the
     // figures are about sessions, not about refusing a flood.
     let fx = rt.block_on(ssh_support::fixture(&[
         ("KEYDESK__SSH__PER_ADDRESS_RATE", "1000"),

@@ -1,15 +1,18 @@
-//! The command line: clap definitions and their dispatch. Each command
-//! parses its input, calls one store or desk operation, prints the outcome.
+//! The command line's dispatch (the clap definitions are in `cli/args.rs`).
+//! Each command parses its input, calls one store or desk operation,
+//! prints the outcome. A command that fails prints one line on stderr
+//! and exits with a code a script or a systemd unit can act on.
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
 use color_eyre::eyre::{Result, WrapErr};
 
 use crate::settings::{Settings, Sources};
 use crate::store::Store;
 
+mod args;
+mod contacts;
 mod desk_commands;
+mod ops_commands;
+mod services;
 
 /// Prints to standard output like `print!`, but a reader that has gone
 /// away (`keydesk audit | head -1`) ends the command quietly, as it does
@@ -40,154 +43,99 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
         if err.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);
         }
-        eprintln!("keydesk: cannot write to standard output: {err}");
+        crate::logging::say(
+            crate::logging::Severity::Error,
+            &format!("keydesk: cannot write to standard output: {err}"),
+        );
         std::process::exit(74);
     }
 }
-pub use desk_commands::{EXIT_CODES_HELP, OperatorsCommand};
+pub use args::{
+    Cli, Command, CompletionShell, ContactsCommand, EXIT_CODES_HELP, KindArg, OperatorsCommand,
+    OutboxAction, OutboxArgs,
+};
 
-/// keydesk: the Contacts console for support agents.
-#[derive(Debug, Parser)]
-#[command(name = "keydesk", version, about, after_help = EXIT_CODES_HELP)]
-pub struct Cli {
-    /// A settings file layered over the defaults and system files.
-    #[arg(long, global = true, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Option<Command>,
+/// `EX_CONFIG` from sysexits.h: a bad setting. A unit's
+/// `RestartPreventExitStatus=78` stops restarting on it.
+pub const EX_CONFIG: i32 = 78;
+/// The store has pending migrations and `database.auto_migrate` is false.
+pub const EXIT_PENDING_MIGRATIONS: i32 = 12;
+/// The store's schema is newer than this keydesk.
+pub const EXIT_SCHEMA_NEWER: i32 = 13;
+
+/// A failure with its own exit code; `main` prints it as one line.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The process exit code.
+    pub code: i32,
+    /// What went wrong, for the person reading stderr.
+    pub message: String,
 }
 
-/// The commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Apply pending database migrations.
-    Migrate,
-    /// Print the effective settings, secrets redacted.
-    Config,
-    /// Import contacts from a CSV file with a header row name,email[,subscribed][,offers].
-    Import {
-        /// The CSV file.
-        file: PathBuf,
-        /// Write the valid rows and report the invalid ones (default: write nothing if any row is invalid).
-        #[arg(long)]
-        skip_invalid: bool,
-    },
-    /// Email a customer a fresh reset link (agents and admins).
-    #[command(after_help = EXIT_CODES_HELP)]
-    ResetPassword {
-        /// The customer's email.
-        email: String,
-        /// Send even within `reset.resend_cooldown` of the previous link.
-        #[arg(long)]
-        force: bool,
-    },
-    /// Set a customer's password (admins): a generated one, or one read from stdin.
-    #[command(after_help = EXIT_CODES_HELP)]
-    ChangePassword {
-        /// The customer's email.
-        email: String,
-        /// Generate a temporary password and print it once (alone on stdout).
-        #[arg(
-            long,
-            conflicts_with = "password_stdin",
-            required_unless_present = "password_stdin"
-        )]
-        generate: bool,
-        /// Read the password from the first line of standard input.
-        #[arg(long)]
-        password_stdin: bool,
-        /// Do not require a change at the next sign-in (the password is not temporary).
-        /// Not with --generate: a generated password is always temporary.
-        #[arg(long, conflicts_with = "generate")]
-        no_require_change: bool,
-    },
-    /// Lift a lock left by failed sign-ins (admins).
-    #[command(after_help = EXIT_CODES_HELP)]
-    Unlock {
-        /// The customer's email.
-        email: String,
-    },
-    /// End every site session of a customer, or one with --session (admins).
-    #[command(after_help = EXIT_CODES_HELP)]
-    SignOut {
-        /// The customer's email.
-        email: String,
-        /// End only this session (an id from `keydesk sessions EMAIL`).
-        #[arg(long, value_name = "ID")]
-        session: Option<i64>,
-    },
-    /// List a customer's live site sessions: id, signed in, last seen, client.
-    #[command(after_help = EXIT_CODES_HELP)]
-    Sessions {
-        /// The customer's email.
-        email: String,
-    },
-    /// Show the newest audit events.
-    #[command(after_help = EXIT_CODES_HELP)]
-    Audit {
-        /// Only events about this contact.
-        #[arg(long, value_name = "EMAIL")]
-        contact: Option<String>,
-        /// How many events, newest first.
-        #[arg(long, default_value_t = 50, value_name = "N")]
-        limit: u64,
-        /// One JSON array instead of text lines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Manage who may use keydesk, by OS user name.
-    #[command(subcommand, after_help = EXIT_CODES_HELP)]
-    Operators(OperatorsCommand),
-    /// Fill an empty store with realistic demo contacts (deterministic for a seed).
-    Seed {
-        /// How many contacts to create.
-        #[arg(long, value_name = "N")]
-        contacts: u64,
-        /// The same seed gives the same people.
-        #[arg(long, value_name = "S", default_value_t = 1)]
-        seed: u64,
-    },
-    /// Try keydesk: a demo SQLite store with seeded contacts in the data
-    /// dir, mail written as .eml files into a folder, you as admin, then the console.
-    Demo {
-        /// How many contacts to seed (only when the demo store is new).
-        #[arg(long, value_name = "N", default_value_t = 5000)]
-        contacts: u64,
-    },
-    /// Serve the customer site (login, Forgot Password, reset links, account) on `site.listen`.
-    Serve,
-    /// Run the outbox delivery worker alone, until SIGTERM or Ctrl-C.
-    Worker,
-    /// List outbox messages: state, attempts, last error (never the content).
-    Outbox(OutboxArgs),
-    /// Serve the console over SSH on `ssh.listen`: operators sign in with a
-    /// key added by `operators add-key`; only pty sessions are served.
-    SshServe,
+impl Failure {
+    fn new(code: i32, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
-/// `keydesk outbox [--failed] [--limit N] | outbox retry ID`
-#[derive(Debug, clap::Args)]
-pub struct OutboxArgs {
-    /// Only messages that failed for good.
-    #[arg(long)]
-    pub failed: bool,
-    /// Show at most this many, newest first.
-    #[arg(long, default_value_t = 50)]
-    pub limit: u64,
-    /// What to do instead of listing.
-    #[command(subcommand)]
-    pub action: Option<OutboxAction>,
+/// The exit code for a failure that reached `main`: its own for a
+/// [`Failure`], 78 (`EX_CONFIG`) for a bad setting, else 1.
+#[must_use]
+pub fn exit_code(report: &color_eyre::eyre::Report) -> i32 {
+    for cause in report.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.code;
+        }
+        if cause
+            .downcast_ref::<crate::settings::SettingsError>()
+            .is_some()
+            || matches!(
+                cause.downcast_ref::<crate::logging::LoggingError>(),
+                Some(crate::logging::LoggingError::Filter(..))
+            )
+        {
+            return EX_CONFIG;
+        }
+    }
+    crate::desk::error::exit::FAILURE
 }
 
-/// Outbox actions.
-#[derive(Debug, Subcommand)]
-pub enum OutboxAction {
-    /// Queue a failed message again.
-    Retry {
-        /// The message id, as `keydesk outbox` shows it.
-        id: i64,
-    },
+/// Prints a failure that ended the command, as one line on stderr
+/// (`keydesk: what: why`, or a JSON object with `log.format = "json"`),
+/// and returns the exit code.
+#[must_use]
+pub fn report_fatal(report: &color_eyre::eyre::Report) -> i32 {
+    let text = format!("{report:#}").replace(['\n', '\r'], " ");
+    crate::logging::say(crate::logging::Severity::Error, &format!("keydesk: {text}"));
+    exit_code(report)
+}
+
+/// Writes a message for the person at the terminal on stderr (in JSON
+/// with `log.format = "json"`), like `eprintln!`.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::logging::say($crate::logging::Severity::Info, &::std::format!($($arg)*))
+    };
+}
+/// `say!` for a failure.
+macro_rules! say_error {
+    ($($arg:tt)*) => {
+        $crate::logging::say($crate::logging::Severity::Error, &::std::format!($($arg)*))
+    };
+}
+use {say, say_error};
+
+/// Where this invocation's settings come from.
+#[must_use]
+pub fn sources(cli: &Cli) -> Sources {
+    Sources {
+        file: cli.config.clone(),
+        ..Sources::default()
+    }
 }
 
 /// Loads settings for this invocation.
@@ -195,25 +143,79 @@ pub enum OutboxAction {
 /// # Errors
 /// A bad settings value, naming the key.
 pub fn load_settings(cli: &Cli) -> Result<Settings> {
-    Ok(Settings::load(&Sources {
-        file: cli.config.clone(),
-        ..Sources::default()
-    })?)
+    Ok(Settings::load(&sources(cli))?)
 }
 
-/// Connects and applies pending migrations.
+/// Connects and brings the schema up to date: pending migrations are
+/// applied when `database.auto_migrate` is on and refused (exit 12)
+/// when it is off; a schema newer than this keydesk is refused (exit 13).
 ///
 /// # Errors
-/// When the store is unavailable or a migration fails.
+/// A [`Failure`] with its exit code: 10 when the store is unavailable, 12, 13.
 pub async fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::connect(&settings.database).await.wrap_err_with(|| {
-        format!(
-            "opening {}",
-            crate::settings::redact_url(&settings.database.url)
-        )
-    })?;
-    store.migrate().await.wrap_err("applying migrations")?;
+    let store = connect(settings).await?;
+    let status = crate::store::schema::status(store.conn())
+        .await
+        .map_err(|e| unavailable(settings, &e))?;
+    if !status.unknown.is_empty() {
+        return Err(Failure::new(EXIT_SCHEMA_NEWER, status.problem().unwrap_or_default()).into());
+    }
+    if !status.pending.is_empty() {
+        if !settings.database.auto_migrate {
+            return Err(Failure::new(
+                EXIT_PENDING_MIGRATIONS,
+                format!(
+                    "{} (database.auto_migrate is false: only `keydesk migrate` changes the schema)",
+                    status.problem().unwrap_or_default()
+                ),
+            )
+            .into());
+        }
+        store.migrate().await.wrap_err("applying migrations")?;
+    }
     Ok(store)
+}
+
+/// Connects without looking at the schema.
+async fn connect(settings: &Settings) -> Result<Store> {
+    Store::connect(&settings.database)
+        .await
+        .map_err(|e| unavailable(settings, &e).into())
+}
+
+fn unavailable(settings: &Settings, err: &crate::store::StoreError) -> Failure {
+    Failure::new(
+        crate::desk::error::exit::UNAVAILABLE,
+        format!(
+            "{} ({})",
+            desk_commands::printable(&err.to_string()),
+            crate::settings::redact_url(&settings.database.url)
+        ),
+    )
+}
+
+/// The log settings for this command: `-v` wins; otherwise one-shot
+/// commands log only warnings unless `log.level` was set, and the
+/// console and the services log at `log.level`.
+fn log_settings(cli: &Cli, sources: &Sources, settings: &Settings) -> crate::settings::LogSettings {
+    let mut log = settings.log.clone();
+    let long_running = matches!(
+        cli.command,
+        None | Some(Command::Demo { .. } | Command::Serve | Command::Worker | Command::SshServe)
+    );
+    if cli.verbose > 0 {
+        log.level = match cli.verbose {
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+        .to_owned();
+    } else if !long_running
+        && crate::settings::origin_of(sources, "log.level") == crate::settings::DEFAULT_ORIGIN
+    {
+        log.level = "warn".to_owned();
+    }
+    log
 }
 
 /// Runs one command; returns the process exit code.
@@ -221,20 +223,47 @@ pub async fn open_store(settings: &Settings) -> Result<Store> {
 /// # Errors
 /// Any failure not mapped to an exit code of its own.
 pub async fn run(cli: Cli) -> Result<i32> {
-    let settings = load_settings(&cli)?;
+    if let Some(Command::Completions { shell }) = cli.command {
+        // Needs no settings: a broken config must not break completion.
+        return Ok(ops_commands::completions(shell));
+    }
+    let sources = sources(&cli);
+    let settings = match Settings::load(&sources) {
+        Ok(settings) => settings,
+        Err(err) => {
+            crate::logging::set_stderr_format(crate::settings::peek_log_format(&sources));
+            if let Some(Command::Doctor { json }) = cli.command {
+                return Ok(ops_commands::doctor_without_settings(&err, &sources, json));
+            }
+            return Err(err.into());
+        }
+    };
     // The console owns the terminal: its log lines go to a file.
     let destination = match cli.command {
         None | Some(Command::Demo { .. }) => crate::logging::Destination::File,
         Some(_) => crate::logging::Destination::Stderr,
     };
-    crate::logging::init(&settings.log, &settings.data_dir, destination)?;
+    let log = log_settings(&cli, &sources, &settings);
+    crate::logging::init(&log, &settings.data_dir, destination)?;
     match cli.command {
         Some(Command::Config) => {
             out!("{}", settings.to_redacted_toml()?);
             Ok(0)
         }
-        Some(Command::Migrate) => {
-            let store = open_store(&settings).await?;
+        Some(Command::Migrate { status: true, json }) => {
+            ops_commands::migrate_status(&settings, json).await
+        }
+        Some(Command::Migrate { status: false, .. }) => {
+            let store = connect(&settings).await?;
+            let status = crate::store::schema::status(store.conn())
+                .await
+                .map_err(|e| unavailable(&settings, &e))?;
+            if !status.unknown.is_empty() {
+                return Err(
+                    Failure::new(EXIT_SCHEMA_NEWER, status.problem().unwrap_or_default()).into(),
+                );
+            }
+            store.migrate().await.wrap_err("applying migrations")?;
             outln!(
                 "migrations applied to {}",
                 crate::settings::redact_url(&settings.database.url)
@@ -244,6 +273,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Import { file, skip_invalid }) => {
             import_file(&settings, &file, skip_invalid).await
         }
+        Some(Command::Doctor { json }) => Ok(ops_commands::doctor(&settings, &sources, json).await),
+        Some(Command::Backup { file }) => ops_commands::backup(&settings, &file).await,
         Some(
             command @ (Command::ResetPassword { .. }
             | Command::ChangePassword { .. }
@@ -251,45 +282,19 @@ pub async fn run(cli: Cli) -> Result<i32> {
             | Command::SignOut { .. }
             | Command::Sessions { .. }
             | Command::Audit { .. }
+            | Command::Contacts(_)
             | Command::Operators(_)),
         ) => {
-            let store = match desk_commands::open(&settings).await {
-                Ok(store) => store,
-                Err(code) => return Ok(code),
-            };
+            let store = open_store(&settings).await?;
             desk_commands::run(store, settings, command).await
         }
-        Some(Command::Serve) => serve_site(settings).await,
-        Some(Command::SshServe) => serve_ssh(settings).await,
-        Some(Command::Worker) => {
-            let store = open_store(&settings).await?;
-            crate::mail::admin::run_worker(store, &settings).await?;
-            Ok(0)
-        }
-        Some(Command::Outbox(args)) => {
-            let store = open_store(&settings).await?;
-            let now = crate::clock::Clock::system().now();
-            if let Some(OutboxAction::Retry { id }) = args.action {
-                let before = crate::mail::queue::get(store.conn(), id).await?;
-                match crate::mail::queue::retry(&store, id, now).await {
-                    Ok(()) => {
-                        let error = before.map(|r| r.last_error).unwrap_or_default();
-                        outln!("outbox message {id} queued again (last error was: {error})");
-                        Ok(0)
-                    }
-                    Err(err) => {
-                        eprintln!("keydesk: {err}");
-                        Ok(1)
-                    }
-                }
-            } else {
-                let rows = crate::mail::queue::list(store.conn(), args.failed, args.limit).await?;
-                out!("{}", crate::mail::admin::format_table(&rows, now));
-                Ok(0)
-            }
-        }
+        Some(Command::Serve) => services::serve_site(settings).await,
+        Some(Command::SshServe) => services::serve_ssh(settings).await,
+        Some(Command::Worker) => services::worker(settings).await,
+        Some(Command::Outbox(args)) => ops_commands::outbox(&settings, args).await,
         Some(Command::Seed { contacts, seed }) => run_seed(&settings, contacts, seed).await,
         Some(Command::Demo { contacts }) => run_demo(settings, contacts).await,
+        Some(Command::Completions { .. }) => Ok(0),
         None => run_console(settings).await,
     }
 }
@@ -345,7 +350,7 @@ async fn import_file(
     match outcome {
         Ok(report) => {
             for error in &report.errors {
-                eprintln!("skipped {error}");
+                say!("skipped {error}");
             }
             outln!(
                 "imported {} contact(s); skipped {}",
@@ -356,16 +361,16 @@ async fn import_file(
         }
         Err(ImportError::Invalid(errors)) => {
             for error in &errors {
-                eprintln!("{error}");
+                say_error!("{error}");
             }
-            eprintln!(
+            say_error!(
                 "{} invalid row(s); nothing was written (use --skip-invalid to import the valid rows)",
                 errors.len()
             );
             Ok(65)
         }
         Err(ImportError::Format(message)) => {
-            eprintln!("{}: {message}", file.display());
+            say_error!("{}: {message}", file.display());
             Ok(65)
         }
         Err(ImportError::Store(err)) => Err(err.into()),
@@ -395,8 +400,7 @@ async fn run_console(settings: Settings) -> Result<i32> {
 /// can be followed.
 async fn console_on(store: Store, settings: Settings, with_site: bool) -> Result<i32> {
     let listen = settings.site.listen.clone();
-    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())
-        .wrap_err("starting desk")?;
+    let desk = services::service_desk(store, settings)?;
     let (worker, label) = crate::tui::spawn_worker(&desk).wrap_err("starting the mail worker")?;
     let (stop_site, site_stopped) = tokio::sync::oneshot::channel::<()>();
     let mut site = None;
@@ -439,7 +443,7 @@ async fn run_seed(settings: &Settings, contacts: u64, seed: u64) -> Result<i32> 
 
     let store = open_store(settings).await?;
     if settings.mail.transport != crate::settings::MailTransport::File {
-        eprintln!(
+        say!(
             "warning: seeded addresses look real (gmail.com, ...) and mail.transport is not `file`; \
              a reset link sent to one may reach a real person"
         );
@@ -502,7 +506,7 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
         .await
         .wrap_err("counting demo contacts")?;
     if existing == 0 {
-        eprintln!(
+        say!(
             "keydesk demo: seeding {contacts} contacts into {} …",
             db.display()
         );
@@ -513,15 +517,10 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
         bar.finish_and_clear();
         report.wrap_err("seeding the demo store")?;
     }
-    let desk = crate::desk::Desk::new(
-        store.clone(),
-        settings.clone(),
-        crate::clock::Clock::system(),
-    )
-    .wrap_err("starting desk")?;
+    let desk = services::service_desk(store.clone(), settings.clone())?;
     let identity = crate::desk::Identity::from_os().wrap_err("who is running keydesk")?;
     if let Some(message) = desk.ensure_first_admin(&identity).await? {
-        eprintln!("keydesk demo: {message}");
+        say!("keydesk demo: {message}");
     }
     let site = settings.site.base_url.clone();
     let code = console_on(store, settings, true).await?;
@@ -536,57 +535,4 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
     );
     outln!("keydesk demo: the customer site was at {site}");
     Ok(code)
-}
-
-/// `keydesk serve`: the customer site on `site.listen` and the outbox
-/// worker, in one process, until SIGTERM or Ctrl-C; then the requests in
-/// flight finish and the worker stops after its current message.
-async fn serve_site(settings: Settings) -> Result<i32> {
-    let store = open_store(&settings).await?;
-    let listen = settings.site.listen.clone();
-    let base_url = settings.site.base_url.clone();
-    let clock = crate::clock::Clock::system();
-    let desk = crate::desk::Desk::new(store.clone(), settings.clone(), clock.clone())?;
-    // The desk wakes this worker after every commit that queues mail.
-    let worker = crate::mail::worker::Worker::new(store, &settings, clock, desk.outbox_wake())?;
-    let transport = worker.transport_label().to_owned();
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .wrap_err_with(|| format!("binding site.listen {listen}"))?;
-    let worker = worker.spawn();
-    let stop = shutdown_signal();
-    eprintln!(
-        "keydesk: customer site on http://{} (links use {base_url}); mail via {transport}",
-        listener.local_addr()?
-    );
-    let served = crate::site::serve(desk, listener, stop).await;
-    worker.stop().await;
-    served?;
-    Ok(0)
-}
-
-/// `keydesk ssh-serve`: the console over SSH until SIGTERM or Ctrl-C.
-async fn serve_ssh(settings: Settings) -> Result<i32> {
-    let store = open_store(&settings).await?;
-    let desk = crate::desk::Desk::new(store, settings, crate::clock::Clock::system())?;
-    crate::ssh::serve(desk, shutdown_signal()).await?;
-    Ok(0)
-}
-
-/// Completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed
-/// when this is called, not when it is first awaited: a signal that comes
-/// right after a server says it is ready must stop it cleanly, not kill it.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move {
-        let (Ok(mut term), Ok(mut int)) = (term, int) else {
-            return std::future::pending::<()>().await;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-    }
 }

@@ -6,9 +6,23 @@
 
 #![forbid(unsafe_code)]
 
+/// What `keydesk --version` prints: the version, the git commit ("unknown"
+/// when built outside a git checkout) and the build date
+/// (`SOURCE_DATE_EPOCH` when set), all from `build.rs`.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("KEYDESK_GIT_COMMIT"),
+    ", built ",
+    env!("KEYDESK_BUILD_DATE"),
+    ")"
+);
+
 pub mod cli;
 pub mod clock;
 pub mod desk;
+pub mod diag;
+pub mod doctor;
 pub mod files;
 pub mod import;
 pub mod logging;

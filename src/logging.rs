@@ -12,6 +12,7 @@
 //! address.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -40,6 +41,54 @@ pub enum LoggingError {
     /// The log file cannot be opened.
     #[error("cannot open the log file {0}: {1}")]
     File(PathBuf, std::io::Error),
+}
+
+/// The format of this process's stderr lines, set once the settings (or
+/// at least `log.format`) are known; text until then.
+static STDERR_FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// Sets the format [`say`] writes in (the first call wins).
+pub fn set_stderr_format(format: LogFormat) {
+    let _ = STDERR_FORMAT.set(format);
+}
+
+/// How bad a message for the person or unit reading stderr is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// Worth knowing (a notice, a skipped row).
+    Info,
+    /// Something went wrong but the command went on.
+    Warn,
+    /// The command failed.
+    Error,
+}
+
+/// Writes one message for a person on stderr: the text as given, one line
+/// (control characters escaped, no colour), or, with `log.format =
+/// "json"`, one JSON object like the log records (`timestamp`, `level`,
+/// `message`, `target`), so that every stderr line of a unit is JSON.
+pub fn say(severity: Severity, message: &str) {
+    let line = match STDERR_FORMAT.get().copied().unwrap_or(LogFormat::Text) {
+        LogFormat::Text => format!("{}\n", message.trim_end_matches('\n')),
+        LogFormat::Json => {
+            let level = match severity {
+                Severity::Info => "INFO",
+                Severity::Warn => "WARN",
+                Severity::Error => "ERROR",
+            };
+            let object = serde_json::json!({
+                "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                "level": level,
+                "message": message.strip_prefix("keydesk: ").unwrap_or(message).trim_end(),
+                "target": "keydesk",
+            });
+            format!("{object}\n")
+        }
+    };
+    let mut stderr = std::io::stderr().lock();
+    // Nothing is left to tell when stderr itself is gone.
+    let _ = stderr.write_all(one_line(line.as_bytes()).as_bytes());
+    let _ = stderr.flush();
 }
 
 /// Installs the global subscriber. Calling it twice is harmless (the
@@ -75,6 +124,7 @@ pub fn init(
         }
     };
     let _ = tracing::subscriber::set_global_default(subscriber(settings, writer)?);
+    set_stderr_format(settings.format);
     Ok(())
 }
 

@@ -12,8 +12,11 @@ use config::{Config, Environment, File, FileFormat};
 
 use serde::{Deserialize, Serialize, Serializer};
 
+mod inspect;
 mod security;
 mod shape;
+
+pub use inspect::{peek_log_format, setting_keys};
 
 /// The compiled-in defaults; every key is documented there.
 pub const DEFAULTS: &str = include_str!("../config/default.toml");
@@ -116,6 +119,8 @@ pub struct Settings {
     pub ssh: SshSettings,
     /// Logging.
     pub log: LogSettings,
+    /// The diagnostics endpoint.
+    pub diag: DiagSettings,
     /// The data dir every default path is under (not a setting: the OS's, or a test's).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -138,6 +143,16 @@ pub struct DatabaseSettings {
     /// SQLite busy timeout.
     #[serde(with = "humantime_serde")]
     pub busy_timeout: Duration,
+    /// Apply pending migrations at start (false: only `keydesk migrate` does).
+    pub auto_migrate: bool,
+}
+
+/// `[diag]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagSettings {
+    /// Bind address for /healthz, /readyz, /metrics; empty = off.
+    pub listen: String,
 }
 
 /// `mail.transport`
@@ -649,6 +664,15 @@ impl Settings {
                 ));
             }
         }
+        if !self.diag.listen.is_empty() && self.diag.listen.parse::<SocketAddr>().is_err() {
+            return Err(invalid(
+                "diag.listen",
+                format!(
+                    "{:?} is not an address:port like 127.0.0.1:9101 (or empty for off)",
+                    self.diag.listen
+                ),
+            ));
+        }
         if self.site.max_concurrent_hashes == 0 {
             return Err(invalid(
                 "site.max_concurrent_hashes",
@@ -810,8 +834,10 @@ fn with_origin(err: config::ConfigError, origin: &dyn Fn(&str) -> String) -> Set
     }
 }
 
-/// Names the layer a key's value came from: the last one that sets it.
-fn origin_of(sources: &Sources, key: &str) -> String {
+/// Names the layer a key's value came from: the last one that sets it
+/// (a file, an environment variable, or [`DEFAULT_ORIGIN`]).
+#[must_use]
+pub fn origin_of(sources: &Sources, key: &str) -> String {
     let var = format!("KEYDESK__{}", key.replace('.', "__").to_uppercase());
     let in_env = match &sources.env {
         Some(map) => map.contains_key(&var),
@@ -852,7 +878,7 @@ fn origin_of(sources: &Sources, key: &str) -> String {
 }
 
 /// What [`origin_of`] says of a key no file or variable sets.
-const DEFAULT_ORIGIN: &str = "the built-in defaults";
+pub const DEFAULT_ORIGIN: &str = "the built-in defaults";
 
 /// Hides the password of a `scheme://user:password@host/...` URL.
 #[must_use]

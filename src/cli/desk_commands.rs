@@ -1,88 +1,25 @@
 //! The customer-access commands: `reset-password`, `change-password`,
-//! `unlock`, `sign-out`, `audit`, `operators`. Each resolves the operator
+//! `unlock`, `sign-out`, `sessions`, `audit`, `operators`, `contacts`.
+//! Each resolves the operator
 //! from the OS (real uid, SSH client), calls one desk operation, prints
 //! the outcome, and maps a refusal to its own exit code.
 
-use super::{out, outln};
+use super::{OperatorsCommand, out, outln, say_error};
 use std::io::{BufRead, IsTerminal, Write};
 
-use clap::Subcommand;
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::Command;
-use crate::clock::Clock;
 use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::error::exit;
 use crate::desk::{Desk, DeskError, Identity, Operator, Role};
 use crate::settings::Settings;
 use crate::store::Store;
 
-/// The exit codes, shown under every command's help.
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   success
-  1   unexpected failure (nothing was changed)
-  2   bad command-line usage
-  3   not found: no contact (or operator) with that name
-  4   not a customer: the contact holds no offer, so has no password
-  5   refused by the password policy
-  6   not allowed: your role does not permit it, or you are not an operator
-  7   rate-limited: a reset link was sent moments ago (use --force), or too many requests
-  8   the reset link is unknown, expired, used or revoked
-  9   sign-in refused (wrong credentials, locked, temporary password expired)
-  10  the database is unavailable (nothing was changed; try again)
-  11  conflict with existing data (e.g. removing the last admin)";
-
-/// `keydesk operators ...`
-#[derive(Debug, Subcommand)]
-pub enum OperatorsCommand {
-    /// Add an operator, or change an existing operator's role (admins).
-    Add {
-        /// OS user name.
-        name: String,
-        /// viewer | agent | admin
-        #[arg(long)]
-        role: Role,
-    },
-    /// Remove an operator (admins; never the last admin).
-    Remove {
-        /// OS user name.
-        name: String,
-    },
-    /// List operators and their roles, with the fingerprints of their SSH keys.
-    List,
-    /// Give an operator an SSH public key for `ssh-serve` (admins): from a
-    /// file, or `-` for standard input.
-    #[command(name = "add-key")]
-    AddKey {
-        /// OS user name (an existing operator).
-        name: String,
-        /// The public key file (e.g. ~/.ssh/id_ed25519.pub).
-        #[arg(
-            long,
-            value_name = "KEY.pub",
-            conflicts_with = "stdin",
-            required_unless_present = "stdin"
-        )]
-        file: Option<std::path::PathBuf>,
-        /// `-`: read the public key from standard input.
-        #[arg(value_name = "-", value_parser = clap::builder::PossibleValuesParser::new(["-"]))]
-        stdin: Option<String>,
-    },
-    /// Remove an operator's SSH key by fingerprint, or all their keys (admins).
-    #[command(name = "remove-key")]
-    RemoveKey {
-        /// OS user name.
-        name: String,
-        /// `SHA256:...` as `operators list` shows it; none removes every key.
-        fingerprint: Option<String>,
-    },
-}
-
 /// After `migrate`: on a store with no operators, the OS user running it
 /// becomes the first admin and is told so.
 pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32> {
-    let desk = Desk::new(store, settings, Clock::system())?;
+    let desk = super::services::service_desk(store, settings)?;
     let identity = Identity::from_os()?;
     match desk.ensure_first_admin(&identity).await {
         Ok(Some(message)) => {
@@ -94,27 +31,9 @@ pub(super) async fn first_admin(store: Store, settings: Settings) -> Result<i32>
     }
 }
 
-/// Opens and migrates the store; an outage is reported as such, with its
-/// own exit code, so scripts can retry.
-pub(super) async fn open(settings: &Settings) -> std::result::Result<Store, i32> {
-    let opened = match Store::connect(&settings.database).await {
-        Ok(store) => store.migrate().await.map(|()| store),
-        Err(err) => Err(err),
-    };
-    opened.map_err(|err| {
-        let err = DeskError::from(err);
-        eprintln!(
-            "keydesk: {} ({})",
-            printable(&err.to_string()),
-            crate::settings::redact_url(&settings.database.url)
-        );
-        err.exit_code()
-    })
-}
-
 /// Runs one customer-access command.
 pub(super) async fn run(store: Store, settings: Settings, command: Command) -> Result<i32> {
-    let desk = Desk::new(store, settings, Clock::system())?;
+    let desk = super::services::service_desk(store, settings)?;
     let identity = Identity::from_os()?;
     let op = match desk.operator(&identity).await {
         Ok(op) => op,
@@ -160,20 +79,38 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
                     );
                 }
             }),
-        Command::Sessions { email } => desk.customer_sessions(&op, &email).await.map(|list| {
-            if list.is_empty() {
-                outln!("{} has no live site session", printable(&email));
-            }
-            for s in list {
-                outln!(
-                    "{}\tsigned in {}\tlast seen {}\t{}",
-                    s.id,
-                    s.created_at.format("%Y-%m-%d %H:%M UTC"),
-                    s.last_seen_at.format("%Y-%m-%d %H:%M UTC"),
-                    printable(&s.client)
-                );
-            }
-        }),
+        Command::Sessions { email, json: true } => {
+            desk.customer_sessions(&op, &email).await.map(|list| {
+                let shown: Vec<_> = list
+                    .iter()
+                    .map(|s| {
+                        serde_json::json!({
+                            "id": s.id,
+                            "created_at": s.created_at,
+                            "last_seen_at": s.last_seen_at,
+                            "client": s.client,
+                        })
+                    })
+                    .collect();
+                super::ops_commands::print_json(&shown);
+            })
+        }
+        Command::Sessions { email, json: false } => {
+            desk.customer_sessions(&op, &email).await.map(|list| {
+                if list.is_empty() {
+                    outln!("{} has no live site session", printable(&email));
+                }
+                for s in list {
+                    outln!(
+                        "{}\tsigned in {}\tlast seen {}\t{}",
+                        s.id,
+                        s.created_at.format("%Y-%m-%d %H:%M UTC"),
+                        s.last_seen_at.format("%Y-%m-%d %H:%M UTC"),
+                        printable(&s.client)
+                    );
+                }
+            })
+        }
         Command::Audit {
             contact,
             limit,
@@ -186,12 +123,13 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
                 Ok(key) => add_key(&desk, &op, &name, &key).await,
                 Err(message) => {
                     // Bad input: said clearly, nothing stored.
-                    eprintln!("keydesk: {}", printable(&message));
+                    say_error!("keydesk: {}", printable(&message));
                     return Ok(exit::USAGE);
                 }
             }
         }
         Command::Operators(command) => operators(&desk, &op, command).await?,
+        Command::Contacts(command) => super::contacts::run(&desk, &op, command).await,
         // Not customer-access commands; `cli::run` never sends them here.
         _ => Ok(()),
     };
@@ -203,7 +141,7 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
 
 /// Prints a refusal (one line) and returns its exit code.
 fn refused(err: &DeskError) -> i32 {
-    eprintln!("keydesk: {}", printable(&err.to_string()));
+    say_error!("keydesk: {}", printable(&err.to_string()));
     err.exit_code()
 }
 
@@ -310,7 +248,7 @@ async fn change_password(
     if generate {
         // The password alone on stdout (once, so a script can capture it);
         // everything else on stderr. It is never logged.
-        eprintln!("{note}. Temporary password (shown once; give it through another channel):");
+        super::say!("{note}. Temporary password (shown once; give it through another channel):");
         outln!("{password}");
     } else {
         outln!("{note}");
@@ -319,7 +257,7 @@ async fn change_password(
     // stdout stays the password alone.
     let notice = deliver_now(desk, set.contact_id).await;
     if generate {
-        eprintln!("{notice}");
+        super::say!("{notice}");
     } else {
         outln!("{notice}");
     }
@@ -375,6 +313,11 @@ async fn operators(
 ) -> Result<Result<(), DeskError>> {
     Ok(match command {
         OperatorsCommand::Add { name, role } => {
+            let role: Role = match role.parse() {
+                Ok(role) => role,
+                // clap admits only the three names; this is a guard, not a path.
+                Err(message) => return Ok(Err(DeskError::Internal(message))),
+            };
             desk.add_operator(op, &name, role).await.map(|()| {
                 outln!(
                     "{} is now an operator with the {role} role",
@@ -385,12 +328,39 @@ async fn operators(
         OperatorsCommand::Remove { name } => desk.remove_operator(op, &name).await.map(|()| {
             outln!("{} is no longer an operator", printable(&name));
         }),
-        OperatorsCommand::List => match desk.list_operators(op).await {
+        OperatorsCommand::List { json } => match desk.list_operators(op).await {
             Ok(list) => {
                 let keys = match desk.list_operator_keys(op).await {
                     Ok(keys) => keys,
                     Err(err) => return Ok(Err(err)),
                 };
+                if json {
+                    let shown: Vec<_> = list
+                        .iter()
+                        .map(|entry| {
+                            let keys: Vec<_> = keys
+                                .iter()
+                                .filter(|k| k.operator == entry.name)
+                                .map(|k| {
+                                    serde_json::json!({
+                                        "fingerprint": k.fingerprint,
+                                        "algorithm": k.algorithm,
+                                        "comment": k.comment,
+                                    })
+                                })
+                                .collect();
+                            serde_json::json!({
+                                "name": entry.name,
+                                "role": entry.role.as_str(),
+                                "created_at": entry.created_at,
+                                "created_by": entry.created_by,
+                                "keys": keys,
+                            })
+                        })
+                        .collect();
+                    super::ops_commands::print_json(&shown);
+                    return Ok(Ok(()));
+                }
                 for entry in list {
                     outln!(
                         "{:<24} {:<7} added {} by {}",

@@ -159,6 +159,10 @@ impl Desk {
         match &result {
             Ok(sent) => {
                 self.wake_outbox();
+                crate::diag::metrics::metrics()
+                    .reset_links_sent
+                    .with_label_values(&["agent"])
+                    .inc();
                 tracing::info!(by = ?op.name, contact = sent.contact_id, link = sent.link_id, "reset link sent");
             }
             Err(err) => tracing::info!(by = ?op.name, refusal = err.kind(), "reset link not sent"),
@@ -428,6 +432,10 @@ impl Desk {
         )
         .await?;
         txn.commit().await?;
+        crate::diag::metrics::metrics()
+            .reset_links_sent
+            .with_label_values(&["forgot"])
+            .inc();
         Ok(true)
     }
 

@@ -369,6 +369,44 @@ pub async fn counts(db: &impl ConnectionTrait) -> Result<Counts, StoreError> {
     })
 }
 
+/// Rows by state (`queued`, `sending`, `sent`, `failed`, `expired`), for
+/// `/metrics`.
+///
+/// # Errors
+/// When the store fails.
+pub async fn count_by_state(db: &impl ConnectionTrait) -> Result<Vec<(String, u64)>, StoreError> {
+    let rows: Vec<(String, i64)> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::State)
+        .column_as(Expr::col(outbox::Column::Id).count(), "n")
+        .group_by(outbox::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(state, n)| (state, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+/// When the oldest message still waiting to go out (queued or being
+/// sent) was queued, for `/metrics`; `None` when none waits.
+///
+/// # Errors
+/// When the store fails.
+pub async fn oldest_waiting(
+    db: &impl ConnectionTrait,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::CreatedAt)
+        .filter(outbox::Column::State.is_in([state::QUEUED, state::SENDING]))
+        .order_by_asc(outbox::Column::CreatedAt)
+        .into_tuple::<DateTime<Utc>>()
+        .one(db)
+        .await?)
+}
+
 /// Why `outbox retry` refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RetryError {

@@ -172,6 +172,14 @@ impl Pool {
         }
     }
 
+    /// Opens a connection as a send would (greeting, EHLO, STARTTLS, AUTH)
+    /// and says QUIT, sending nothing: `keydesk doctor`'s question.
+    pub(crate) async fn probe(&self) -> Result<(), Failure> {
+        let mut conn = self.connect().await?;
+        let _ = conn.quit().await;
+        Ok(())
+    }
+
     /// Says QUIT on every idle connection.
     pub(crate) async fn shutdown(&self) {
         for (mut conn, _) in self.take_idle() {

@@ -179,8 +179,16 @@ impl Transport {
                 }),
             }
         };
-        // lettre bounds only the TCP connect; a relay that accepts and then
-        // never answers would hold the message for ever without this.
+        self.within_deadline(attempt).await
+    }
+
+    /// Runs `attempt` within `mail.smtp.timeout`. lettre bounds only the
+    /// TCP connect; a relay that accepts and then never answers would hold
+    /// the message (or the probe) for ever without this.
+    async fn within_deadline(
+        &self,
+        attempt: impl std::future::Future<Output = Result<(), SendError>>,
+    ) -> Result<(), SendError> {
         tokio::time::timeout(self.deadline, attempt)
             .await
             .unwrap_or_else(|_| {
@@ -190,6 +198,25 @@ impl Transport {
                     humantime::format_duration(self.deadline)
                 )))
             })
+    }
+
+    /// Asks the relay what a send would (connect, EHLO, STARTTLS and AUTH
+    /// as configured), within the deadline, and sends nothing. Only SMTP
+    /// has a peer to ask; the others answer `Ok` at once.
+    ///
+    /// # Errors
+    /// A [`SendError`] with the relay's or the network's answer.
+    pub async fn probe(&self) -> Result<(), SendError> {
+        let Kind::Smtp(p) = &self.kind else {
+            return Ok(());
+        };
+        let attempt = async {
+            p.probe().await.map_err(|e| match e {
+                Failure::Smtp(err) => classify_smtp(&err, &self.label),
+                Failure::Connect(io) => classify_io(&io, &self.label),
+            })
+        };
+        self.within_deadline(attempt).await
     }
 
     /// Closes pooled connections politely (bounded: a relay that stopped

@@ -161,6 +161,9 @@ impl Worker {
             expired: claim.expired.len(),
             ..Pass::default()
         };
+        for _ in &claim.expired {
+            count_delivery("expired");
+        }
         for id in &claim.expired {
             tracing::info!(outbox = id, "reset email not sent: its link died first");
         }
@@ -169,7 +172,11 @@ impl Worker {
             let transport = Arc::clone(&self.transport);
             let from = self.from.clone();
             sends.spawn(async move {
+                let timer = crate::diag::metrics::metrics()
+                    .delivery_seconds
+                    .start_timer();
                 let outcome = send_row(&transport, &from, &row).await;
+                timer.observe_duration();
                 (row, outcome)
             });
         }
@@ -214,12 +221,14 @@ impl Worker {
             Ok(()) => {
                 tracing::info!(outbox = row.id, kind = ?row.kind, attempt = row.attempts, via = %self.transport.label(), "email delivered");
                 pass.sent = 1;
+                count_delivery("sent");
                 let now = self.clock.now();
                 persist(|| queue::mark_sent(db, lease, now)).await?
             }
             Err(SendError::Permanent(reason)) => {
                 tracing::warn!(outbox = row.id, kind = ?row.kind, reason = ?reason, "email refused for good");
                 pass.failed = 1;
+                count_delivery("failed");
                 persist(|| queue::mark_failed(db, lease, &reason)).await?
             }
             Err(SendError::Temporary(reason) | SendError::TimedOut(reason)) => {
@@ -227,12 +236,14 @@ impl Worker {
                 if attempts >= self.outbox.max_attempts {
                     tracing::warn!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, "email given up after the last attempt");
                     pass.failed = 1;
+                    count_delivery("failed");
                     let reason = format!("gave up after {attempts} attempts: {reason}");
                     persist(|| queue::mark_failed(db, lease, &reason)).await?
                 } else {
                     let wait = backoff::delay(&self.outbox, attempts);
                     tracing::info!(outbox = row.id, kind = ?row.kind, attempts, reason = ?reason, retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())), "email delivery failed; will retry");
                     pass.retried = 1;
+                    count_delivery("retry");
                     let next_at = self.clock.now() + delta(wait);
                     persist(|| queue::mark_retry(db, lease, next_at, &reason)).await?
                 }
@@ -369,4 +380,13 @@ async fn send_row(
     };
     let envelope = transport::envelope(from, &row.recipient)?;
     transport.send(&envelope, body.as_bytes()).await
+}
+
+/// Counts one delivery outcome for `/metrics`, before it is recorded in
+/// the store, so a scrape that sees the row's new state sees the count.
+fn count_delivery(result: &str) {
+    crate::diag::metrics::metrics()
+        .deliveries
+        .with_label_values(&[result])
+        .inc();
 }

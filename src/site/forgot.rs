@@ -50,18 +50,27 @@ pub async fn submit(
     if !visitor.csrf_ok(site.csrf_key(), &form.csrf) {
         return site.csrf_refused(&visitor);
     }
-    match site
+    let outcome = site
         .desk()
         .request_reset(&form.email, &visitor.client())
-        .await
-    {
-        Ok(_) | Err(DeskError::RateLimited { .. }) => site.page(
-            &visitor,
-            StatusCode::OK,
-            "forgot.html",
-            "Forgot Password",
-            context! { sent => true },
-        ),
-        Err(err) => site.desk_failure(&visitor, &err),
+        .await;
+    match &outcome {
+        Ok(_) | Err(DeskError::RateLimited { .. }) => {
+            if matches!(outcome, Err(DeskError::RateLimited { .. })) {
+                // Answered like any other request (rule 4), but counted.
+                crate::diag::metrics::metrics()
+                    .site_throttled
+                    .with_label_values(&["forgot"])
+                    .inc();
+            }
+            site.page(
+                &visitor,
+                StatusCode::OK,
+                "forgot.html",
+                "Forgot Password",
+                context! { sent => true },
+            )
+        }
+        Err(err) => site.desk_failure(&visitor, err),
     }
 }

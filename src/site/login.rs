@@ -109,6 +109,13 @@ pub async fn submit(
         .authenticate(&form.email, &form.password, &visitor.client())
         .await;
     drop(permit);
+    crate::diag::metrics::metrics()
+        .site_logins
+        .with_label_values(&[match &outcome {
+            Ok(_) => "success",
+            Err(err) => err.kind(),
+        }])
+        .inc();
     let refused = |error: &str| {
         render(
             &site,

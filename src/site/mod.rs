@@ -267,6 +267,12 @@ impl Site {
 
     /// The page for `kind`, with `Retry-After` where it applies.
     pub(crate) fn error_page(&self, visitor: Option<&Visitor>, kind: ErrorKind) -> Response {
+        if matches!(kind, ErrorKind::Busy { .. } | ErrorKind::RateLimited { .. }) {
+            crate::diag::metrics::metrics()
+                .site_throttled
+                .with_label_values(&[kind.name()])
+                .inc();
+        }
         let title = match kind {
             ErrorKind::NotFound | ErrorKind::MethodNotAllowed => "Page not found",
             ErrorKind::Csrf => "This form has expired",

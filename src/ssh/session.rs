@@ -228,6 +228,7 @@ struct ActiveGuard(Arc<AtomicUsize>);
 impl ActiveGuard {
     fn new(active: &Arc<AtomicUsize>) -> Self {
         active.fetch_add(1, Ordering::SeqCst);
+        crate::diag::metrics::metrics().ssh_sessions_open.inc();
         Self(Arc::clone(active))
     }
 }
@@ -235,6 +236,7 @@ impl ActiveGuard {
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
+        crate::diag::metrics::metrics().ssh_sessions_open.dec();
     }
 }
 

@@ -1,9 +1,11 @@
 //! The data layer: sea-orm over SQLite, PostgreSQL or MySQL/MariaDB,
 //! chosen by `database.url`. It does I/O and holds no rules; `desk` decides.
 
+pub mod backup;
 pub mod contacts;
 pub mod entity;
 pub mod migration;
+pub mod schema;
 pub mod search;
 pub mod search_index;
 

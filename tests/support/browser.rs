@@ -30,13 +30,14 @@ impl Browser {
     }
 
     /// Starts a browser with `extra` Chromium flags after the usual ones
-    /// (e.g. a host resolver rule, a trusted certificate key).
+    /// (e.g. a host resolver rule, a certificate key to accept); a later
+    /// `--disable-features` replaces the usual one.
     pub async fn start_with(extra: &[String]) -> Self {
         let driver_bin = find_binary(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])
             .expect("chromedriver is missing: apt-get install -y chromium chromium-driver");
         let chromium = find_binary(&["/usr/lib/chromium/chromium", "/usr/bin/chromium"])
             .expect("chromium is missing: apt-get install -y chromium chromium-driver");
-        let port = super::smtp::free_port();
+        let port = super::process::free_port();
         let driver = tokio::process::Command::new(driver_bin)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
@@ -45,7 +46,7 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let webdriver = format!("http://127.0.0.1:{port}");
-        wait_for_port(port).await;
+        super::process::wait_listening(port, "chromedriver").await;
         let profile = tempfile::tempdir().expect("profile dir");
         let mut args: Vec<String> = [
             "--headless=new",
@@ -221,20 +222,6 @@ impl Browser {
             first_lines.join(" / ")
         );
         text
-    }
-}
-
-pub async fn wait_for_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "chromedriver did not listen on {port}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

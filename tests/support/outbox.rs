@@ -2,8 +2,6 @@
 //! way `desk` queues them (one row, body = the whole rendered message),
 //! and reset links in every state.
 
-#![allow(dead_code)]
-
 use chrono::{DateTime, TimeDelta, Utc};
 use keydesk::mail::queue::{kind, state};
 use keydesk::settings::{MailTransport, Settings, SmtpTls};
@@ -34,21 +32,21 @@ pub async fn queue(
     queue_row(db, to, subject, kind::PASSWORD_CHANGED, None, at).await
 }
 
-/// Queues a row of any kind.
-pub async fn queue_row(
-    db: &impl ConnectionTrait,
+/// A queued row not yet inserted: `body` (a rendered message) to `to`, of
+/// `kind_value`, due `at`.
+pub fn queued(
     to: &str,
-    subject: &str,
     kind_value: &str,
     reset_link_id: Option<i64>,
+    body: String,
     at: DateTime<Utc>,
-) -> outbox::Model {
+) -> outbox::ActiveModel {
     outbox::ActiveModel {
         recipient: Set(to.to_owned()),
         kind: Set(kind_value.to_owned()),
         contact_id: Set(None),
         reset_link_id: Set(reset_link_id),
-        body: Set(Some(message(to, subject, &format!("Body of {subject}.\n")))),
+        body: Set(Some(body)),
         state: Set(state::QUEUED.to_owned()),
         attempts: Set(0),
         next_attempt_at: Set(at),
@@ -58,9 +56,22 @@ pub async fn queue_row(
         created_at: Set(at),
         ..Default::default()
     }
-    .insert(db)
-    .await
-    .expect("queue an outbox row")
+}
+
+/// Queues a row of any kind.
+pub async fn queue_row(
+    db: &impl ConnectionTrait,
+    to: &str,
+    subject: &str,
+    kind_value: &str,
+    reset_link_id: Option<i64>,
+    at: DateTime<Utc>,
+) -> outbox::Model {
+    let body = message(to, subject, &format!("Body of {subject}.\n"));
+    queued(to, kind_value, reset_link_id, body, at)
+        .insert(db)
+        .await
+        .expect("queue an outbox row")
 }
 
 /// Re-reads a row.
@@ -88,21 +99,10 @@ pub async fn reset_link(
     how: LinkState,
     now: DateTime<Utc>,
 ) -> reset_link::Model {
-    let contact = contact::ActiveModel {
-        name: Set("Test Customer".into()),
-        email: Set(email.to_owned()),
-        name_lower: Set("test customer".into()),
-        email_lower: Set(email.to_lowercase()),
-        subscribed: Set(false),
-        tags: Set(String::new()),
-        notes: Set(String::new()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .expect("insert contact");
+    let contact = contact::ActiveModel::new_contact("Test Customer", email, false, now)
+        .insert(db)
+        .await
+        .expect("insert contact");
     let account = account::ActiveModel {
         contact_id: Set(contact.id),
         password_hash: Set(None),

@@ -4,8 +4,6 @@
 //! root, so as root the cluster runs as the `postgres` OS user through
 //! `runuser`. Stopped (immediately) when dropped.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -83,7 +81,7 @@ impl Cluster {
             ),
             "initdb",
         );
-        let port = super::smtp::free_port();
+        let port = super::process::free_port();
         let cluster = Self {
             port,
             dir,

@@ -1,25 +1,36 @@
-//! The real `keydesk` binary in a real pseudo-terminal (portable-pty), its
-//! screen read with a vt100 parser, for the fault tests: signals, an
-//! injected panic, resizes and outages. The pty's termios tell whether
-//! raw mode is on; the raw output tells which modes were switched off.
-
-#![allow(dead_code)]
+//! A program in a real pseudo-terminal (portable-pty) whose output feeds a
+//! vt100 parser: the one piece behind the console in a pty
+//! ([`super::console`]), the OpenSSH client in a pty ([`super::ssh`]) and
+//! the hostile-data console that records what the output asks of the
+//! terminal (vt100 [`vt100::Callbacks`]: title, clipboard, bell). Every
+//! byte read is kept too, so a test can look for sequences the screen
+//! model does not show. The program is killed when the terminal is dropped.
 
 use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::num::NonZeroU16;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use keydesk::clock::Clock;
-use keydesk::desk::{Desk, Identity};
-use keydesk::settings::{Settings, Sources};
-use keydesk::store::Store;
 use portable_pty::{CommandBuilder, PtySize, native_pty_system};
 
-/// The console running in a pty.
-pub struct Console {
+/// How long [`Terminal::wait_for`] and [`Terminal::wait_until`] wait.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// How long [`Terminal::wait_exit`] waits for the program to end.
+const EXIT_WAIT: Duration = Duration::from_secs(15);
+
+/// A program running in a pty, its screen read by a vt100 parser with
+/// callbacks `C` (`()` records nothing).
+pub struct Terminal<C: vt100::Callbacks + Send + 'static = ()> {
+    /// The program.
     pub child: Box<dyn portable_pty::Child + Send + Sync>,
+    /// The pause after each [`Terminal::send`], so that one write reaches
+    /// the program as one read (an Esc followed at once by a key is one
+    /// Alt-key to a terminal program).
+    pub pause: Duration,
+    name: String,
     writer: Box<dyn Write + Send>,
-    parser: Arc<Mutex<vt100::Parser>>,
+    parser: Arc<Mutex<vt100::Parser<C>>>,
     raw: Arc<Mutex<Vec<u8>>>,
     master: Box<dyn portable_pty::MasterPty + Send>,
 }
@@ -33,40 +44,48 @@ fn size(cols: u16, rows: u16) -> PtySize {
     }
 }
 
-impl Console {
-    /// Starts `keydesk` (no arguments) with `env` at `cols` x `rows`.
-    pub fn start(env: &[(String, String)], cols: u16, rows: u16) -> Self {
-        Self::start_command(
-            CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk")),
-            env,
-            cols,
-            rows,
-        )
-    }
+fn non_zero(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("a terminal is at least 1x1")
+}
 
-    /// Starts `cmd` (e.g. `keydesk demo`, or keydesk through a shell that
-    /// sets its umask) with `env` at `cols` x `rows`.
-    pub fn start_command(
-        mut cmd: CommandBuilder,
-        env: &[(String, String)],
-        cols: u16,
-        rows: u16,
-    ) -> Self {
+/// Locks a mutex the reader thread shares; a panic elsewhere does not
+/// hide what was read.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Terminal<()> {
+    /// Starts `cmd` (with `TERM=xterm-256color`) at `cols` x `rows`.
+    pub fn start(cmd: CommandBuilder, cols: u16, rows: u16) -> Self {
+        Self::start_with(cmd, cols, rows, ())
+    }
+}
+
+impl<C: vt100::Callbacks + Send + 'static> Terminal<C> {
+    /// Starts `cmd` at `cols` x `rows`, its output parsed with `callbacks`.
+    pub fn start_with(mut cmd: CommandBuilder, cols: u16, rows: u16, callbacks: C) -> Self {
+        let name = cmd
+            .get_argv()
+            .first()
+            .and_then(|p| std::path::Path::new(p).file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        cmd.env("TERM", "xterm-256color");
         let pty = native_pty_system()
             .openpty(size(cols, rows))
             .expect("open a pty");
-        cmd.env("TERM", "xterm-256color");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = pty.slave.spawn_command(cmd).expect("start keydesk");
+        let child = pty
+            .slave
+            .spawn_command(cmd)
+            .unwrap_or_else(|e| panic!("start {name} in a pty: {e}"));
         drop(pty.slave);
         let mut reader = pty.master.try_clone_reader().expect("pty reader");
         let writer = pty.master.take_writer().expect("pty writer");
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(
-            std::num::NonZeroU16::new(rows).expect("rows"),
-            std::num::NonZeroU16::new(cols).expect("cols"),
+        let parser = Arc::new(Mutex::new(vt100::Parser::new_with_callbacks(
+            non_zero(rows),
+            non_zero(cols),
             0,
+            callbacks,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
         let (p, r) = (Arc::clone(&parser), Arc::clone(&raw));
@@ -76,12 +95,14 @@ impl Console {
                 if n == 0 {
                     break;
                 }
-                p.lock().unwrap().process(&buf[..n]);
-                r.lock().unwrap().extend_from_slice(&buf[..n]);
+                lock(&p).process(&buf[..n]);
+                lock(&r).extend_from_slice(&buf[..n]);
             }
         });
         Self {
             child,
+            pause: Duration::from_millis(60),
+            name,
             writer,
             parser,
             raw,
@@ -89,18 +110,44 @@ impl Console {
         }
     }
 
-    /// The screen's text.
-    pub fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
+    /// The parser, locked: the screen, and what the callbacks recorded.
+    pub fn parser(&self) -> MutexGuard<'_, vt100::Parser<C>> {
+        lock(&self.parser)
     }
 
-    /// Waits (up to `within`) until the screen shows every one of `texts`.
-    pub fn wait_within(&self, texts: &[&str], within: Duration) -> String {
+    /// The screen's text.
+    pub fn screen(&self) -> String {
+        self.parser().screen().contents()
+    }
+
+    /// The screen's rows, each as text.
+    pub fn lines(&self) -> Vec<String> {
+        let parser = self.parser();
+        let (_, cols) = parser.screen().size();
+        parser.screen().rows(0, cols.get()).collect()
+    }
+
+    /// Row `n` of the screen as text.
+    pub fn row(&self, n: u16) -> String {
+        self.lines()
+            .into_iter()
+            .nth(usize::from(n))
+            .unwrap_or_default()
+    }
+
+    /// Reads the screen with `read` until its text (the first of the pair)
+    /// holds every one of `texts`, for `within` at most; returns the rest.
+    fn wait_read<T>(
+        &self,
+        texts: &[&str],
+        within: Duration,
+        read: impl Fn(&Self) -> (String, T),
+    ) -> T {
         let deadline = Instant::now() + within;
         loop {
-            let screen = self.screen();
+            let (screen, value) = read(self);
             if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
+                return value;
             }
             assert!(
                 Instant::now() < deadline,
@@ -110,36 +157,59 @@ impl Console {
         }
     }
 
+    /// Waits (up to `within`) until the screen shows every one of `texts`.
+    pub fn wait_within(&self, texts: &[&str], within: Duration) -> String {
+        self.wait_read(texts, within, |t| {
+            let screen = t.screen();
+            (screen.clone(), screen)
+        })
+    }
+
+    /// Waits up to 20 s until the screen's rows show every one of `texts`
+    /// (none split across two rows); returns the rows.
+    pub fn wait_lines(&self, texts: &[&str]) -> Vec<String> {
+        self.wait_read(texts, WAIT, |t| {
+            let lines = t.lines();
+            (lines.join("\n"), lines)
+        })
+    }
+
     /// Waits up to 20 s until the screen shows every one of `texts`.
     pub fn wait_for(&self, texts: &[&str]) -> String {
-        self.wait_within(texts, Duration::from_secs(20))
+        self.wait_within(texts, WAIT)
     }
 
-    /// Types `keys`.
+    /// Waits up to 20 s until `check` holds; `what` names it on failure.
+    pub fn wait_until(&self, what: &str, check: impl Fn(&Self) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !check(self) {
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}; the screen shows:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Types `keys`, then pauses (see [`Terminal::pause`]).
     pub fn send(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(60));
+        self.writer
+            .write_all(keys.as_bytes())
+            .expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+        std::thread::sleep(self.pause);
     }
 
-    /// Presses Esc in the search box and waits until the footer offers
-    /// the list's keys (it starts with `/ Search`). A key typed before the
-    /// console read the Esc would reach it in the same read and be taken,
-    /// as a terminal means it, for one Alt-key.
-    pub fn esc(&mut self) {
-        self.send("\x1b");
-        self.wait_for(&["/ Search"]);
-    }
-
-    /// Resizes the pty (the kernel sends SIGWINCH) and the parser with it.
-    pub fn resize(&mut self, cols: u16, rows: u16) {
+    /// Resizes the pty (the kernel sends SIGWINCH) and the screen model
+    /// with it.
+    pub fn resize(&self, cols: u16, rows: u16) {
+        self.parser()
+            .screen_mut()
+            .set_size(non_zero(rows), non_zero(cols));
         self.master
             .resize(size(cols, rows))
             .expect("resize the pty");
-        self.parser.lock().unwrap().screen_mut().set_size(
-            std::num::NonZeroU16::new(rows).expect("rows"),
-            std::num::NonZeroU16::new(cols).expect("cols"),
-        );
     }
 
     /// Whether the pty is in raw mode (no canonical input, no echo).
@@ -151,46 +221,55 @@ impl Console {
 
     /// The process id.
     pub fn pid(&self) -> nix::unistd::Pid {
-        nix::unistd::Pid::from_raw(i32::try_from(self.child.process_id().expect("pid")).unwrap())
+        let pid = self.child.process_id().expect("the program has a pid");
+        nix::unistd::Pid::from_raw(i32::try_from(pid).expect("pid fits i32"))
     }
 
-    /// Sends a signal.
+    /// Sends a signal to the program.
     pub fn signal(&self, signal: nix::sys::signal::Signal) {
-        nix::sys::signal::kill(self.pid(), signal).expect("signal keydesk");
+        nix::sys::signal::kill(self.pid(), signal)
+            .unwrap_or_else(|e| panic!("signal {}: {e}", self.name));
     }
 
-    /// Whether the process is still running.
+    /// Whether the program still runs.
     pub fn alive(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
 
-    /// Waits for the process to end (15 s at most).
+    /// Waits (15 s at most) for the program to end, then lets the reader
+    /// thread take the last bytes.
     pub fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + EXIT_WAIT;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                // Let the reader thread take the last bytes.
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
                 std::thread::sleep(Duration::from_millis(200));
                 return status;
             }
             assert!(
                 Instant::now() < deadline,
-                "keydesk did not exit; screen:\n{}",
+                "{} did not exit; screen:\n{}",
+                self.name,
                 self.screen()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    /// Everything the console wrote, lossily decoded.
-    pub fn raw(&self) -> String {
-        String::from_utf8_lossy(&self.raw.lock().unwrap()).into_owned()
+    /// Everything the program wrote, byte for byte.
+    pub fn raw_bytes(&self) -> Vec<u8> {
+        lock(&self.raw).clone()
     }
 
-    /// The terminal is back as it was: main screen, cursor shown,
-    /// bracketed paste off, raw mode off.
-    pub fn assert_restored(&self) {
-        let parser = self.parser.lock().unwrap();
+    /// Everything the program wrote, lossily decoded.
+    pub fn raw(&self) -> String {
+        String::from_utf8_lossy(&lock(&self.raw)).into_owned()
+    }
+
+    /// The screen is back as it was before console mode: main screen,
+    /// cursor shown, and the sequences that undo console mode (bracketed
+    /// paste off, main screen, cursor shown) came after entering it.
+    pub fn assert_screen_restored(&self) {
+        let parser = self.parser();
         let screen = parser.screen();
         assert!(!screen.alternate_screen(), "still on the alternate screen");
         assert!(!screen.hide_cursor(), "the cursor is still hidden");
@@ -202,106 +281,14 @@ impl Console {
         for seq in ["\x1b[?2004l", "\x1b[?1049l", "\x1b[?25h"] {
             assert!(tail.contains(seq), "{seq:?} missing after the console ran");
         }
-        assert!(!self.raw_mode(), "raw mode is still on");
     }
 }
 
-impl Drop for Console {
+impl<C: vt100::Callbacks + Send + 'static> Drop for Terminal<C> {
     fn drop(&mut self) {
-        if self.alive() {
+        if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
     }
-}
-
-/// The environment that points the binary at `url`, logging into `dir`.
-pub fn console_env(url: &str, dir: &std::path::Path) -> Vec<(String, String)> {
-    vec![
-        ("KEYDESK__DATABASE__URL".into(), url.to_owned()),
-        (
-            "KEYDESK__LOG__FILE".into(),
-            dir.join("keydesk.log").display().to_string(),
-        ),
-        (
-            "KEYDESK__SITE__BASE_URL".into(),
-            "http://127.0.0.1:9".into(),
-        ),
-        ("KEYDESK__PASSWORD__ARGON2__M_COST".into(), "8192".into()),
-        ("KEYDESK__PASSWORD__ARGON2__T_COST".into(), "1".into()),
-        (
-            "KEYDESK__MAIL__FILE__DIR".into(),
-            dir.join("mail").display().to_string(),
-        ),
-        (
-            "XDG_DATA_HOME".into(),
-            dir.join("data").display().to_string(),
-        ),
-        (
-            "XDG_CONFIG_HOME".into(),
-            dir.join("config").display().to_string(),
-        ),
-    ]
-}
-
-/// Migrates the store named by `env`, adds two customers (Ada Lovelace,
-/// Bob Marsh), a non-customer (Cleo Park) and 200 other contacts, makes
-/// the current OS user an admin, and returns a desk over it.
-pub async fn populate(env: &[(String, String)], data_dir: &std::path::Path) -> Desk {
-    let settings = Settings::load(&Sources {
-        file: None,
-        skip_system_files: true,
-        env: Some(env.iter().cloned().collect()),
-        data_dir: Some(data_dir.to_path_buf()),
-    })
-    .expect("settings");
-    let store = Store::connect(&settings.database).await.expect("connect");
-    store.migrate().await.expect("migrate");
-    let now = "2025-01-02 10:00:00+00:00";
-    let mut sql = format!(
-        "INSERT INTO offers(name, products, created_at) VALUES ('Rust Mastery', 'Course: Rust', '{now}');
-         INSERT INTO contacts(name,email,name_lower,email_lower,subscribed,tags,notes,created_at,updated_at) VALUES
-           ('Ada Lovelace','ada@example.com','ada lovelace','ada@example.com',true,'','','{now}','{now}'),
-           ('Bob Marsh','bob@example.com','bob marsh','bob@example.com',true,'','','{now}','{now}'),
-           ('Cleo Park','cleo@example.com','cleo park','cleo@example.com',true,'','','{now}','{now}');
-         INSERT INTO grants(contact_id, offer_id, source, granted_by, granted_at)
-           SELECT id, (SELECT id FROM offers LIMIT 1), 'purchased', '', '{now}' FROM contacts
-           WHERE email IN ('ada@example.com', 'bob@example.com');"
-    );
-    for i in 0..200 {
-        sql.push_str(&format!(
-            "INSERT INTO contacts(name,email,name_lower,email_lower,subscribed,tags,notes,created_at,updated_at)
-             VALUES ('Person {i:03}','p{i}@example.org','person {i:03}','p{i}@example.org',false,'','','{now}','{now}');"
-        ));
-    }
-    keydesk::store::execute_raw(store.conn(), &sql)
-        .await
-        .expect("populate");
-    let desk = Desk::new(store, settings, Clock::system()).expect("desk");
-    desk.ensure_first_admin(&Identity::from_os().expect("os identity"))
-        .await
-        .expect("first admin");
-    desk
-}
-
-/// What a finished (or interrupted) reset left in the store: the number of
-/// reset links, of queued reset mails, and of `reset_link.sent` audit
-/// events. A whole transaction moves all three together.
-pub async fn reset_footprint(store: &Store) -> (i64, i64, i64) {
-    use sea_orm::{ConnectionTrait, Statement};
-    let count = |sql: &'static str| async move {
-        store
-            .conn()
-            .query_one_raw(Statement::from_string(store.backend(), sql))
-            .await
-            .expect("count")
-            .expect("a row")
-            .try_get::<i64>("", "n")
-            .expect("n")
-    };
-    (
-        count("SELECT COUNT(*) AS n FROM reset_links").await,
-        count("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'reset_link'").await,
-        count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'reset_link.sent'").await,
-    )
 }

@@ -5,15 +5,14 @@
 //! on 127.0.0.1 on a free port, writes every accepted message into its own
 //! capture folder, and is killed when dropped.
 
-#![allow(dead_code)]
-
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub use super::tls::TlsFiles;
+
+use super::process::free_port;
 
 fn support_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support")
@@ -41,28 +40,6 @@ pub fn venv_python() -> PathBuf {
             venv.join("bin/python")
         })
         .clone()
-}
-
-/// A port nothing listens on right now.
-///
-/// Tests in one binary run as threads: a port handed to one test (say, a
-/// relay that is started later, on purpose) is never handed to another,
-/// even though nothing listens on it yet.
-pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("bind a free port")
-            .port();
-        let mut given = GIVEN
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
 }
 
 /// A private CA and a relay certificate it signed for `127.0.0.1` and

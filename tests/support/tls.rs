@@ -1,8 +1,6 @@
 //! Certificates for the TLS tests: a private CA and a server certificate
 //! it signed (the STARTTLS relay, the reverse proxy in front of the site).
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -216,6 +216,12 @@ impl Searcher {
     /// # Errors
     /// When the store fails (the index only picks ids; rows come from the store).
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        // Timed here, at the boundary every front end calls, whatever answers.
+        let _timer = crate::diag::metrics::metrics().search_seconds.start_timer();
+        self.search_timed(query).await
+    }
+
+    async fn search_timed(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
         let needle = query.needle();
         if let Some(index) = self.index().filter(|_| SearchIndex::supports(&needle)) {
             let kind = query.kind;
@@ -286,6 +292,7 @@ impl Shared {
             contacts: index.len(),
             memory_bytes: index.memory_bytes(),
         };
+        crate::diag::metrics::metrics().observe_index(index.len(), index.memory_bytes());
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Some(index);
         *self.status.write().unwrap_or_else(PoisonError::into_inner) = status;
     }

@@ -1,0 +1,23 @@
+//! The desk, where every rule is decided, on every backend: reset links,
+//! Forgot Password, passwords, roles, operator keys, concurrency, outages,
+//! secrets, random operation sequences, a load of reset sends, and the
+//! customer-access commands of the real binary.
+//!
+//! One module per capability; the support tree is shared by every test
+//! binary (tests/support).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod concurrency;
+mod delivery;
+mod forgot;
+mod load_resets;
+mod operator_keys;
+mod outage;
+mod passwords;
+mod properties;
+mod reset_links;
+mod roles;
+mod secrets;

@@ -1,0 +1,15 @@
+//! The console: screens as insta snapshots, output-size budgets, the real
+//! binary in a pseudo-terminal, faults (signals, a panic, resizes) and
+//! hostile contact data.
+//!
+//! One module per capability; the support tree is shared by every test
+//! binary (tests/support).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod faults;
+mod hostile_console;
+mod output_bytes;
+mod pty;
+mod snapshots;
