@@ -156,14 +156,7 @@ fn benches(c: &mut Criterion) {
     for _ in 0..5 {
         let started = Instant::now();
         let services = Services::new(desk.clone(), identity());
-        let mut app = keydesk::tui::new_app(
-            desk.settings(),
-            desk.store(),
-            desk.clock(),
-            (200, 50),
-            false,
-        )
-        .unwrap();
+        let mut app = keydesk::tui::new_app(&desk, (200, 50), false).unwrap();
         let cmds = init(&mut app);
         let (mut t, _) = terminal(200, 50);
         frame(&mut t, &mut app);
@@ -174,14 +167,7 @@ fn benches(c: &mut Criterion) {
         drop(services);
     }
 
-    let mut app = keydesk::tui::new_app(
-        desk.settings(),
-        desk.store(),
-        desk.clock(),
-        (200, 50),
-        false,
-    )
-    .unwrap();
+    let mut app = keydesk::tui::new_app(&desk, (200, 50), false).unwrap();
     let (mut t, counter) = terminal(200, 50);
     rt.block_on(async {
         let cmds = init(&mut app);

@@ -188,7 +188,7 @@ fn unavailable(settings: &Settings, err: &crate::store::StoreError) -> Failure {
         crate::desk::error::exit::UNAVAILABLE,
         format!(
             "{} ({})",
-            desk_commands::printable(&err.to_string()),
+            printable(&err.to_string()),
             crate::settings::redact_url(&settings.database.url)
         ),
     )
@@ -535,4 +535,14 @@ async fn run_demo(mut settings: Settings, contacts: u64) -> Result<i32> {
     );
     outln!("keydesk demo: the customer site was at {site}");
     Ok(code)
+}
+
+/// Text from the database, made safe for a terminal: control characters
+/// (escape sequences that could move the cursor, set the title or write
+/// the clipboard) are shown as U+FFFD instead of being interpreted.
+#[must_use]
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }

@@ -1,8 +1,10 @@
 //! keydesk: a keyboard-only console for a course platform's Contacts
 //! dashboard, its customer site, and the rules between them.
 //!
-//! Front ends (`cli`, later `tui` and `site`) call [`desk`]; only `desk`
-//! decides. [`store`] and [`mail`] do I/O and hold no rules.
+//! Front ends ([`tui`] and [`ssh`] for the console, [`site`] for
+//! customers, [`cli`] for the shell) call [`desk`]; only `desk` decides.
+//! [`store`] and [`mail`] do I/O and hold no rules. The map of modules and
+//! what each may import is in `ARCHITECTURE.md`.
 
 #![forbid(unsafe_code)]
 

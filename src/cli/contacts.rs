@@ -5,11 +5,11 @@
 
 use serde_json::{Value, json};
 
-use super::desk_commands::printable;
 use super::ops_commands::print_json;
+use super::printable;
 use super::{ContactsCommand, KindArg, out, outln};
 use crate::desk::{Desk, DeskError, Operator};
-use crate::store::contacts::{KindFilter, Profile, SearchQuery};
+use crate::desk::{KindFilter, MatchCount, Profile, SearchQuery};
 
 /// Runs one `contacts` command.
 pub(super) async fn run(
@@ -52,7 +52,7 @@ pub(super) async fn run(
                     .collect();
                 print_json(&json!({
                     "total": page.total.value(),
-                    "total_is_estimate": matches!(page.total, crate::store::contacts::MatchCount::Estimate(_)),
+                    "total_is_estimate": matches!(page.total, MatchCount::Estimate(_)),
                     "contacts": rows,
                 }));
             } else {
@@ -86,7 +86,7 @@ pub(super) async fn run(
 fn profile_json(p: &Profile) -> Value {
     let account = p.account.as_ref().map(|a| {
         json!({
-            "password_set": a.password_hash.is_some(),
+            "password_set": a.password_set,
             "must_change_password": a.must_change_password,
             "password_changed_at": a.password_changed_at,
             "temporary_expires_at": a.temporary_expires_at,
@@ -97,13 +97,13 @@ fn profile_json(p: &Profile) -> Value {
         })
     });
     json!({
-        "name": p.contact.name,
-        "email": p.contact.email,
-        "added_on": p.contact.created_at,
+        "name": p.name,
+        "email": p.email,
+        "added_on": p.added_on,
         "customer": p.is_customer(),
         "customer_since": p.customer_since(),
-        "subscriber": p.contact.subscribed,
-        "notes": p.contact.notes,
+        "subscriber": p.subscriber,
+        "notes": p.notes,
         "offers": p.offers.iter().map(|o| json!({
             "name": o.name,
             "products": o.products,
@@ -134,9 +134,9 @@ fn print_profile(p: &Profile) {
             |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
         )
     };
-    outln!("name           {}", printable(&p.contact.name));
-    outln!("email          {}", printable(&p.contact.email));
-    outln!("added on       {}", when(Some(p.contact.created_at)));
+    outln!("name           {}", printable(&p.name));
+    outln!("email          {}", printable(&p.email));
+    outln!("added on       {}", when(Some(p.added_on)));
     outln!(
         "kind           {}{}",
         if p.is_customer() {
@@ -144,11 +144,7 @@ fn print_profile(p: &Profile) {
         } else {
             "contact"
         },
-        if p.contact.subscribed {
-            ", subscriber"
-        } else {
-            ""
-        }
+        if p.subscriber { ", subscriber" } else { "" }
     );
     if p.is_customer() {
         outln!("customer since {}", when(p.customer_since()));
@@ -166,11 +162,7 @@ fn print_profile(p: &Profile) {
     if let Some(a) = &p.account {
         outln!(
             "password       {}{}",
-            if a.password_hash.is_some() {
-                "set"
-            } else {
-                "never set"
-            },
+            if a.password_set { "set" } else { "never set" },
             if a.must_change_password {
                 ", must change at next sign-in"
             } else {
@@ -187,8 +179,8 @@ fn print_profile(p: &Profile) {
         }
     }
     outln!("open links     {}", p.open_links.len());
-    if !p.contact.notes.is_empty() {
-        outln!("notes          {}", printable(&p.contact.notes));
+    if !p.notes.is_empty() {
+        outln!("notes          {}", printable(&p.notes));
     }
     if let Some(m) = &p.latest_mail {
         outln!(

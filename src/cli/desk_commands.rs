@@ -4,7 +4,7 @@
 //! from the OS (real uid, SSH client), calls one desk operation, prints
 //! the outcome, and maps a refusal to its own exit code.
 
-use super::{OperatorsCommand, out, outln, say_error};
+use super::{OperatorsCommand, out, outln, printable, say_error};
 use std::io::{BufRead, IsTerminal, Write};
 
 use color_eyre::eyre::{Result, WrapErr};
@@ -423,16 +423,6 @@ fn read_key_text(file: Option<&std::path::Path>) -> std::result::Result<String, 
             .map_err(|e| format!("reading the key from standard input: {e}")),
     };
     read.map(|_| text)
-}
-
-/// Text from the database, made safe for a terminal: control characters
-/// (escape sequences that could move the cursor, set the title or write
-/// the clipboard) are shown as U+FFFD instead of being interpreted.
-#[must_use]
-pub fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-        .collect()
 }
 
 #[cfg(test)]

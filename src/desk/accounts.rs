@@ -9,15 +9,17 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, Set};
 
+use super::action::Action;
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
-use super::operators::{self, Action, Operator};
-use super::outbox::{self, Kind};
+use super::operation::{Done, Mail};
+use super::outbox::Kind;
 use super::reset_links::revoke_open;
+use super::roles::{self, Operator};
 use super::throttle;
 use super::{
-    Desk, ensure_account, find_customer, find_customer_by_id, lock_customer, lock_customer_by_id,
-    retry, sessions,
+    ContactRef, Desk, ensure_account, find_customer, find_customer_by_id, lock_customer,
+    lock_customer_by_id, sessions,
 };
 use crate::clock::delta;
 use crate::store::contacts;
@@ -96,94 +98,82 @@ impl Desk {
     pub async fn change_password(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         temporary_password: &str,
         require_change: bool,
     ) -> Result<PasswordSet, DeskError> {
-        let result = self
-            .change_password_checked(op, email, temporary_password, require_change)
-            .await;
-        self.audit_refusal(op, Action::ChangePassword, Some(email), &result)
-            .await;
-        if let Ok(set) = &result {
-            self.wake_outbox();
-            tracing::info!(by = ?op.name, contact = set.contact_id, require_change, "password changed by staff");
-        }
-        result
-    }
-
-    async fn change_password_checked(
-        &self,
-        op: &Operator,
-        email: &str,
-        password: &str,
-        require_change: bool,
-    ) -> Result<PasswordSet, DeskError> {
+        let who = who.into();
         // Role, customer and policy first, so a refusal costs no hashing.
-        let db = self.store.conn();
-        operators::require(db, op, Action::ChangePassword).await?;
-        let contact = find_customer(db, email, false).await?.contact;
-        self.check_policy(password, &contact)?;
-        let phc = self.hash_password(password).await?;
-        retry!(self.change_password_once(op, contact.id, &phc, require_change))
+        let before = async {
+            let db = self.store.conn();
+            roles::require(db, op, Action::ChangePassword).await?;
+            let contact = find_customer(db, who, false).await?.contact;
+            self.check_policy(temporary_password, &contact)?;
+            Ok((contact.id, self.hash_password(temporary_password).await?))
+        };
+        let (contact_id, phc) = self
+            .audited(op, Action::ChangePassword, Some(who), before.await)
+            .await?;
+        let phc = &phc;
+        let set = self
+            .operate(
+                op,
+                Action::ChangePassword,
+                Some(who),
+                move |txn, now| async move {
+                    let txn = &*txn;
+                    let mut customer = lock_customer_by_id(txn, contact_id).await?;
+                    let account = ensure_account(txn, &mut customer, now).await?;
+                    let links_revoked = revoke_open(txn, account.id, now, None).await?;
+                    let sessions_ended =
+                        sessions::revoke_all(txn, account.id, now, self.session_idle()).await?;
+                    let temporary_expires_at =
+                        require_change.then(|| now + delta(self.settings.password.temporary_ttl));
+                    let mut row: account::ActiveModel = account.into();
+                    row.password_hash = Set(Some(phc.clone()));
+                    row.must_change_password = Set(require_change);
+                    row.temporary_expires_at = Set(temporary_expires_at);
+                    row.password_changed_at = Set(Some(now));
+                    row.failed_logins = Set(0);
+                    row.failed_window_started_at = Set(None);
+                    row.locked_until = Set(None);
+                    row.update(txn).await?;
+                    let event = Event::ok(Action::ChangePassword.audit_name(), Some(contact_id))
+                        .detail("require_change", require_change)
+                        .detail("links_revoked", links_revoked)
+                        .detail("sessions_ended", sessions_ended);
+                    let set = PasswordSet {
+                        contact_id,
+                        temporary_expires_at,
+                        links_revoked,
+                        sessions_ended,
+                    };
+                    Ok(Done::new(set, event).mail(self.password_notice(&customer, now, true)?))
+                },
+            )
+            .await?;
+        tracing::info!(by = ?op.name, contact = set.contact_id, require_change, "password changed by staff");
+        Ok(set)
     }
 
-    async fn change_password_once(
+    /// The "your password was changed" notice for `customer` (it holds no
+    /// password); `by_staff` says who changed it.
+    pub(super) fn password_notice(
         &self,
-        op: &Operator,
-        contact_id: i64,
-        phc: &str,
-        require_change: bool,
-    ) -> Result<PasswordSet, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::ChangePassword).await?;
-        let mut customer = lock_customer_by_id(&txn, contact_id).await?;
-        let account = ensure_account(&txn, &mut customer, now).await?;
-        let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended =
-            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
-        let temporary_expires_at =
-            require_change.then(|| now + delta(self.settings.password.temporary_ttl));
-        let mut row: account::ActiveModel = account.into();
-        row.password_hash = Set(Some(phc.to_owned()));
-        row.must_change_password = Set(require_change);
-        row.temporary_expires_at = Set(temporary_expires_at);
-        row.password_changed_at = Set(Some(now));
-        row.failed_logins = Set(0);
-        row.failed_window_started_at = Set(None);
-        row.locked_until = Set(None);
-        row.update(&txn).await?;
+        customer: &super::Customer,
+        now: DateTime<Utc>,
+        by_staff: bool,
+    ) -> Result<Mail, DeskError> {
         let composed = self
             .composer
-            .password_changed(&Self::recipient(&customer.contact), now, true)
+            .password_changed(&Self::recipient(&customer.contact), now, by_staff)
             .map_err(|e| DeskError::Internal(format!("composing the notice: {e}")))?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("password.changed", Some(customer.contact.id))
-                .detail("require_change", require_change)
-                .detail("links_revoked", links_revoked)
-                .detail("sessions_ended", sessions_ended),
-        )
-        .await?;
-        outbox::queue(
-            &txn,
-            Kind::PasswordChanged,
-            &customer.contact.email,
-            customer.contact.id,
-            None,
-            composed,
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(PasswordSet {
+        Ok(Mail {
+            kind: Kind::PasswordChanged,
             contact_id: customer.contact.id,
-            temporary_expires_at,
-            links_revoked,
-            sessions_ended,
+            recipient: customer.contact.email.clone(),
+            reset_link_id: None,
+            composed,
         })
     }
 
@@ -261,7 +251,9 @@ impl Desk {
         }
         let verified = self.verify(password, &phc).await?;
         if !verified {
-            let result = retry!(self.record_failure(contact.id, &phc, client, "login.failed"));
+            let result = self
+                .retrying(|| self.record_failure(contact.id, &phc, client, "login"))
+                .await;
             return Err(result.err().unwrap_or(DeskError::BadCredentials));
         }
         let new_phc = if self.hasher.needs_rehash(&phc) {
@@ -273,8 +265,9 @@ impl Desk {
         // common-password lists, or too weak since the policy was raised)
         // works this once, then must be replaced before anything else.
         let weak = self.check_policy(password, &contact).is_err();
-        let result =
-            retry!(self.record_sign_in(contact.id, &phc, new_phc.as_deref(), client, weak));
+        let result = self
+            .retrying(|| self.record_sign_in(contact.id, &phc, new_phc.as_deref(), client, weak))
+            .await;
         if let Ok(signed) = &result {
             tracing::info!(
                 contact = signed.contact_id,
@@ -478,25 +471,61 @@ impl Desk {
             if phc.is_empty() {
                 return Err(DeskError::BadCredentials);
             }
-            let result = retry!(self.record_failure(
-                customer.contact.id,
-                &phc,
-                &client,
-                "password.change_own"
-            ));
+            let result = self
+                .retrying(|| {
+                    self.record_failure(
+                        customer.contact.id,
+                        &phc,
+                        &client,
+                        "password.changed_by_customer",
+                    )
+                })
+                .await;
             return Err(result.err().unwrap_or(DeskError::BadCredentials));
         }
         self.check_policy(new, &customer.contact)?;
         let new_phc = self.hash_password(new).await?;
-        let result = retry!(self.change_own_once(customer.contact.id, &phc, &new_phc, &client));
-        if result.is_ok() {
-            self.wake_outbox();
-            tracing::info!(
-                contact = customer.contact.id,
-                "customer changed their password"
-            );
-        }
-        result
+        let contact_id = customer.contact.id;
+        let actor = Actor::customer(&customer.contact.email, &client);
+        let (phc, new_phc, client) = (&phc, &new_phc, &client);
+        let changed = self
+            .transact(&actor, move |txn, now| async move {
+                let txn = &*txn;
+                let customer = lock_customer_by_id(txn, contact_id).await?;
+                let account = customer.account.clone().ok_or(DeskError::SessionEnded)?;
+                if account.password_hash.as_deref() != Some(phc.as_str()) {
+                    return Err(DeskError::BadCredentials);
+                }
+                let links_revoked = revoke_open(txn, account.id, now, None).await?;
+                let sessions_ended =
+                    sessions::revoke_all(txn, account.id, now, self.session_idle()).await?;
+                let account_id = account.id;
+                let mut row: account::ActiveModel = account.into();
+                row.password_hash = Set(Some(new_phc.clone()));
+                row.must_change_password = Set(false);
+                row.temporary_expires_at = Set(None);
+                row.password_changed_at = Set(Some(now));
+                row.update(txn).await?;
+                let session = sessions::insert(
+                    txn,
+                    account_id,
+                    client,
+                    now,
+                    delta(self.settings.site.session_absolute),
+                )
+                .await?;
+                let event = Event::ok("password.changed_by_customer", Some(contact_id))
+                    .detail("links_revoked", links_revoked)
+                    .detail("sessions_ended", sessions_ended);
+                let changed = OwnPasswordChanged {
+                    session,
+                    sessions_ended,
+                };
+                Ok(Done::new(changed, event).mail(self.password_notice(&customer, now, false)?))
+            })
+            .await?;
+        tracing::info!(contact = contact_id, "customer changed their password");
+        Ok(changed)
     }
 
     async fn session_client(&self, session_id: i64) -> Result<String, DeskError> {
@@ -510,108 +539,40 @@ impl Desk {
         )
     }
 
-    async fn change_own_once(
-        &self,
-        contact_id: i64,
-        verified_phc: &str,
-        new_phc: &str,
-        client: &str,
-    ) -> Result<OwnPasswordChanged, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        let customer = lock_customer_by_id(&txn, contact_id).await?;
-        let account = customer.account.clone().ok_or(DeskError::SessionEnded)?;
-        if account.password_hash.as_deref() != Some(verified_phc) {
-            return Err(DeskError::BadCredentials);
-        }
-        let links_revoked = revoke_open(&txn, account.id, now, None).await?;
-        let sessions_ended =
-            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
-        let account_id = account.id;
-        let mut row: account::ActiveModel = account.into();
-        row.password_hash = Set(Some(new_phc.to_owned()));
-        row.must_change_password = Set(false);
-        row.temporary_expires_at = Set(None);
-        row.password_changed_at = Set(Some(now));
-        row.update(&txn).await?;
-        let session = sessions::insert(
-            &txn,
-            account_id,
-            client,
-            now,
-            delta(self.settings.site.session_absolute),
-        )
-        .await?;
-        let composed = self
-            .composer
-            .password_changed(&Self::recipient(&customer.contact), now, false)
-            .map_err(|e| DeskError::Internal(format!("composing the notice: {e}")))?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::customer(&customer.contact.email, client),
-            Event::ok("password.changed_by_customer", Some(customer.contact.id))
-                .detail("links_revoked", links_revoked)
-                .detail("sessions_ended", sessions_ended),
-        )
-        .await?;
-        outbox::queue(
-            &txn,
-            Kind::PasswordChanged,
-            &customer.contact.email,
-            customer.contact.id,
-            None,
-            composed,
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(OwnPasswordChanged {
-            session,
-            sessions_ended,
-        })
-    }
-
     /// Lifts a lock left by failed sign-ins and clears the failure count
     /// (admins only). Returns whether the account was locked.
     ///
     /// # Errors
     /// [`DeskError::NotAllowed`], [`DeskError::NotFound`],
     /// [`DeskError::NotACustomer`], or a store failure.
-    pub async fn unlock(&self, op: &Operator, email: &str) -> Result<bool, DeskError> {
-        let result = retry!(self.unlock_once(op, email));
-        self.audit_refusal(op, Action::Unlock, Some(email), &result)
-            .await;
-        result
-    }
-
-    async fn unlock_once(&self, op: &Operator, email: &str) -> Result<bool, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::Unlock).await?;
-        let customer = lock_customer(&txn, email).await?;
-        let was_locked = match customer.account {
-            Some(account) => {
-                let was_locked = account.locked_until.is_some_and(|until| until > now);
-                let mut row: account::ActiveModel = account.into();
-                row.locked_until = Set(None);
-                row.failed_logins = Set(0);
-                row.failed_window_started_at = Set(None);
-                row.update(&txn).await?;
-                was_locked
-            }
-            None => false,
-        };
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("account.unlocked", Some(customer.contact.id))
-                .detail("was_locked", was_locked),
-        )
-        .await?;
-        txn.commit().await?;
-        tracing::info!(by = ?op.name, contact = customer.contact.id, was_locked, "account unlocked");
+    pub async fn unlock(
+        &self,
+        op: &Operator,
+        who: impl Into<ContactRef<'_>>,
+    ) -> Result<bool, DeskError> {
+        let who = who.into();
+        let (contact, was_locked) = self
+            .operate(op, Action::Unlock, Some(who), move |txn, now| async move {
+                let txn = &*txn;
+                let customer = lock_customer(txn, who).await?;
+                let was_locked = match customer.account {
+                    Some(account) => {
+                        let was_locked = account.locked_until.is_some_and(|until| until > now);
+                        let mut row: account::ActiveModel = account.into();
+                        row.locked_until = Set(None);
+                        row.failed_logins = Set(0);
+                        row.failed_window_started_at = Set(None);
+                        row.update(txn).await?;
+                        was_locked
+                    }
+                    None => false,
+                };
+                let event = Event::ok(Action::Unlock.audit_name(), Some(customer.contact.id))
+                    .detail("was_locked", was_locked);
+                Ok(Done::new((customer.contact.id, was_locked), event))
+            })
+            .await?;
+        tracing::info!(by = ?op.name, contact, was_locked, "account unlocked");
         Ok(was_locked)
     }
 }

@@ -13,9 +13,10 @@ use sea_orm::{
 };
 use serde_json::{Map, Value};
 
-use super::Desk;
+use super::action::Action;
 use super::error::DeskError;
-use super::operators::{self, Action, Operator};
+use super::roles::{self, Operator};
+use super::{ContactRef, Desk};
 use crate::store::contacts;
 use crate::store::entity::{audit_event, contact};
 
@@ -166,7 +167,7 @@ impl Desk {
         filter: &AuditFilter,
     ) -> Result<Vec<AuditEntry>, DeskError> {
         let db = self.store.conn();
-        operators::require(db, op, Action::Browse).await?;
+        roles::require(db, op, Action::Browse).await?;
         let mut query = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
         if let Some(email) = &filter.contact_email {
             let contact = contacts::by_email(db, email)
@@ -214,7 +215,7 @@ impl Desk {
         &self,
         op: &Operator,
         action: Action,
-        contact_email: Option<&str>,
+        contact: Option<ContactRef<'_>>,
         result: &Result<T, DeskError>,
     ) {
         let Err(err) = result else { return };
@@ -226,10 +227,7 @@ impl Desk {
             | DeskError::Conflict(_) => "refused",
             _ => return,
         };
-        if let Err(e) = self
-            .write_refusal(op, action, contact_email, outcome, err)
-            .await
-        {
+        if let Err(e) = self.write_refusal(op, action, contact, outcome, err).await {
             tracing::warn!(error = %e, action = action.audit_name(), "could not audit a refusal");
         }
     }
@@ -238,13 +236,17 @@ impl Desk {
         &self,
         op: &Operator,
         action: Action,
-        contact_email: Option<&str>,
+        contact: Option<ContactRef<'_>>,
         outcome: &'static str,
         err: &DeskError,
     ) -> Result<(), DeskError> {
         let txn = self.store.begin_write().await?;
-        let contact_id = match contact_email {
-            Some(email) => contacts::by_email(&txn, email).await?.map(|c| c.id),
+        let contact_id = match contact {
+            Some(ContactRef::Email(email)) => contacts::by_email(&txn, email).await?.map(|c| c.id),
+            Some(ContactRef::Id(id)) => contact::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .map(|c| c.id),
             None => None,
         };
         let mut event = Event::new(action.audit_name(), outcome, contact_id)

@@ -1,18 +1,20 @@
 //! Browsing: who may read contacts and profiles through keydesk.
 //!
-//! The console's list and profile read the store directly (the search
-//! index lives in the console), but whether the person at the keyboard
-//! may read them at all is desk's rule like every other: any operator
-//! may browse; an OS user who is not an operator sees nothing. The
-//! command line's `contacts search` and `contacts show` read through
-//! [`Desk::search_contacts`] and [`Desk::contact_profile`], which check the
-//! same rule (a refusal is audited, as everywhere).
+//! Whether the person at the keyboard may read contacts at all is desk's
+//! rule like every other: any operator may browse; an OS user who is not
+//! an operator sees nothing. The search types are the store's, re-exported
+//! here so that front ends name only desk; the console keeps a
+//! [`Searcher`] (its in-memory index) from [`Desk::start_searcher`], the
+//! command line's `contacts search` reads through [`Desk::search_contacts`].
 
 use super::Desk;
+use super::action::Action;
 use super::error::DeskError;
-use super::operators::{self, Action, Identity, Operator};
-use crate::store::contacts::{self, Profile, SearchPage, SearchQuery};
-use crate::store::search::Searcher;
+use super::roles::{self, Identity, Operator};
+pub use crate::store::contacts::{
+    ContactRow, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery,
+};
+pub use crate::store::search::Searcher;
 
 impl Desk {
     /// The operator `identity` is, if they may browse contacts (every
@@ -23,7 +25,7 @@ impl Desk {
     /// or [`DeskError::Unavailable`] when the store is down.
     pub async fn may_browse(&self, identity: &Identity) -> Result<Operator, DeskError> {
         let op = self.operator(identity).await?;
-        operators::require(self.store().conn(), &op, Action::Browse).await?;
+        roles::require(self.store().conn(), &op, Action::Browse).await?;
         Ok(op)
     }
 
@@ -37,9 +39,8 @@ impl Desk {
         op: &Operator,
         query: &SearchQuery,
     ) -> Result<SearchPage, DeskError> {
-        let allowed = operators::require(self.store().conn(), op, Action::Browse).await;
-        self.audit_refusal(op, Action::Browse, None, &allowed).await;
-        allowed?;
+        let allowed = roles::require(self.store().conn(), op, Action::Browse).await;
+        self.audited(op, Action::Browse, None, allowed).await?;
         let searcher = Searcher::new(
             self.store().clone(),
             &self.settings().search,
@@ -48,20 +49,15 @@ impl Desk {
         Ok(searcher.search(query).await?)
     }
 
-    /// The profile of the contact with this email (any case), for an
-    /// operator (any role).
-    ///
-    /// # Errors
-    /// [`DeskError::NotFound`], [`DeskError::UnknownOperator`] or a store failure.
-    pub async fn contact_profile(&self, op: &Operator, email: &str) -> Result<Profile, DeskError> {
-        let db = self.store().conn();
-        let allowed = operators::require(db, op, Action::Browse).await;
-        self.audit_refusal(op, Action::Browse, Some(email), &allowed)
-            .await;
-        allowed?;
-        let contact = contacts::by_email(db, email)
-            .await?
-            .ok_or_else(|| super::audit::not_found(email))?;
-        Ok(contacts::profile(db, contact.id, self.clock().now()).await?)
+    /// A searcher over this desk's store that loads the in-memory index
+    /// in the background (SQL answers meanwhile); one per process, shared
+    /// by its consoles. Must be called inside a tokio runtime.
+    #[must_use]
+    pub fn start_searcher(&self) -> Searcher {
+        Searcher::start(
+            self.store().clone(),
+            &self.settings().search,
+            self.clock().clone(),
+        )
     }
 }

@@ -20,7 +20,7 @@ use rand::RngExt;
 use super::Desk;
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
-use super::operators::{Identity, role_of};
+use super::roles::{Identity, role_of};
 
 /// The audit action of a session's first row.
 pub const STARTED: &str = "console.start";

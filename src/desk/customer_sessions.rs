@@ -5,11 +5,13 @@
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use super::audit::{self, Actor, Event};
+use super::action::Action;
+use super::audit::Event;
 use super::error::DeskError;
-use super::operators::{self, Action, Operator};
+use super::operation::Done;
+use super::roles::{self, Operator};
 use super::sessions::SessionSummary;
-use super::{Desk, find_customer, lock_customer, retry};
+use super::{ContactRef, Desk, find_customer, lock_customer};
 use crate::store::entity::session;
 
 impl Desk {
@@ -24,8 +26,8 @@ impl Desk {
         email: &str,
     ) -> Result<Vec<SessionSummary>, DeskError> {
         let db = self.store.conn();
-        operators::require(db, op, Action::Browse).await?;
-        let customer = find_customer(db, email, false).await?;
+        roles::require(db, op, Action::Browse).await?;
+        let customer = find_customer(db, ContactRef::Email(email), false).await?;
         match customer.account {
             Some(account) => self.list_sessions(account.id).await,
             None => Ok(Vec::new()),
@@ -45,49 +47,39 @@ impl Desk {
         email: &str,
         session_id: i64,
     ) -> Result<bool, DeskError> {
-        let result = retry!(self.end_customer_session_once(op, email, session_id));
-        self.audit_refusal(op, Action::SignOutEverywhere, Some(email), &result)
-            .await;
-        result
-    }
-
-    async fn end_customer_session_once(
-        &self,
-        op: &Operator,
-        email: &str,
-        session_id: i64,
-    ) -> Result<bool, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::SignOutEverywhere).await?;
-        let customer = lock_customer(&txn, email).await?;
-        let ended = match &customer.account {
-            Some(account) => {
-                session::Entity::update_many()
-                    .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
-                    .filter(session::Column::Id.eq(session_id))
-                    // Only this customer's sessions: an id is not a capability.
-                    .filter(session::Column::AccountId.eq(account.id))
-                    .filter(session::Column::RevokedAt.is_null())
-                    .filter(session::Column::ExpiresAt.gt(now))
-                    .exec(&txn)
-                    .await?
-                    .rows_affected
-                    > 0
-            }
-            None => false,
-        };
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("sessions.end_one", Some(customer.contact.id))
-                .detail("session_id", session_id)
-                .detail("ended", ended),
-        )
-        .await?;
-        txn.commit().await?;
-        tracing::info!(by = ?op.name, contact = customer.contact.id, session_id, ended, "customer session ended by staff");
+        let (contact, ended) = self
+            .operate(
+                op,
+                Action::EndSession,
+                Some(ContactRef::Email(email)),
+                move |txn, now| async move {
+                    let txn = &*txn;
+                    let customer = lock_customer(txn, ContactRef::Email(email)).await?;
+                    let ended = match &customer.account {
+                        Some(account) => {
+                            session::Entity::update_many()
+                                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                                .filter(session::Column::Id.eq(session_id))
+                                // Only this customer's sessions: an id is not a capability.
+                                .filter(session::Column::AccountId.eq(account.id))
+                                .filter(session::Column::RevokedAt.is_null())
+                                .filter(session::Column::ExpiresAt.gt(now))
+                                .exec(txn)
+                                .await?
+                                .rows_affected
+                                > 0
+                        }
+                        None => false,
+                    };
+                    let event =
+                        Event::ok(Action::EndSession.audit_name(), Some(customer.contact.id))
+                            .detail("session_id", session_id)
+                            .detail("ended", ended);
+                    Ok(Done::new((customer.contact.id, ended), event))
+                },
+            )
+            .await?;
+        tracing::info!(by = ?op.name, contact, session_id, ended, "customer session ended by staff");
         Ok(ended)
     }
 }

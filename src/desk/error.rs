@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::operators::{Action, Role};
+use super::action::{Action, Role};
 use super::password::PolicyRefusal;
 use crate::store::StoreError;
 

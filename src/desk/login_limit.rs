@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use super::error::DeskError;
-use super::{Desk, retry, throttle};
+use super::{Desk, throttle};
 
 impl Desk {
     /// The time until the window ends when `bucket` is over the limit.
@@ -31,23 +31,15 @@ impl Desk {
     /// Counts one failed sign-in against `bucket`. A failure to count is
     /// logged; it never changes the answer the sign-in gets.
     pub(crate) async fn count_client_failure(&self, bucket: &str) {
-        if let Err(e) = retry!(self.count_client_failure_once(bucket)) {
+        let login = &self.settings.login;
+        let counted = self
+            .in_write(move |txn, now| async move {
+                let txn = &*txn;
+                throttle::hit(txn, bucket, login.per_client, login.client_window, now).await
+            })
+            .await;
+        if let Err(e) = counted {
             tracing::warn!(error = %e, "could not count a failed sign-in");
         }
-    }
-
-    async fn count_client_failure_once(&self, bucket: &str) -> Result<(), DeskError> {
-        let login = &self.settings.login;
-        let txn = self.store.begin_write().await?;
-        throttle::hit(
-            &txn,
-            bucket,
-            login.per_client,
-            login.client_window,
-            self.clock.now(),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
     }
 }

@@ -13,19 +13,23 @@
 //! Each operation checks the operator's role itself, against the store.
 
 pub mod accounts;
+pub mod action;
 pub mod audit;
 pub mod browse;
 pub mod console_sessions;
 mod customer_sessions;
 pub mod error;
 mod login_limit;
+mod operation;
 pub mod operator_keys;
 pub mod operators;
 mod outbox;
 mod own_sessions;
 pub mod password;
+pub mod profile;
 pub mod reset_links;
 pub mod retention;
+pub mod roles;
 pub mod sessions;
 mod store_keys;
 pub mod throttle;
@@ -40,50 +44,20 @@ use sea_orm::{
 };
 use tokio::sync::{Notify, Semaphore};
 
+pub use action::{Action, Role};
+pub use browse::{ContactRow, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery, Searcher};
 pub use console_sessions::{ConsoleEnd, ConsoleSession, ConsoleVia};
 pub use error::{DeskError, LinkProblem};
-pub use operators::{Action, Identity, Operator, Role};
+pub use operation::MAX_RETRIES;
 pub use password::{Hasher, PasswordPolicy, PolicyContext, PolicyRefusal};
+pub use profile::{DeliveryState, MailStatus, OutboxCounts, Profile};
+pub use roles::{Identity, Operator};
 
 use crate::clock::Clock;
 use crate::mail::compose::{Composer, Recipient};
 use crate::settings::Settings;
 use crate::store::Store;
 use crate::store::entity::{account, contact, grant};
-
-/// How many times a transaction that lost a race is run again.
-pub const MAX_RETRIES: u32 = 5;
-
-/// Runs `self.op_once(...)` again while it fails with a transient error
-/// (see [`DeskError::is_transient`]), with a short growing pause.
-macro_rules! retry {
-    ($call:expr) => {{
-        let mut attempt: u32 = 0;
-        loop {
-            match $call.await {
-                Err(err) if err.is_transient() && attempt < $crate::desk::MAX_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(
-                        attempt,
-                        kind = err.kind(),
-                        "transaction lost a race; running it again"
-                    );
-                    tokio::time::sleep($crate::desk::retry_pause(attempt)).await;
-                }
-                other => break other,
-            }
-        }
-    }};
-}
-pub(crate) use retry;
-
-/// The pause before retry `attempt`: growing, with jitter so that two
-/// transactions that deadlocked do not meet again in lockstep.
-pub(crate) fn retry_pause(attempt: u32) -> Duration {
-    use rand::RngExt;
-    let base = crate::store::RETRY_PAUSE * attempt;
-    base + Duration::from_millis(rand::rng().random_range(0..20))
-}
 
 /// The desk: every rule, over one store. Cheap to clone (everything inside
 /// is shared), `Send + Sync`, and every operation's future is `Send`, so
@@ -165,6 +139,29 @@ impl Desk {
     #[must_use]
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// A short name of the store's backend for status lines: `sqlite`,
+    /// `postgres`, `mysql`.
+    #[must_use]
+    pub fn backend_name(&self) -> &'static str {
+        self.store.backend_name()
+    }
+
+    /// An outbox delivery worker over this desk's store, woken by its
+    /// commits (a console or `ssh-serve` runs one in-process).
+    ///
+    /// # Errors
+    /// When the mail transport cannot be set up from the settings.
+    pub fn outbox_worker(
+        &self,
+    ) -> Result<crate::mail::worker::Worker, crate::mail::transport::SetupError> {
+        crate::mail::worker::Worker::new(
+            self.store.clone(),
+            &self.settings,
+            self.clock.clone(),
+            self.outbox_wake(),
+        )
     }
 
     /// The settings.
@@ -249,6 +246,41 @@ impl Desk {
     }
 }
 
+/// Which contact an operation is about: by email, in any case (the
+/// command line, the site), or by id (the console, which holds ids and
+/// only sanitised text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactRef<'a> {
+    /// The contact with this email, compared case-insensitively.
+    Email(&'a str),
+    /// The contact with this id.
+    Id(i64),
+}
+
+impl<'a> From<&'a str> for ContactRef<'a> {
+    fn from(email: &'a str) -> Self {
+        Self::Email(email)
+    }
+}
+
+impl<'a> From<&'a String> for ContactRef<'a> {
+    fn from(email: &'a String) -> Self {
+        Self::Email(email)
+    }
+}
+
+impl<'a> From<&&'a str> for ContactRef<'a> {
+    fn from(email: &&'a str) -> Self {
+        Self::Email(email)
+    }
+}
+
+impl From<i64> for ContactRef<'_> {
+    fn from(id: i64) -> Self {
+        Self::Id(id)
+    }
+}
+
 /// A customer as a write transaction holds them: the contact row, locked,
 /// and the account if one exists yet.
 #[derive(Debug, Clone)]
@@ -257,15 +289,15 @@ pub(crate) struct Customer {
     pub account: Option<account::Model>,
 }
 
-/// Locks the contact with this email (any case) for the rest of the
-/// transaction and checks that it is a customer. This is the first
-/// statement of a per-customer transaction, so that on MySQL every later
-/// plain read sees what the previous holder of the lock committed.
+/// Locks the contact `who` names for the rest of the transaction and
+/// checks that it is a customer. This is the first statement of a
+/// per-customer transaction, so that on MySQL every later plain read sees
+/// what the previous holder of the lock committed.
 pub(crate) async fn lock_customer(
     db: &impl ConnectionTrait,
-    email: &str,
+    who: ContactRef<'_>,
 ) -> Result<Customer, DeskError> {
-    find_customer(db, email, true).await
+    find_customer(db, who, true).await
 }
 
 /// Like [`lock_customer`], by contact id.
@@ -273,25 +305,28 @@ pub(crate) async fn lock_customer_by_id(
     db: &impl ConnectionTrait,
     contact_id: i64,
 ) -> Result<Customer, DeskError> {
-    find_customer_by_id(db, contact_id, true).await
+    find_customer(db, ContactRef::Id(contact_id), true).await
 }
 
-/// The customer with this email, locked or not (a plain read before a
+/// The customer `who` names, locked or not (a plain read before a
 /// transaction, e.g. to check a policy before hashing).
 pub(crate) async fn find_customer(
     db: &impl ConnectionTrait,
-    email: &str,
+    who: ContactRef<'_>,
     lock: bool,
 ) -> Result<Customer, DeskError> {
-    let mut query =
-        contact::Entity::find().filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()));
+    let mut query = match who {
+        ContactRef::Email(email) => contact::Entity::find()
+            .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase())),
+        ContactRef::Id(id) => contact::Entity::find_by_id(id),
+    };
     if lock {
         query = query.lock_exclusive();
     }
-    let contact = query
-        .one(db)
-        .await?
-        .ok_or_else(|| audit::not_found(email))?;
+    let contact = query.one(db).await?.ok_or_else(|| match who {
+        ContactRef::Email(email) => audit::not_found(email),
+        ContactRef::Id(id) => DeskError::NotFound(format!("contact {id} no longer exists")),
+    })?;
     customer_of(db, contact).await
 }
 
@@ -301,15 +336,7 @@ pub(crate) async fn find_customer_by_id(
     contact_id: i64,
     lock: bool,
 ) -> Result<Customer, DeskError> {
-    let mut query = contact::Entity::find_by_id(contact_id);
-    if lock {
-        query = query.lock_exclusive();
-    }
-    let contact = query
-        .one(db)
-        .await?
-        .ok_or_else(|| DeskError::NotFound(format!("contact {contact_id} no longer exists")))?;
-    customer_of(db, contact).await
+    find_customer(db, ContactRef::Id(contact_id), lock).await
 }
 
 async fn customer_of(

@@ -11,10 +11,12 @@ use chrono::{DateTime, Utc};
 use russh::keys::{Algorithm, HashAlg, PublicKey};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use super::audit::{self, Actor, Event};
+use super::Desk;
+use super::action::Action;
+use super::audit::Event;
 use super::error::DeskError;
-use super::operators::{self, Action, Identity, Operator, role_of};
-use super::{Desk, retry};
+use super::operation::Done;
+use super::roles::{self, Identity, Operator, role_of};
 use crate::store::entity::{operator, operator_key};
 
 /// Why a public key's text was refused.
@@ -112,44 +114,8 @@ impl Desk {
         name: &str,
         key: &PublicKey,
     ) -> Result<OperatorKey, DeskError> {
-        let result = retry!(self.add_operator_key_once(op, name.trim(), key));
-        self.audit_refusal(op, Action::ManageOperators, None, &result)
-            .await;
-        result
-    }
-
-    async fn add_operator_key_once(
-        &self,
-        op: &Operator,
-        name: &str,
-        key: &PublicKey,
-    ) -> Result<OperatorKey, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::ManageOperators).await?;
-        let owner = operator::Entity::find()
-            .filter(operator::Column::Name.eq(name))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| {
-                DeskError::NotFound(format!(
-                    "no operator is named {name}; add them first with `keydesk operators add {name} --role agent`"
-                ))
-            })?;
+        let name = name.trim();
         let fingerprint = fingerprint(key);
-        if let Some(existing) = operator_key::Entity::find()
-            .filter(operator_key::Column::Fingerprint.eq(fingerprint.as_str()))
-            .one(&txn)
-            .await?
-        {
-            let holder = operator::Entity::find_by_id(existing.operator_id)
-                .one(&txn)
-                .await?
-                .map_or_else(|| "another operator".to_owned(), |o| o.name);
-            return Err(DeskError::Conflict(format!(
-                "the key {fingerprint} already belongs to {holder}"
-            )));
-        }
         let mut bare = key.clone();
         bare.set_comment("");
         let material = bare
@@ -157,36 +123,58 @@ impl Desk {
             .map_err(|e| DeskError::Internal(format!("encoding a public key: {e}")))?;
         let comment = clean_comment(key.comment().as_str_lossy());
         let algorithm = key.algorithm().as_str().to_owned();
-        operator_key::ActiveModel {
-            operator_id: Set(owner.id),
-            fingerprint: Set(fingerprint.clone()),
-            algorithm: Set(algorithm.clone()),
-            public_key: Set(material.trim().to_owned()),
-            comment: Set(comment.clone()),
-            created_at: Set(now),
-            created_by: Set(op.name.clone()),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("operators.add_key", None)
-                .detail("operator", name)
-                .detail("fingerprint", fingerprint.as_str())
-                .detail("algorithm", algorithm.as_str()),
-        )
-        .await?;
-        txn.commit().await?;
+        let (fp, alg, material, note) = (&fingerprint, &algorithm, &material, &comment);
+        let created_at = self
+            .operate(op, Action::AddOperatorKey, None, move |txn, now| async move {
+                let txn = &*txn;
+                let owner = operator::Entity::find()
+                    .filter(operator::Column::Name.eq(name))
+                    .one(txn)
+                    .await?
+                    .ok_or_else(|| {
+                        DeskError::NotFound(format!(
+                            "no operator is named {name}; add them first with `keydesk operators add {name} --role agent`"
+                        ))
+                    })?;
+                if let Some(existing) = operator_key::Entity::find()
+                    .filter(operator_key::Column::Fingerprint.eq(fp.as_str()))
+                    .one(txn)
+                    .await?
+                {
+                    let holder = operator::Entity::find_by_id(existing.operator_id)
+                        .one(txn)
+                        .await?
+                        .map_or_else(|| "another operator".to_owned(), |o| o.name);
+                    return Err(DeskError::Conflict(format!(
+                        "the key {fp} already belongs to {holder}"
+                    )));
+                }
+                operator_key::ActiveModel {
+                    operator_id: Set(owner.id),
+                    fingerprint: Set(fp.clone()),
+                    algorithm: Set(alg.clone()),
+                    public_key: Set(material.trim().to_owned()),
+                    comment: Set(note.clone()),
+                    created_at: Set(now),
+                    created_by: Set(op.name.clone()),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                let event = Event::ok(Action::AddOperatorKey.audit_name(), None)
+                    .detail("operator", name)
+                    .detail("fingerprint", fp.as_str())
+                    .detail("algorithm", alg.as_str());
+                Ok(Done::new(now, event))
+            })
+            .await?;
         tracing::info!(by = ?op.name, operator = ?name, %fingerprint, "operator key added");
         Ok(OperatorKey {
             operator: name.to_owned(),
             fingerprint,
             algorithm,
             comment,
-            created_at: now,
+            created_at,
             created_by: op.name.clone(),
         })
     }
@@ -203,46 +191,43 @@ impl Desk {
         name: &str,
         fingerprint: Option<&str>,
     ) -> Result<u64, DeskError> {
-        let result = retry!(self.remove_operator_keys_once(op, name.trim(), fingerprint));
-        self.audit_refusal(op, Action::ManageOperators, None, &result)
-            .await;
-        result
-    }
-
-    async fn remove_operator_keys_once(
-        &self,
-        op: &Operator,
-        name: &str,
-        fingerprint: Option<&str>,
-    ) -> Result<u64, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::ManageOperators).await?;
-        let owner = operator::Entity::find()
-            .filter(operator::Column::Name.eq(name))
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DeskError::NotFound(format!("no operator is named {name}")))?;
-        let mut delete = operator_key::Entity::delete_many()
-            .filter(operator_key::Column::OperatorId.eq(owner.id));
-        if let Some(fp) = fingerprint {
-            delete = delete.filter(operator_key::Column::Fingerprint.eq(fp.trim()));
-        }
-        let removed = delete.exec(&txn).await?.rows_affected;
-        if removed == 0 {
-            return Err(DeskError::NotFound(match fingerprint {
-                Some(fp) => format!("{name} holds no key {}", clean_comment(fp)),
-                None => format!("{name} holds no keys"),
-            }));
-        }
-        let mut event = Event::ok("operators.remove_key", None)
-            .detail("operator", name)
-            .detail("removed", removed);
-        if let Some(fp) = fingerprint {
-            event = event.detail("fingerprint", clean_comment(fp));
-        }
-        audit::write(&txn, now, &Actor::operator(op), event).await?;
-        txn.commit().await?;
+        let name = name.trim();
+        let removed = self
+            .operate(
+                op,
+                Action::RemoveOperatorKeys,
+                None,
+                move |txn, _| async move {
+                    let txn = &*txn;
+                    let owner = operator::Entity::find()
+                        .filter(operator::Column::Name.eq(name))
+                        .one(txn)
+                        .await?
+                        .ok_or_else(|| {
+                            DeskError::NotFound(format!("no operator is named {name}"))
+                        })?;
+                    let mut delete = operator_key::Entity::delete_many()
+                        .filter(operator_key::Column::OperatorId.eq(owner.id));
+                    if let Some(fp) = fingerprint {
+                        delete = delete.filter(operator_key::Column::Fingerprint.eq(fp.trim()));
+                    }
+                    let removed = delete.exec(txn).await?.rows_affected;
+                    if removed == 0 {
+                        return Err(DeskError::NotFound(match fingerprint {
+                            Some(fp) => format!("{name} holds no key {}", clean_comment(fp)),
+                            None => format!("{name} holds no keys"),
+                        }));
+                    }
+                    let mut event = Event::ok(Action::RemoveOperatorKeys.audit_name(), None)
+                        .detail("operator", name)
+                        .detail("removed", removed);
+                    if let Some(fp) = fingerprint {
+                        event = event.detail("fingerprint", clean_comment(fp));
+                    }
+                    Ok(Done::new(removed, event))
+                },
+            )
+            .await?;
         tracing::info!(by = ?op.name, operator = ?name, removed, "operator keys removed");
         Ok(removed)
     }
@@ -253,7 +238,7 @@ impl Desk {
     /// [`DeskError::UnknownOperator`] or a store failure.
     pub async fn list_operator_keys(&self, op: &Operator) -> Result<Vec<OperatorKey>, DeskError> {
         let db = self.store.conn();
-        operators::require(db, op, Action::Browse).await?;
+        roles::require(db, op, Action::Browse).await?;
         let owners: std::collections::HashMap<i64, String> = operator::Entity::find()
             .all(db)
             .await?

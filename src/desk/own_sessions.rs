@@ -7,7 +7,8 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
-use super::{Desk, retry, sessions};
+use super::operation::Done;
+use super::{Desk, sessions};
 use crate::store::entity::session;
 
 impl Desk {
@@ -20,37 +21,31 @@ impl Desk {
     /// or a store failure.
     pub async fn end_own_session(&self, cookie: &str, session_id: i64) -> Result<bool, DeskError> {
         let me = self.session_from_cookie(cookie).await?;
-        retry!(self.end_own_session_once(&me, session_id))
-    }
-
-    async fn end_own_session_once(
-        &self,
-        me: &sessions::SiteSession,
-        session_id: i64,
-    ) -> Result<bool, DeskError> {
-        let now = self.clock().now();
-        let txn = self.store().begin_write().await?;
-        let ended = session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(session::Column::Id.eq(session_id))
-            // Only the customer's own sessions: an id is not a capability.
-            .filter(session::Column::AccountId.eq(me.account_id))
-            .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        if ended > 0 {
-            audit::write(
-                &txn,
-                now,
-                &Actor::customer(&me.email, "site"),
-                Event::ok("sessions.end_own", Some(me.contact_id))
-                    .detail("this_device", session_id == me.session_id),
-            )
-            .await?;
-        }
-        txn.commit().await?;
-        Ok(ended > 0)
+        let me = &me;
+        self.in_write(move |txn, now| async move {
+            let txn = &*txn;
+            let ended = session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(session::Column::Id.eq(session_id))
+                // Only the customer's own sessions: an id is not a capability.
+                .filter(session::Column::AccountId.eq(me.account_id))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(txn)
+                .await?
+                .rows_affected;
+            if ended > 0 {
+                audit::write(
+                    txn,
+                    now,
+                    &Actor::customer(&me.email, "site"),
+                    Event::ok("sessions.end_own", Some(me.contact_id))
+                        .detail("this_device", session_id == me.session_id),
+                )
+                .await?;
+            }
+            Ok(ended > 0)
+        })
+        .await
     }
 
     /// Ends every session of the signed-in customer, this one included;
@@ -61,26 +56,17 @@ impl Desk {
     /// or a store failure.
     pub async fn sign_out_everywhere_own(&self, cookie: &str) -> Result<u64, DeskError> {
         let me = self.session_from_cookie(cookie).await?;
-        retry!(self.sign_out_everywhere_own_once(&me))
-    }
-
-    async fn sign_out_everywhere_own_once(
-        &self,
-        me: &sessions::SiteSession,
-    ) -> Result<u64, DeskError> {
-        let now = self.clock().now();
-        let txn = self.store().begin_write().await?;
-        let idle = crate::clock::delta(self.settings().site.session_idle);
-        let ended = sessions::revoke_all(&txn, me.account_id, now, idle).await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::customer(&me.email, "site"),
-            Event::ok("sessions.sign_out_everywhere_own", Some(me.contact_id))
-                .detail("sessions_ended", ended),
-        )
-        .await?;
-        txn.commit().await?;
+        let actor = Actor::customer(&me.email, "site");
+        let ended = self
+            .transact(&actor, move |txn, now| async move {
+                let txn = &*txn;
+                let ended =
+                    sessions::revoke_all(txn, me.account_id, now, self.session_idle()).await?;
+                let event = Event::ok("sessions.sign_out_everywhere_own", Some(me.contact_id))
+                    .detail("sessions_ended", ended);
+                Ok(Done::new(ended, event))
+            })
+            .await?;
         tracing::info!(
             contact = me.contact_id,
             ended,

@@ -17,13 +17,15 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
+use super::action::Action;
 use super::audit::{self, Actor, Event};
 use super::error::{DeskError, HumanDuration, LinkProblem};
-use super::operators::{self, Action, Operator};
+use super::operation::{Done, Mail};
 use super::outbox::{self, Kind};
+use super::roles::Operator;
 use super::{
-    Customer, Desk, ensure_account, lock_customer, lock_customer_by_id, retry, sessions, throttle,
-    tokens,
+    ContactRef, Customer, Desk, ensure_account, lock_customer, lock_customer_by_id, sessions,
+    throttle, tokens,
 };
 use crate::clock::delta;
 use crate::store::entity::{account, contact, reset_link};
@@ -82,7 +84,7 @@ pub struct Redeemed {
 struct Issued {
     link: reset_link::Model,
     revoked_older: u64,
-    composed: crate::mail::compose::Composed,
+    mail: Mail,
 }
 
 /// Time left in the resend cooldown, if the account's newest link is
@@ -150,15 +152,50 @@ impl Desk {
     pub async fn send_reset_link(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         force: bool,
     ) -> Result<LinkSent, DeskError> {
-        let result = retry!(self.send_reset_link_once(op, email, force));
-        self.audit_refusal(op, Action::SendResetLink, Some(email), &result)
+        let who = who.into();
+        let result = self
+            .operate(
+                op,
+                Action::SendResetLink,
+                Some(who),
+                move |txn, now| async move {
+                    let txn = &*txn;
+                    let mut customer = lock_customer(txn, who).await?;
+                    let account = ensure_account(txn, &mut customer, now).await?;
+                    let cooldown = self.settings.reset.resend_cooldown;
+                    if let Some(remaining) = cooldown_left(txn, account.id, now, cooldown).await?
+                        && !force
+                    {
+                        return Err(DeskError::Cooldown {
+                            remaining,
+                            cooldown: HumanDuration(cooldown),
+                        });
+                    }
+                    let issued = self.issue(txn, &customer, &account, &op.name, now).await?;
+                    let event = Event::ok(
+                        Action::SendResetLink.audit_name(),
+                        Some(customer.contact.id),
+                    )
+                    .detail("link_id", issued.link.id)
+                    .detail("expires_at", issued.link.expires_at.to_rfc3339())
+                    .detail("revoked_older", issued.revoked_older)
+                    .detail("forced", force);
+                    let sent = LinkSent {
+                        contact_id: customer.contact.id,
+                        recipient: customer.contact.email,
+                        link_id: issued.link.id,
+                        expires_at: issued.link.expires_at,
+                        revoked_older: issued.revoked_older,
+                    };
+                    Ok(Done::new(sent, event).mail(issued.mail))
+                },
+            )
             .await;
         match &result {
             Ok(sent) => {
-                self.wake_outbox();
                 crate::diag::metrics::metrics()
                     .reset_links_sent
                     .with_label_values(&["agent"])
@@ -170,60 +207,8 @@ impl Desk {
         result
     }
 
-    async fn send_reset_link_once(
-        &self,
-        op: &Operator,
-        email: &str,
-        force: bool,
-    ) -> Result<LinkSent, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::SendResetLink).await?;
-        let mut customer = lock_customer(&txn, email).await?;
-        let account = ensure_account(&txn, &mut customer, now).await?;
-        let cooldown = self.settings.reset.resend_cooldown;
-        if let Some(remaining) = cooldown_left(&txn, account.id, now, cooldown).await?
-            && !force
-        {
-            return Err(DeskError::Cooldown {
-                remaining,
-                cooldown: HumanDuration(cooldown),
-            });
-        }
-        let issued = self.issue(&txn, &customer, &account, &op.name, now).await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("reset_link.sent", Some(customer.contact.id))
-                .detail("link_id", issued.link.id)
-                .detail("expires_at", issued.link.expires_at.to_rfc3339())
-                .detail("revoked_older", issued.revoked_older)
-                .detail("forced", force),
-        )
-        .await?;
-        outbox::queue(
-            &txn,
-            Kind::ResetLink,
-            &customer.contact.email,
-            customer.contact.id,
-            Some(issued.link.id),
-            issued.composed,
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(LinkSent {
-            contact_id: customer.contact.id,
-            recipient: customer.contact.email,
-            link_id: issued.link.id,
-            expires_at: issued.link.expires_at,
-            revoked_older: issued.revoked_older,
-        })
-    }
-
     /// Revokes the account's open links, writes a new one and composes its
-    /// mail. The caller audits and queues.
+    /// mail. The caller audits and queues it.
     async fn issue(
         &self,
         db: &impl ConnectionTrait,
@@ -252,10 +237,17 @@ impl Desk {
             .composer
             .reset_link(&Self::recipient(&customer.contact), &url, expires_at, now)
             .map_err(|e| DeskError::Internal(format!("composing the reset mail: {e}")))?;
+        let mail = Mail {
+            kind: Kind::ResetLink,
+            contact_id: customer.contact.id,
+            recipient: customer.contact.email.clone(),
+            reset_link_id: Some(link.id),
+            composed,
+        };
         Ok(Issued {
             link,
             revoked_older,
-            composed,
+            mail,
         })
     }
 
@@ -265,31 +257,34 @@ impl Desk {
     /// # Errors
     /// [`DeskError::NotAllowed`], [`DeskError::NotFound`],
     /// [`DeskError::NotACustomer`], or a store failure.
-    pub async fn revoke_reset_links(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
-        let result = retry!(self.revoke_reset_links_once(op, email));
-        self.audit_refusal(op, Action::RevokeResetLinks, Some(email), &result)
-            .await;
-        result
-    }
-
-    async fn revoke_reset_links_once(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::RevokeResetLinks).await?;
-        let customer = lock_customer(&txn, email).await?;
-        let revoked = match &customer.account {
-            Some(account) => revoke_open(&txn, account.id, now, None).await?,
-            None => 0,
-        };
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("reset_link.revoked", Some(customer.contact.id)).detail("revoked", revoked),
-        )
-        .await?;
-        txn.commit().await?;
-        tracing::info!(by = ?op.name, contact = customer.contact.id, revoked, "reset links revoked");
+    pub async fn revoke_reset_links(
+        &self,
+        op: &Operator,
+        who: impl Into<ContactRef<'_>>,
+    ) -> Result<u64, DeskError> {
+        let who = who.into();
+        let (contact, revoked) = self
+            .operate(
+                op,
+                Action::RevokeResetLinks,
+                Some(who),
+                move |txn, now| async move {
+                    let txn = &*txn;
+                    let customer = lock_customer(txn, who).await?;
+                    let revoked = match &customer.account {
+                        Some(account) => revoke_open(txn, account.id, now, None).await?,
+                        None => 0,
+                    };
+                    let event = Event::ok(
+                        Action::RevokeResetLinks.audit_name(),
+                        Some(customer.contact.id),
+                    )
+                    .detail("revoked", revoked);
+                    Ok(Done::new((customer.contact.id, revoked), event))
+                },
+            )
+            .await?;
+        tracing::info!(by = ?op.name, contact, revoked, "reset links revoked");
         Ok(revoked)
     }
 
@@ -312,7 +307,9 @@ impl Desk {
         client: &str,
     ) -> Result<ForgotAccepted, DeskError> {
         let started = Instant::now();
-        let result = retry!(self.request_reset_once(email, client));
+        let result = self
+            .retrying(|| self.request_reset_attempt(email, client))
+            .await;
         let result = match result {
             Ok(queued) => {
                 if queued {
@@ -336,8 +333,10 @@ impl Desk {
         result
     }
 
-    /// One attempt; `Ok(true)` when mail was queued.
-    async fn request_reset_once(&self, email: &str, client: &str) -> Result<bool, DeskError> {
+    /// One run of Forgot Password's transaction, which may commit a
+    /// refusal (the counts stand) or nothing at all, so it is not a
+    /// [`Desk::transact`] step; `Ok(true)` when mail was queued.
+    async fn request_reset_attempt(&self, email: &str, client: &str) -> Result<bool, DeskError> {
         let now = self.clock.now();
         let forgot = &self.settings.forgot;
         let txn = self.store.begin_write().await?;
@@ -378,7 +377,7 @@ impl Desk {
         let customer = if email.trim().len() > 320 {
             None
         } else {
-            match lock_customer(&txn, email).await {
+            match lock_customer(&txn, ContactRef::Email(email)).await {
                 Ok(customer) => Some(customer),
                 Err(DeskError::NotFound(_) | DeskError::NotACustomer { .. }) => None,
                 Err(err) => return Err(err),
@@ -421,13 +420,14 @@ impl Desk {
                 .detail("revoked_older", issued.revoked_older),
         )
         .await?;
+        let mail = issued.mail;
         outbox::queue(
             &txn,
-            Kind::ResetLink,
-            &customer.contact.email,
-            customer.contact.id,
-            Some(issued.link.id),
-            issued.composed,
+            mail.kind,
+            &mail.recipient,
+            mail.contact_id,
+            mail.reset_link_id,
+            mail.composed,
             now,
         )
         .await?;
@@ -512,86 +512,59 @@ impl Desk {
         let contact = contact_of_account(self.store.conn(), link.account_id).await?;
         self.check_policy(new_password, &contact)?;
         let phc = self.hash_password(new_password).await?;
-        let result = retry!(self.redeem_reset_once(link.id, contact.id, &phc, client));
-        if let Ok(redeemed) = &result {
-            self.wake_outbox();
-            tracing::info!(
-                contact = redeemed.contact_id,
-                link = link.id,
-                "password set through a reset link"
-            );
-        }
-        result
-    }
-
-    async fn redeem_reset_once(
-        &self,
-        link_id: i64,
-        contact_id: i64,
-        phc: &str,
-        client: &str,
-    ) -> Result<Redeemed, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        let customer = lock_customer_by_id(&txn, contact_id).await?;
-        // Read again under the lock: another redeem may have won the race.
-        let link = reset_link::Entity::find_by_id(link_id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))?;
-        if let Some(problem) = problem(&link, now) {
-            return Err(DeskError::InvalidLink(problem));
-        }
-        let account = customer
-            .account
-            .clone()
-            .filter(|a| a.id == link.account_id)
-            .ok_or(DeskError::InvalidLink(LinkProblem::Revoked))?;
-        let mut used: reset_link::ActiveModel = link.clone().into();
-        used.used_at = Set(Some(now));
-        used.update(&txn).await?;
-        let revoked_links = revoke_open(&txn, account.id, now, Some(link.id)).await?;
-        let ended_sessions =
-            sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
-        let mut row: account::ActiveModel = account.into();
-        row.password_hash = Set(Some(phc.to_owned()));
-        row.must_change_password = Set(false);
-        row.temporary_expires_at = Set(None);
-        row.password_changed_at = Set(Some(now));
-        row.failed_logins = Set(0);
-        row.failed_window_started_at = Set(None);
-        row.locked_until = Set(None);
-        row.update(&txn).await?;
-        let composed = self
-            .composer
-            .password_changed(&Self::recipient(&customer.contact), now, false)
-            .map_err(|e| DeskError::Internal(format!("composing the notice: {e}")))?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::customer(&customer.contact.email, client),
-            Event::ok("password.reset_by_link", Some(customer.contact.id))
-                .detail("link_id", link.id)
-                .detail("links_revoked", revoked_links)
-                .detail("sessions_ended", ended_sessions),
-        )
-        .await?;
-        outbox::queue(
-            &txn,
-            Kind::PasswordChanged,
-            &customer.contact.email,
-            customer.contact.id,
-            None,
-            composed,
-            now,
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Redeemed {
-            contact_id: customer.contact.id,
-            email: customer.contact.email,
-        })
+        let actor = Actor::customer(&contact.email, client);
+        let (phc, link, contact) = (&phc, &link, &contact);
+        let redeemed = self
+            .transact(&actor, move |txn, now| async move {
+                let txn = &*txn;
+                let customer = lock_customer_by_id(txn, contact.id).await?;
+                // Read again under the lock: another redeem may have won the race.
+                let link = reset_link::Entity::find_by_id(link.id)
+                    .lock_exclusive()
+                    .one(txn)
+                    .await?
+                    .ok_or(DeskError::InvalidLink(LinkProblem::Unknown))?;
+                if let Some(problem) = problem(&link, now) {
+                    return Err(DeskError::InvalidLink(problem));
+                }
+                let account = customer
+                    .account
+                    .clone()
+                    .filter(|a| a.id == link.account_id)
+                    .ok_or(DeskError::InvalidLink(LinkProblem::Revoked))?;
+                let mut used: reset_link::ActiveModel = link.clone().into();
+                used.used_at = Set(Some(now));
+                used.update(txn).await?;
+                let revoked_links = revoke_open(txn, account.id, now, Some(link.id)).await?;
+                let ended_sessions =
+                    sessions::revoke_all(txn, account.id, now, self.session_idle()).await?;
+                let mut row: account::ActiveModel = account.into();
+                row.password_hash = Set(Some(phc.clone()));
+                row.must_change_password = Set(false);
+                row.temporary_expires_at = Set(None);
+                row.password_changed_at = Set(Some(now));
+                row.failed_logins = Set(0);
+                row.failed_window_started_at = Set(None);
+                row.locked_until = Set(None);
+                row.update(txn).await?;
+                let event = Event::ok("password.reset_by_link", Some(customer.contact.id))
+                    .detail("link_id", link.id)
+                    .detail("links_revoked", revoked_links)
+                    .detail("sessions_ended", ended_sessions);
+                let mail = self.password_notice(&customer, now, false)?;
+                let redeemed = Redeemed {
+                    contact_id: customer.contact.id,
+                    email: customer.contact.email,
+                };
+                Ok(Done::new(redeemed, event).mail(mail))
+            })
+            .await?;
+        tracing::info!(
+            contact = redeemed.contact_id,
+            link = link.id,
+            "password set through a reset link"
+        );
+        Ok(redeemed)
     }
 }
 

@@ -12,10 +12,12 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
-use super::audit::{self, Actor, Event};
+use super::action::Action;
+use super::audit::Event;
 use super::error::DeskError;
-use super::operators::{self, Action, Operator};
-use super::{Desk, retry, tokens};
+use super::operation::Done;
+use super::roles::Operator;
+use super::{ContactRef, Desk, tokens};
 use crate::clock::delta;
 use crate::store::entity::{account, contact, session};
 
@@ -108,15 +110,11 @@ impl Desk {
     /// # Errors
     /// A store failure.
     pub async fn start_session(&self, account_id: i64, client: &str) -> Result<String, DeskError> {
-        retry!(self.start_session_once(account_id, client))
-    }
-
-    async fn start_session_once(&self, account_id: i64, client: &str) -> Result<String, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        let raw = insert(&txn, account_id, client, now, self.session_absolute()).await?;
-        txn.commit().await?;
-        Ok(raw)
+        self.in_write(move |txn, now| async move {
+            let txn = &*txn;
+            insert(txn, account_id, client, now, self.session_absolute()).await
+        })
+        .await
     }
 
     pub(crate) fn session_idle(&self) -> TimeDelta {
@@ -215,21 +213,18 @@ impl Desk {
         if !tokens::well_formed(raw) {
             return Ok(());
         }
-        let hash = tokens::sha256_hex(raw);
-        retry!(self.end_session_once(&hash))
-    }
-
-    async fn end_session_once(&self, hash: &str) -> Result<(), DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        session::Entity::update_many()
-            .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
-            .filter(session::Column::IdSha256.eq(hash))
-            .filter(session::Column::RevokedAt.is_null())
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        let hash = &tokens::sha256_hex(raw);
+        self.in_write(move |txn, now| async move {
+            let txn = &*txn;
+            session::Entity::update_many()
+                .col_expr(session::Column::RevokedAt, Expr::value(Some(now)))
+                .filter(session::Column::IdSha256.eq(hash.as_str()))
+                .filter(session::Column::RevokedAt.is_null())
+                .exec(txn)
+                .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Ends every site session of a customer (admins only); returns how
@@ -238,32 +233,36 @@ impl Desk {
     /// # Errors
     /// [`DeskError::NotAllowed`], [`DeskError::NotFound`],
     /// [`DeskError::NotACustomer`], or a store failure.
-    pub async fn sign_out_everywhere(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
-        let result = retry!(self.sign_out_everywhere_once(op, email));
-        self.audit_refusal(op, Action::SignOutEverywhere, Some(email), &result)
-            .await;
-        result
-    }
-
-    async fn sign_out_everywhere_once(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        operators::require(&txn, op, Action::SignOutEverywhere).await?;
-        let customer = super::lock_customer(&txn, email).await?;
-        let ended = match &customer.account {
-            Some(account) => revoke_all(&txn, account.id, now, self.session_idle()).await?,
-            None => 0,
-        };
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok("sessions.sign_out_everywhere", Some(customer.contact.id))
-                .detail("sessions_ended", ended),
-        )
-        .await?;
-        txn.commit().await?;
-        tracing::info!(by = ?op.name, contact = customer.contact.id, ended, "signed out everywhere");
+    pub async fn sign_out_everywhere(
+        &self,
+        op: &Operator,
+        who: impl Into<ContactRef<'_>>,
+    ) -> Result<u64, DeskError> {
+        let who = who.into();
+        let (contact, ended) = self
+            .operate(
+                op,
+                Action::SignOutEverywhere,
+                Some(who),
+                move |txn, now| async move {
+                    let txn = &*txn;
+                    let customer = super::lock_customer(txn, who).await?;
+                    let ended = match &customer.account {
+                        Some(account) => {
+                            revoke_all(txn, account.id, now, self.session_idle()).await?
+                        }
+                        None => 0,
+                    };
+                    let event = Event::ok(
+                        Action::SignOutEverywhere.audit_name(),
+                        Some(customer.contact.id),
+                    )
+                    .detail("sessions_ended", ended);
+                    Ok(Done::new((customer.contact.id, ended), event))
+                },
+            )
+            .await?;
+        tracing::info!(by = ?op.name, contact, ended, "signed out everywhere");
         Ok(ended)
     }
 }

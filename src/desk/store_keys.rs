@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use super::error::DeskError;
-use super::{Desk, retry, tokens};
+use super::{Desk, tokens};
 use crate::store::entity::store_key;
 
 /// The secret the site's CSRF tokens are signed with.
@@ -57,17 +57,16 @@ impl Desk {
     /// # Errors
     /// A store failure, or no randomness.
     pub async fn site_csrf_secret(&self) -> Result<String, DeskError> {
-        retry!(self.site_csrf_secret_once())
-    }
-
-    async fn site_csrf_secret_once(&self) -> Result<String, DeskError> {
-        if let Some(secret) = get(self.store.conn(), CSRF_SECRET).await? {
-            return Ok(secret);
-        }
-        let minted = tokens::mint()?;
-        let txn = self.store.begin_write().await?;
-        claim(&txn, CSRF_SECRET, &minted.raw, self.clock.now()).await?;
-        txn.commit().await?;
-        Ok(minted.raw)
+        self.retrying(move || async move {
+            if let Some(secret) = get(self.store.conn(), CSRF_SECRET).await? {
+                return Ok(secret);
+            }
+            let minted = tokens::mint()?;
+            let txn = self.store.begin_write().await?;
+            claim(&txn, CSRF_SECRET, &minted.raw, self.clock.now()).await?;
+            txn.commit().await?;
+            Ok(minted.raw)
+        })
+        .await
     }
 }

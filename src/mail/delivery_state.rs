@@ -46,10 +46,59 @@ pub enum DeliveryState {
     Unknown(String),
 }
 
+/// What a front end may know about one message: its kind, where it
+/// stands and when, and the last error; never its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailStatus {
+    /// `reset_link`, `password_changed`, ...
+    pub kind: String,
+    /// The outbox state (`queued`, `sending`, `sent`, `failed`, `expired`).
+    pub state: String,
+    /// Attempts started so far (a worker counts one as it claims the row).
+    pub attempts: i32,
+    /// When it was queued.
+    pub created_at: DateTime<Utc>,
+    /// When the next attempt is due.
+    pub next_attempt_at: DateTime<Utc>,
+    /// When it was delivered.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The last failure, empty when none.
+    pub last_error: String,
+}
+
+impl From<&outbox::Model> for MailStatus {
+    fn from(row: &outbox::Model) -> Self {
+        Self {
+            kind: row.kind.clone(),
+            state: row.state.clone(),
+            attempts: row.attempts,
+            created_at: row.created_at,
+            next_attempt_at: row.next_attempt_at,
+            sent_at: row.sent_at,
+            last_error: row.last_error.clone(),
+        }
+    }
+}
+
+impl MailStatus {
+    /// Where it stands as of `now`.
+    #[must_use]
+    pub fn delivery(&self, now: DateTime<Utc>) -> DeliveryState {
+        DeliveryState::of_status(self, now)
+    }
+}
+
 impl DeliveryState {
     /// Reads a row as of `now`.
     #[must_use]
     pub fn of(row: &outbox::Model, now: DateTime<Utc>) -> Self {
+        Self::of_status(&MailStatus::from(row), now)
+    }
+
+    /// The one reading of a message's state: a first attempt in flight is
+    /// `Sending` (its `attempts` is already 1), only a recorded failure
+    /// makes `Retrying`.
+    fn of_status(row: &MailStatus, now: DateTime<Utc>) -> Self {
         match row.state.as_str() {
             state::QUEUED if row.last_error.is_empty() => Self::Queued,
             state::QUEUED => Self::Retrying {

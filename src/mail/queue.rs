@@ -318,6 +318,22 @@ pub async fn latest_for_contact(
         .map(without_body))
 }
 
+/// The newest message carrying reset link `link_id`, without its body.
+///
+/// # Errors
+/// When the store fails.
+pub async fn latest_for_link(
+    db: &impl ConnectionTrait,
+    link_id: i64,
+) -> Result<Option<outbox::Model>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::ResetLinkId.eq(link_id))
+        .order_by_desc(outbox::Column::Id)
+        .one(db)
+        .await?
+        .map(without_body))
+}
+
 /// One row by id, without its body.
 ///
 /// # Errors

@@ -13,7 +13,7 @@
 //! those places (running or waiting) at once; its next request gets 429
 //! at once. Without this, a single flooding address fills the queue and
 //! every other customer's login waits out the queue timeout and gets 429
-//! too (tests/site_floods.rs). The per-address counts live only while a
+//! too (`tests/site/floods.rs`). The per-address counts live only while a
 //! request holds a place, so the table is bounded by the places.
 
 use std::collections::HashMap;

@@ -32,7 +32,6 @@ use russh::MethodKind;
 use tokio::sync::watch;
 
 use crate::desk::Desk;
-use crate::store::search::Searcher;
 
 /// How long stopping waits for sessions to restore their clients' terminals.
 pub const DRAIN: Duration = Duration::from_secs(3);
@@ -123,7 +122,7 @@ pub async fn serve(desk: Desk, shutdown: impl Future<Output = ()>) -> Result<(),
     let active = Arc::new(AtomicUsize::new(0));
     let state = handler::ServerState {
         shared: session::Shared {
-            searcher: Searcher::start(desk.store().clone(), &settings.search, desk.clock().clone()),
+            searcher: desk.start_searcher(),
             desk,
             transport_label,
             idle_timeout: settings.ssh.idle_timeout,

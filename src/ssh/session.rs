@@ -25,9 +25,9 @@ use russh::server::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::desk::Searcher;
 use crate::desk::{Desk, Identity};
 use crate::settings::ThemeName;
-use crate::store::search::Searcher;
 use crate::tui::runtime::{self, Exit};
 use crate::tui::services::Services;
 use crate::tui::theme::Theme;
@@ -348,13 +348,7 @@ async fn console(
 ) -> End {
     let settings = shared.desk.settings();
     let (w, h) = (spec.size.0.max(1), spec.size.1.max(1));
-    let mut app = match crate::tui::new_app(
-        settings,
-        shared.desk.store(),
-        shared.desk.clock(),
-        (w, h),
-        spec.no_color,
-    ) {
+    let mut app = match crate::tui::new_app(&shared.desk, (w, h), spec.no_color) {
         Ok(app) => app,
         Err(err) => {
             tracing::error!(error = %err, "ssh session: the console could not start");

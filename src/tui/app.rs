@@ -7,10 +7,12 @@ use chrono::{DateTime, Utc};
 use tui_input::Input;
 
 use super::keymap::{Context, Keymap};
-use super::msg::{OperatorView, OutboxCounts};
+pub use super::msg::Level;
+use super::msg::{Cmd, OperatorView, OutboxCounts};
+pub use super::profile_view::{AuditLine, OfferLine, PasswordState, ProfileView, Target};
 use super::sanitize::clean;
 use super::theme::Theme;
-use crate::store::contacts::{ContactRow, Cursor, KindFilter, MatchCount, Profile};
+use crate::desk::{ContactRow, Cursor, KindFilter, MatchCount};
 
 /// Below this width the profile replaces the list instead of sitting beside it.
 pub const WIDE_MIN_COLS: u16 = 100;
@@ -189,160 +191,6 @@ impl ListState {
     }
 }
 
-/// The password state line of a profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordState {
-    /// No account (not a customer, or never invited).
-    NoAccount,
-    /// An account without a password.
-    NeverSet,
-    /// Set, and usable.
-    Set,
-    /// Set, but must be changed at next login.
-    MustChange,
-}
-
-/// A profile, sanitised for the terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileView {
-    /// The contact and who it is, sanitised.
-    pub target: Target,
-    /// Subscribed to marketing.
-    pub subscriber: bool,
-    /// Added on.
-    pub added: DateTime<Utc>,
-    /// First offer granted.
-    pub customer_since: Option<DateTime<Utc>>,
-    /// Offers: (title, products, "purchased"/"granted", by whom, when).
-    pub offers: Vec<OfferLine>,
-    /// Tags, sanitised.
-    pub tags: String,
-    /// Notes, sanitised.
-    pub notes: String,
-    /// Password state.
-    pub password: PasswordState,
-    /// When the password last changed.
-    pub password_changed_at: Option<DateTime<Utc>>,
-    /// A temporary password stops working then.
-    pub temporary_expires_at: Option<DateTime<Utc>>,
-    /// Locked until.
-    pub locked_until: Option<DateTime<Utc>>,
-    /// Successful logins.
-    pub sign_in_count: i32,
-    /// Last login.
-    pub last_login_at: Option<DateTime<Utc>>,
-    /// Open reset links: (created, expires).
-    pub open_links: Vec<(DateTime<Utc>, DateTime<Utc>)>,
-    /// The latest email's outbox row (text fields sanitised, body dropped).
-    pub mail: Option<crate::store::entity::outbox::Model>,
-    /// Recent audit events, newest first.
-    pub audit: Vec<AuditLine>,
-}
-
-/// One offer in a profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OfferLine {
-    /// Title.
-    pub name: String,
-    /// Products.
-    pub products: String,
-    /// `purchased` or `granted`.
-    pub source: String,
-    /// By whom.
-    pub granted_by: String,
-    /// When.
-    pub granted_at: DateTime<Utc>,
-}
-
-/// One audit event in a profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditLine {
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who, sanitised.
-    pub actor: String,
-    /// What, sanitised.
-    pub action: String,
-    /// `ok` or `denied`.
-    pub outcome: String,
-}
-
-impl ProfileView {
-    /// Sanitises a profile from the store.
-    #[must_use]
-    pub fn from_store(p: &Profile) -> Self {
-        let account = p.account.as_ref();
-        let password = match account {
-            None => PasswordState::NoAccount,
-            Some(a) if a.password_hash.is_none() => PasswordState::NeverSet,
-            Some(a) if a.must_change_password => PasswordState::MustChange,
-            Some(_) => PasswordState::Set,
-        };
-        Self {
-            target: Target {
-                contact_id: p.contact.id,
-                name: clean(&p.contact.name),
-                email: clean(&p.contact.email),
-                customer: p.is_customer(),
-            },
-            subscriber: p.contact.subscribed,
-            added: p.contact.created_at,
-            customer_since: p.customer_since(),
-            offers: p
-                .offers
-                .iter()
-                .map(|o| OfferLine {
-                    name: clean(&o.name),
-                    products: clean(&o.products),
-                    source: clean(&o.source),
-                    granted_by: clean(&o.granted_by),
-                    granted_at: o.granted_at,
-                })
-                .collect(),
-            tags: clean(&p.contact.tags),
-            notes: clean(&p.contact.notes),
-            password,
-            password_changed_at: account.and_then(|a| a.password_changed_at),
-            temporary_expires_at: account.and_then(|a| a.temporary_expires_at),
-            locked_until: account.and_then(|a| a.locked_until),
-            sign_in_count: account.map_or(0, |a| a.sign_in_count),
-            last_login_at: account.and_then(|a| a.last_login_at),
-            open_links: p
-                .open_links
-                .iter()
-                .map(|l| (l.created_at, l.expires_at))
-                .collect(),
-            mail: p
-                .latest_mail
-                .as_ref()
-                .map(|m| crate::store::entity::outbox::Model {
-                    recipient: clean(&m.recipient),
-                    kind: clean(&m.kind),
-                    state: clean(&m.state),
-                    last_error: clean(&m.last_error),
-                    body: None,
-                    ..m.clone()
-                }),
-            audit: p
-                .audit
-                .iter()
-                .map(|e| AuditLine {
-                    at: e.at,
-                    actor: clean(&e.actor),
-                    action: clean(&e.action),
-                    outcome: clean(&e.outcome),
-                })
-                .collect(),
-        }
-    }
-
-    /// Whether the account is locked at `now`.
-    #[must_use]
-    pub fn locked_at(&self, now: DateTime<Utc>) -> bool {
-        self.locked_until.is_some_and(|t| t > now)
-    }
-}
-
 /// The profile pane's state.
 #[derive(Debug, Clone, Default)]
 pub struct ProfilePane {
@@ -358,32 +206,6 @@ pub struct ProfilePane {
     pub error: Option<String>,
     /// Lines scrolled (narrow layout).
     pub scroll: u16,
-}
-
-/// The contact a dialog is about.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    /// Contact id.
-    pub contact_id: i64,
-    /// Name, sanitised.
-    pub name: String,
-    /// Email, sanitised.
-    pub email: String,
-    /// Holds an offer.
-    pub customer: bool,
-}
-
-/// How serious a status message is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Something worked.
-    Success,
-    /// For information.
-    Info,
-    /// Worth a look.
-    Warning,
-    /// Something failed.
-    Error,
 }
 
 /// The status line.
@@ -441,6 +263,19 @@ pub struct App {
 }
 
 impl App {
+    /// Starts loading the profile of `contact_id` (a newer load
+    /// supersedes an older one).
+    pub fn reload_profile(&mut self, contact_id: i64) -> Cmd {
+        self.profile.generation += 1;
+        self.profile.contact_id = Some(contact_id);
+        self.profile.loading = true;
+        self.dirty = true;
+        Cmd::LoadProfile {
+            generation: self.profile.generation,
+            contact_id,
+        }
+    }
+
     /// A fresh console at `size`, at time `now`.
     #[must_use]
     pub fn new(

@@ -46,6 +46,8 @@ impl Context {
     }
 }
 
+use crate::desk::Action;
+
 /// Something a key can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Command {
@@ -69,8 +71,10 @@ pub enum Command {
     Open,
     /// Close the top dialog, leave the search box or the profile.
     Back,
-    /// Reset Password for the selected contact.
-    ResetPassword,
+    /// An action on the selected contact's account (Reset Password on
+    /// the main screen, the others in More Actions): its name, title and
+    /// role come from desk's vocabulary.
+    Act(Action),
     /// Open More Actions.
     MoreActions,
     /// Cycle the kind filter.
@@ -81,14 +85,6 @@ pub enum Command {
     NextField,
     /// Focus the previous button or field.
     PrevField,
-    /// Change Password (in More Actions).
-    ChangePassword,
-    /// Revoke reset links (in More Actions).
-    RevokeLinks,
-    /// Unlock account (in More Actions).
-    Unlock,
-    /// Sign out everywhere (in More Actions).
-    SignOut,
     /// Copy email, or the new password, to the clipboard (OSC 52).
     Copy,
     /// Generate a temporary password.
@@ -134,12 +130,12 @@ impl Command {
         Self::Bottom,
         Self::Open,
         Self::KindFilter,
-        Self::ResetPassword,
+        Self::Act(Action::SendResetLink),
         Self::MoreActions,
-        Self::ChangePassword,
-        Self::RevokeLinks,
-        Self::Unlock,
-        Self::SignOut,
+        Self::Act(Action::ChangePassword),
+        Self::Act(Action::RevokeResetLinks),
+        Self::Act(Action::Unlock),
+        Self::Act(Action::SignOutEverywhere),
         Self::Copy,
         Self::Generate,
         Self::ToggleShow,
@@ -261,8 +257,8 @@ impl Command {
                 &["esc"],
                 Some("Back"),
             ),
-            Self::ResetPassword => (
-                "reset_password",
+            Self::Act(a @ Action::SendResetLink) => (
+                a.name(),
                 "Reset Password: email a reset link",
                 true,
                 BROWSE,
@@ -309,31 +305,18 @@ impl Command {
                 &["backtab", "left"],
                 None,
             ),
-            Self::ChangePassword => (
-                "change_password",
-                "Change Password",
-                true,
-                &[C::Menu],
-                &["c"],
-                None,
-            ),
-            Self::RevokeLinks => (
-                "revoke_links",
-                "Revoke reset links",
-                true,
-                &[C::Menu],
-                &["v"],
-                None,
-            ),
-            Self::Unlock => ("unlock", "Unlock account", true, &[C::Menu], &["u"], None),
-            Self::SignOut => (
-                "sign_out",
-                "Sign out everywhere",
-                true,
-                &[C::Menu],
-                &["o"],
-                None,
-            ),
+            // The other account actions live in More Actions, under their
+            // desk title; one without a key here has none by default.
+            Self::Act(a) => {
+                let keys: &[&str] = match a {
+                    Action::ChangePassword => &["c"],
+                    Action::RevokeResetLinks => &["v"],
+                    Action::Unlock => &["u"],
+                    Action::SignOutEverywhere => &["o"],
+                    _ => &[],
+                };
+                (a.name(), a.title(), true, &[C::Menu], keys, None)
+            }
             Self::Copy => (
                 "copy",
                 "Copy to your clipboard (OSC 52)",
@@ -374,6 +357,15 @@ impl Command {
             contexts,
             default_keys,
             footer,
+        }
+    }
+
+    /// The desk action it asks for, if it is one.
+    #[must_use]
+    pub fn action(self) -> Option<Action> {
+        match self {
+            Self::Act(action) => Some(action),
+            _ => None,
         }
     }
 

@@ -7,7 +7,8 @@ use tui_input::backend::crossterm::to_input_request;
 use super::app::{App, Level, Target};
 use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Help, Notice};
 use super::keymap::{Command, Context};
-use super::msg::{Action, Cmd};
+use super::msg::{Cmd, Request};
+use crate::desk::Action;
 use crate::settings::Secret;
 
 /// Handles a key on the top dialog. Returns the commands to run.
@@ -102,13 +103,7 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                 }
                 Some(Command::Help) => return open_help(app, Context::Menu),
                 Some(Command::Open) => menu.items.get(menu.selected).map(|i| i.command),
-                Some(
-                    c @ (Command::ChangePassword
-                    | Command::RevokeLinks
-                    | Command::Unlock
-                    | Command::SignOut
-                    | Command::Copy),
-                ) => Some(c),
+                Some(c) if menu.items.iter().any(|i| i.command == c) => Some(c),
                 _ => None,
             };
             match chosen {
@@ -140,12 +135,7 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
     app.dialogs.pop();
     match disabled {
         Some(Disabled::NotACustomer) => {
-            let asked = match command {
-                Command::ChangePassword => "Change Password",
-                Command::RevokeLinks => "Revoke reset links",
-                Command::Unlock => "Unlock account",
-                _ => "Sign out everywhere",
-            };
+            let asked = command.action().map_or("", Action::title);
             app.dialogs
                 .push(Dialog::Notice(Notice::NotACustomer { target, asked }));
             return Vec::new();
@@ -157,14 +147,18 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
         None => {}
     }
     match command {
-        Command::ChangePassword => {
+        Command::Act(Action::ChangePassword) => {
             app.dialogs
                 .push(Dialog::ChangePassword(ChangePassword::new(target)));
             Vec::new()
         }
-        Command::RevokeLinks => push_confirm(app, target, Action::RevokeLinks),
-        Command::Unlock => push_confirm(app, target, Action::Unlock),
-        Command::SignOut => push_confirm(app, target, Action::SignOut),
+        Command::Act(Action::RevokeResetLinks) => {
+            push_confirm(app, target, Request::RevokeResetLinks)
+        }
+        Command::Act(Action::Unlock) => push_confirm(app, target, Request::Unlock),
+        Command::Act(Action::SignOutEverywhere) => {
+            push_confirm(app, target, Request::SignOutEverywhere)
+        }
         Command::Copy => {
             app.say(
                 Level::Success,
@@ -176,7 +170,7 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
     }
 }
 
-fn push_confirm(app: &mut App, target: Target, action: Action) -> Vec<Cmd> {
+fn push_confirm(app: &mut App, target: Target, action: Request) -> Vec<Cmd> {
     app.dialogs
         .push(Dialog::Confirm(Confirm::for_menu(target, action)));
     Vec::new()
@@ -278,7 +272,7 @@ fn save(app: &mut App) -> Vec<Cmd> {
     cp.error = None;
     vec![Cmd::Act {
         contact_id: cp.target.contact_id,
-        action: Action::ChangePassword {
+        action: Request::ChangePassword {
             password: Secret::new(cp.input.value()),
             require_change: cp.require_change,
         },

@@ -4,9 +4,10 @@
 
 use tui_input::Input;
 
-use super::app::{App, Level, ProfileView, Target};
 use super::keymap::{Command, Context};
-use super::msg::{Action, OperatorView, PolicyFeedback};
+use super::msg::{Level, OperatorView, PolicyFeedback, Request};
+use super::profile_view::{ProfileView, Target};
+use crate::desk::Action;
 use crate::settings::Secret;
 
 /// An open dialog.
@@ -53,7 +54,7 @@ pub struct Confirm {
     /// Whom it is about.
     pub target: Target,
     /// What confirming does.
-    pub action: Action,
+    pub action: Request,
     /// The question, ready to show (sanitised parts only).
     pub question: String,
     /// The confirm button's label ("Send email").
@@ -84,7 +85,7 @@ impl Confirm {
         };
         Self {
             target,
-            action: Action::SendResetLink { force },
+            action: Request::SendResetLink { force },
             question,
             confirm_label: if force { "Send anyway" } else { "Send email" },
             on_confirm: true,
@@ -95,23 +96,23 @@ impl Confirm {
 
     /// The confirmation for a menu action.
     #[must_use]
-    pub fn for_menu(target: Target, action: Action) -> Self {
+    pub fn for_menu(target: Target, action: Request) -> Self {
         let (question, label) = match &action {
-            Action::RevokeLinks => (
+            Request::RevokeResetLinks => (
                 format!(
                     "Revoke every open reset link of {} <{}>? Links already mailed stop working.",
                     target.name, target.email
                 ),
                 "Revoke",
             ),
-            Action::Unlock => (
+            Request::Unlock => (
                 format!(
                     "Unlock the account of {} <{}>? They can sign in again at once.",
                     target.name, target.email
                 ),
                 "Unlock",
             ),
-            Action::SignOut => (
+            Request::SignOutEverywhere => (
                 format!(
                     "Sign {} <{}> out of every session on the site?",
                     target.name, target.email
@@ -174,22 +175,8 @@ pub struct Menu {
     pub selected: usize,
 }
 
-/// The desk action behind a console command, if it is one.
-#[must_use]
-pub fn desk_action(command: Command) -> Option<crate::desk::Action> {
-    use crate::desk::Action as A;
-    match command {
-        Command::ResetPassword => Some(A::SendResetLink),
-        Command::ChangePassword => Some(A::ChangePassword),
-        Command::RevokeLinks => Some(A::RevokeResetLinks),
-        Command::Unlock => Some(A::Unlock),
-        Command::SignOut => Some(A::SignOutEverywhere),
-        _ => None,
-    }
-}
-
 /// Whether a command is available for this contact, and if not, why.
-/// The role rule is desk's own ([`crate::desk::Action::needed_role`]);
+/// The role rule is desk's own ([`Action::needed_role`]);
 /// desk checks again when the action runs. While the operator is not yet
 /// known nothing is disabled for the role.
 #[must_use]
@@ -200,7 +187,7 @@ pub fn availability(
     profile: Option<&ProfileView>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Disabled> {
-    let action = desk_action(command)?;
+    let action = command.action()?;
     if !target.customer {
         return Some(Disabled::NotACustomer);
     }
@@ -218,10 +205,10 @@ pub fn availability(
     }
     let profile = profile.filter(|p| p.target.contact_id == target.contact_id)?;
     match command {
-        Command::RevokeLinks if profile.open_links.is_empty() => {
+        Command::Act(Action::RevokeResetLinks) if profile.open_links.is_empty() => {
             Some(Disabled::Reason("no open reset links".into()))
         }
-        Command::Unlock if !profile.locked_at(now) => {
+        Command::Act(Action::Unlock) if !profile.locked_at(now) => {
             Some(Disabled::Reason("the account is not locked".into()))
         }
         _ => None,
@@ -229,25 +216,31 @@ pub fn availability(
 }
 
 impl Menu {
-    /// The menu for a contact, with each item's availability.
+    /// The menu for a contact, with each item's availability for
+    /// `operator` given what `profile` shows at `now`.
     #[must_use]
-    pub fn new(app: &App, target: Target) -> Self {
-        let operator = app.status.operator.as_ref();
-        let profile = app.target_profile();
-        let items = [
-            (Command::ChangePassword, "Change Password"),
-            (Command::RevokeLinks, "Revoke reset links"),
-            (Command::Unlock, "Unlock account"),
-            (Command::SignOut, "Sign out everywhere"),
-            (Command::Copy, "Copy email"),
-        ]
-        .into_iter()
-        .map(|(command, label)| MenuItem {
-            command,
-            label,
-            disabled: availability(operator, command, &target, profile, app.now),
-        })
-        .collect::<Vec<_>>();
+    pub fn new(
+        target: Target,
+        operator: Option<&OperatorView>,
+        profile: Option<&ProfileView>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Self {
+        let actions = [
+            Action::ChangePassword,
+            Action::RevokeResetLinks,
+            Action::Unlock,
+            Action::SignOutEverywhere,
+        ];
+        let items = actions
+            .into_iter()
+            .map(|a| (Command::Act(a), a.title()))
+            .chain([(Command::Copy, "Copy email")])
+            .map(|(command, label)| MenuItem {
+                command,
+                label,
+                disabled: availability(operator, command, &target, profile, now),
+            })
+            .collect::<Vec<_>>();
         let selected = items.iter().position(|i| i.disabled.is_none()).unwrap_or(0);
         Self {
             target,
@@ -387,5 +380,3 @@ pub struct Help {
     /// Lines scrolled.
     pub scroll: u16,
 }
-
-pub use super::dialog_keys::{on_key, open_help, password_changed};

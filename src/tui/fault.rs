@@ -5,7 +5,7 @@
 //! drawn while an action the agent confirmed is running (say, Reset
 //! Password after `Send email`), so a test in a pty can check that the
 //! panic hook gives the terminal back and that the action's transaction
-//! is either whole or absent (tests/tui_faults.rs).
+//! is either whole or absent (`tests/tui/faults.rs`, in `cargo test --test tui`).
 
 use std::sync::OnceLock;
 

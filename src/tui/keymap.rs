@@ -348,6 +348,7 @@ impl Default for Keymap {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::desk::Action;
     use ratatui::crossterm::event::KeyEventKind;
 
     fn press(code: KeyCode, mods: KeyModifiers) -> KeySpec {
@@ -380,7 +381,7 @@ mod tests {
         );
         assert_eq!(
             map.lookup(Context::List, key('r')),
-            Some(Command::ResetPassword)
+            Some(Command::Act(Action::SendResetLink))
         );
         assert_eq!(
             map.lookup(Context::List, key('.')),

@@ -4,8 +4,10 @@
 //! place it changes (pure: keys in, state and commands out), `view` a pure
 //! function of the state, and [`runtime::run`] the loop that turns
 //! commands into tasks and their results back into messages. The event
-//! source and the output are generic, so the same console can later serve
-//! an SSH channel; [`run_local`] wires it to this process's terminal.
+//! source and the output are generic: [`run_local`] wires it to this
+//! process's terminal, `ssh-serve` to each SSH channel. Everything the
+//! console reads or changes goes through desk ([`services::Services`]);
+//! it names no store type.
 
 pub mod app;
 pub mod commands;
@@ -14,6 +16,7 @@ pub mod dialogs;
 pub mod fault;
 pub mod keymap;
 pub mod msg;
+pub mod profile_view;
 pub mod runtime;
 pub mod sanitize;
 pub mod services;
@@ -33,10 +36,7 @@ use ratatui::crossterm::event::EventStream;
 use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 
-use crate::clock::Clock;
-use crate::desk::ConsoleEnd;
-use crate::settings::Settings;
-use crate::store::Store;
+use crate::desk::{ConsoleEnd, Desk};
 
 pub use runtime::Exit;
 
@@ -56,12 +56,13 @@ pub enum ConsoleError {
 
 /// The console's own settings, from the global ones.
 #[must_use]
-pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
+pub fn ui_config(desk: &Desk) -> app::UiConfig {
+    let settings = desk.settings();
     app::UiConfig {
         link_ttl: settings.reset.link_ttl,
         min_password_length: settings.password.min_length,
         temporary_ttl: settings.password.temporary_ttl,
-        backend: store.backend_name().to_owned(),
+        backend: desk.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
         site: None,
     }
@@ -74,37 +75,27 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
 /// # Errors
 /// When the transport cannot be set up from the settings.
 pub fn spawn_worker(
-    desk: &crate::desk::Desk,
+    desk: &Desk,
 ) -> Result<(crate::mail::worker::WorkerHandle, String), crate::mail::transport::SetupError> {
-    let worker = crate::mail::worker::Worker::new(
-        desk.store().clone(),
-        desk.settings(),
-        desk.clock().clone(),
-        desk.outbox_wake(),
-    )?;
+    let worker = desk.outbox_worker()?;
     let label = worker.transport_label().to_owned();
     Ok((worker.spawn(), label))
 }
 
-/// A fresh App for these settings at `size`.
+/// A fresh App for this desk's settings at `size`.
 ///
 /// # Errors
 /// A bad `[ui.keys]` setting.
-pub fn new_app(
-    settings: &Settings,
-    store: &Store,
-    clock: &Clock,
-    size: (u16, u16),
-    no_color: bool,
-) -> Result<app::App, ConsoleError> {
+pub fn new_app(desk: &Desk, size: (u16, u16), no_color: bool) -> Result<app::App, ConsoleError> {
+    let settings = desk.settings();
     let keymap = keymap::Keymap::with_overrides(&settings.ui.keys)?;
     let theme = theme::Theme::pick(settings.ui.theme, no_color);
     Ok(app::App::new(
-        ui_config(settings, store),
+        ui_config(desk),
         keymap,
         theme,
         size,
-        clock.now(),
+        desk.clock().now(),
     ))
 }
 
@@ -152,13 +143,7 @@ pub async fn run_local(
 ) -> Result<Exit, ConsoleError> {
     let (w, h) = ratatui::crossterm::terminal::size()?;
     let identity = crate::desk::Identity::from_os().map_err(|e| io::Error::other(e.to_string()))?;
-    let mut app = new_app(
-        desk.settings(),
-        desk.store(),
-        desk.clock(),
-        (w, h),
-        theme::Theme::no_color_from_env(),
-    )?;
+    let mut app = new_app(&desk, (w, h), theme::Theme::no_color_from_env())?;
     if let Some(label) = transport_label {
         app.config.transport = label;
     }

@@ -5,13 +5,15 @@
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+pub use crate::desk::OutboxCounts;
+use crate::desk::{Action, DeskError, Profile, SearchPage, SearchQuery};
 use crate::settings::Secret;
-use crate::store::contacts::{Profile, SearchPage, SearchQuery};
 
-/// An action on one contact's account, carried as a value from the menu
-/// or the confirmation dialog to the task that performs it.
+/// An action on one contact's account with what the operator gave for
+/// it, carried as a value from the menu or the confirmation dialog to the
+/// task that performs it. Its kind is desk's [`Action`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub enum Request {
     /// Email a reset link; `force` sends even within the resend cooldown.
     SendResetLink {
         /// Skip the cooldown.
@@ -25,23 +27,23 @@ pub enum Action {
         require_change: bool,
     },
     /// Revoke every open reset link.
-    RevokeLinks,
+    RevokeResetLinks,
     /// Clear a login lock.
     Unlock,
     /// End every site session.
-    SignOut,
+    SignOutEverywhere,
 }
 
-impl Action {
-    /// A short name for messages ("reset link", ...).
+impl Request {
+    /// Which action this is (without its payload, which may be a secret).
     #[must_use]
-    pub fn noun(&self) -> &'static str {
+    pub fn action(&self) -> Action {
         match self {
-            Self::SendResetLink { .. } => "Reset Password",
-            Self::ChangePassword { .. } => "Change Password",
-            Self::RevokeLinks => "Revoke reset links",
-            Self::Unlock => "Unlock account",
-            Self::SignOut => "Sign out everywhere",
+            Self::SendResetLink { .. } => Action::SendResetLink,
+            Self::ChangePassword { .. } => Action::ChangePassword,
+            Self::RevokeResetLinks => Action::RevokeResetLinks,
+            Self::Unlock => Action::Unlock,
+            Self::SignOutEverywhere => Action::SignOutEverywhere,
         }
     }
 }
@@ -68,6 +70,19 @@ pub enum ActionOutcome {
     Failed(String),
 }
 
+/// How serious a status message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Something worked.
+    Success,
+    /// For information.
+    Info,
+    /// Worth a look.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
 /// Live feedback on a typed password.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PolicyFeedback {
@@ -77,17 +92,6 @@ pub struct PolicyFeedback {
     pub problems: Vec<String>,
     /// Estimated strength 0-4, when known.
     pub strength: Option<u8>,
-}
-
-/// Outbox counts for the status line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OutboxCounts {
-    /// Waiting for their first or next attempt.
-    pub queued: u64,
-    /// Queued after at least one failed attempt.
-    pub retrying: u64,
-    /// Given up.
-    pub failed: u64,
 }
 
 /// Who is at the keyboard, as the status line shows it.
@@ -131,7 +135,7 @@ pub enum Msg {
         /// The contact it was for.
         contact_id: i64,
         /// Which action (secrets inside are dropped by then).
-        action: ActionKind,
+        action: Action,
         /// How it went.
         outcome: ActionOutcome,
     },
@@ -152,33 +156,6 @@ pub enum Msg {
     Pinged(Result<(), TaskError>),
 }
 
-/// Which action finished (without its payload, which may be a secret).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKind {
-    /// Reset Password.
-    SendResetLink,
-    /// Change Password.
-    ChangePassword,
-    /// Revoke reset links.
-    RevokeLinks,
-    /// Unlock account.
-    Unlock,
-    /// Sign out everywhere.
-    SignOut,
-}
-
-impl From<&Action> for ActionKind {
-    fn from(a: &Action) -> Self {
-        match a {
-            Action::SendResetLink { .. } => Self::SendResetLink,
-            Action::ChangePassword { .. } => Self::ChangePassword,
-            Action::RevokeLinks => Self::RevokeLinks,
-            Action::Unlock => Self::Unlock,
-            Action::SignOut => Self::SignOut,
-        }
-    }
-}
-
 /// A task's failure, sorted the way the console treats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskError {
@@ -188,10 +165,10 @@ pub enum TaskError {
     Other(String),
 }
 
-impl From<crate::store::StoreError> for TaskError {
-    fn from(err: crate::store::StoreError) -> Self {
+impl From<DeskError> for TaskError {
+    fn from(err: DeskError) -> Self {
         match err {
-            crate::store::StoreError::Unavailable(e) => Self::Unavailable(e),
+            DeskError::Unavailable(e) => Self::Unavailable(e),
             other => Self::Other(other.to_string()),
         }
     }
@@ -221,7 +198,7 @@ pub enum Cmd {
         /// On whom.
         contact_id: i64,
         /// What.
-        action: Action,
+        action: Request,
     },
     /// Make a temporary password.
     GeneratePassword,

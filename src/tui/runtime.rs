@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use super::app::App;
-use super::msg::{ActionKind, Cmd, Msg, TaskError};
+use super::msg::{Cmd, Msg, TaskError};
 use super::services::Services;
 use super::update::{init, update};
 use super::{view, wire};
@@ -290,7 +290,7 @@ fn execute<B: Backend + RawOutput>(
         }
         Cmd::Act { contact_id, action } => {
             // Never aborted: an action, once confirmed, runs to its end.
-            let kind = ActionKind::from(&action);
+            let kind = action.action();
             tokio::spawn(async move {
                 let outcome = s.act(contact_id, action).await;
                 let _ = tx.send(Msg::ActionDone {

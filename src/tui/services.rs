@@ -1,22 +1,19 @@
-//! The console's port to the rest of keydesk: search, profiles, outbox
-//! counts, the operator, and the account actions. The runtime calls these
+//! The console's port to desk: search, profiles, outbox counts, the
+//! operator, and the account actions, all as desk's read models and
+//! operations (the console names no store type). The runtime calls these
 //! from spawned tasks; `update` never sees them.
-//!
-//! Search goes through [`Services::search`] so switching from the SQL path
-//! to the in-memory `Searcher` is one line.
 
 use std::time::Duration;
 
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
-
-use super::msg::{Action, ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, TaskError};
+use super::msg::{ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, Request, TaskError};
+use super::sanitize::clean;
 use crate::clock::Clock;
-use crate::desk::{Desk, DeskError, Identity, Operator, PolicyContext};
+use crate::desk::reset_links::LinkSent;
+use crate::desk::{
+    DeliveryState, Desk, DeskError, Identity, Operator, PolicyContext, Profile, SearchPage,
+    SearchQuery, Searcher,
+};
 use crate::settings::{Secret, Settings};
-use crate::store::contacts::{self, Profile, SearchPage, SearchQuery};
-use crate::store::entity::{contact, outbox};
-use crate::store::search::Searcher;
-use crate::store::{Store, StoreError};
 
 /// How long Reset Password waits for the outbox worker's first attempt,
 /// so the agent reads "sent" or "queued: why" instead of just "queued".
@@ -28,6 +25,7 @@ pub struct Services {
     desk: Desk,
     identity: Identity,
     searcher: Searcher,
+    delivery_wait: Duration,
 }
 
 impl Services {
@@ -36,11 +34,7 @@ impl Services {
     /// answers meanwhile); must be called inside a tokio runtime.
     #[must_use]
     pub fn new(desk: Desk, identity: Identity) -> Self {
-        let searcher = Searcher::start(
-            desk.store().clone(),
-            &desk.settings().search,
-            desk.clock().clone(),
-        );
+        let searcher = desk.start_searcher();
         Self::with_searcher(desk, identity, searcher)
     }
 
@@ -51,7 +45,16 @@ impl Services {
             desk,
             identity,
             searcher,
+            delivery_wait: DELIVERY_WAIT,
         }
+    }
+
+    /// The same services waiting up to `wait` for a reset email's first
+    /// attempt (tests on a loaded machine).
+    #[must_use]
+    pub fn with_delivery_wait(mut self, wait: Duration) -> Self {
+        self.delivery_wait = wait;
+        self
     }
 
     /// The searcher.
@@ -78,12 +81,6 @@ impl Services {
         self.desk.settings()
     }
 
-    /// The store.
-    #[must_use]
-    pub fn store(&self) -> &Store {
-        self.desk.store()
-    }
-
     /// One page of contacts, for an operator.
     ///
     /// # Errors
@@ -91,17 +88,14 @@ impl Services {
     /// database fails.
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, TaskError> {
         self.may_browse().await?;
-        Ok(self.searcher.search(query).await?)
+        Ok(self.searcher.search(query).await.map_err(DeskError::from)?)
     }
 
     /// Desk's answer to whether the person at the keyboard may browse
     /// (any operator may); a non-operator is told how to be added.
     async fn may_browse(&self) -> Result<(), TaskError> {
-        match self.desk.may_browse(&self.identity).await {
-            Ok(_) => Ok(()),
-            Err(DeskError::Unavailable(e)) => Err(TaskError::Unavailable(e)),
-            Err(other) => Err(TaskError::Other(other.to_string())),
-        }
+        self.desk.may_browse(&self.identity).await?;
+        Ok(())
     }
 
     /// A contact's profile, for an operator.
@@ -110,43 +104,24 @@ impl Services {
     /// When the person at the keyboard is not an operator, the database
     /// fails or the contact is gone.
     pub async fn profile(&self, contact_id: i64) -> Result<Profile, TaskError> {
-        self.may_browse().await?;
-        Ok(contacts::profile(self.store().conn(), contact_id, self.clock().now()).await?)
+        let op = self.desk.may_browse(&self.identity).await?;
+        Ok(self.desk.contact_profile(&op, contact_id).await?)
     }
 
     /// Outbox counts for the status line.
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
-        let db = self.store().conn();
-        let queued = outbox::Entity::find()
-            .filter(outbox::Column::State.is_in(["queued", "sending"]))
-            .filter(outbox::Column::Attempts.eq(0))
-            .count(db)
-            .await?;
-        let retrying = outbox::Entity::find()
-            .filter(outbox::Column::State.is_in(["queued", "sending"]))
-            .filter(outbox::Column::Attempts.gt(0))
-            .count(db)
-            .await?;
-        let failed = outbox::Entity::find()
-            .filter(outbox::Column::State.eq("failed"))
-            .count(db)
-            .await?;
-        Ok(OutboxCounts {
-            queued,
-            retrying,
-            failed,
-        })
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts, DeskError> {
+        self.desk.outbox_counts().await
     }
 
     /// Whether the database answers.
     ///
     /// # Errors
     /// When it does not.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.store().ping().await
+    pub async fn ping(&self) -> Result<(), DeskError> {
+        self.desk.ping().await
     }
 
     /// The operator at the keyboard, as desk resolves them; `role` is
@@ -154,51 +129,44 @@ impl Services {
     ///
     /// # Errors
     /// When the database fails.
-    pub async fn operator(&self) -> Result<OperatorView, StoreError> {
+    pub async fn operator(&self) -> Result<OperatorView, DeskError> {
         match self.desk.operator(&self.identity).await {
             Ok(op) => Ok(OperatorView {
                 name: op.name,
                 role: Some(op.role),
             }),
             Err(DeskError::UnknownOperator { name }) => Ok(OperatorView { name, role: None }),
-            Err(DeskError::Unavailable(e)) => Err(StoreError::Unavailable(e)),
-            Err(other) => Err(StoreError::NotFound(other.to_string())),
+            Err(other) => Err(other),
         }
     }
 
     /// Performs an account action through desk, as the operator at the
     /// keyboard (resolved again now: desk checks the role in the store).
-    pub async fn act(&self, contact_id: i64, action: Action) -> ActionOutcome {
+    pub async fn act(&self, contact_id: i64, action: Request) -> ActionOutcome {
         match self.act_inner(contact_id, action).await {
             Ok(done) => ActionOutcome::Done(done),
             Err(err) => outcome_of(err),
         }
     }
 
-    async fn act_inner(&self, contact_id: i64, action: Action) -> Result<String, DeskError> {
+    async fn act_inner(&self, contact_id: i64, action: Request) -> Result<String, DeskError> {
         let op: Operator = self.desk.operator(&self.identity).await?;
-        // Desk works by email; the console's state holds only sanitised
-        // text, so the stored address is read here.
-        let contact = contact::Entity::find_by_id(contact_id)
-            .one(self.store().conn())
-            .await
-            .map_err(|e| DeskError::from(StoreError::from(e)))?
-            .ok_or_else(|| DeskError::NotFound(format!("contact {contact_id} no longer exists")))?;
-        let email = contact.email.as_str();
-        let name = super::sanitize::clean(&contact.name);
+        // The name for the message, as stored now (the console's state holds
+        // only sanitised text); the action itself goes by id.
+        let name = clean(&self.desk.contact_profile(&op, contact_id).await?.name);
         match action {
-            Action::SendResetLink { force } => {
-                let sent = self.desk.send_reset_link(&op, email, force).await?;
-                let delivery = self.await_delivery(sent.link_id).await;
+            Request::SendResetLink { force } => {
+                let sent = self.desk.send_reset_link(&op, contact_id, force).await?;
+                let delivery = self.await_delivery(&op, &sent).await;
                 Ok(format!("Reset link for {name}: {delivery}"))
             }
-            Action::ChangePassword {
+            Request::ChangePassword {
                 password,
                 require_change,
             } => {
                 let set = self
                     .desk
-                    .change_password(&op, email, password.expose(), require_change)
+                    .change_password(&op, contact_id, password.expose(), require_change)
                     .await?;
                 let expiry = set.temporary_expires_at.map_or_else(String::new, |at| {
                     format!(
@@ -211,50 +179,54 @@ impl Services {
                     set.links_revoked, set.sessions_ended
                 ))
             }
-            Action::RevokeLinks => {
-                let n = self.desk.revoke_reset_links(&op, email).await?;
+            Request::RevokeResetLinks => {
+                let n = self.desk.revoke_reset_links(&op, contact_id).await?;
                 Ok(format!("Revoked {n} reset link(s) of {name}"))
             }
-            Action::Unlock => Ok(if self.desk.unlock(&op, email).await? {
+            Request::Unlock => Ok(if self.desk.unlock(&op, contact_id).await? {
                 format!("Unlocked the account of {name}")
             } else {
                 format!("The account of {name} was not locked")
             }),
-            Action::SignOut => {
-                let n = self.desk.sign_out_everywhere(&op, email).await?;
+            Request::SignOutEverywhere => {
+                let n = self.desk.sign_out_everywhere(&op, contact_id).await?;
                 Ok(format!("Signed {name} out of {n} session(s)"))
             }
         }
     }
 
-    /// Waits briefly for the outbox worker's first attempt at the mail for
-    /// this link and says how it went: sent, or queued with the reason.
-    async fn await_delivery(&self, link_id: i64) -> String {
-        let deadline = tokio::time::Instant::now() + DELIVERY_WAIT;
+    /// Waits for the outbox worker's first attempt at the mail for this
+    /// link, at most [`DELIVERY_WAIT`] (unless set otherwise), and says how it went: sent, failed,
+    /// queued for a retry with the reason, or still on its way. Desk's one
+    /// reading of the outbox decides: a first attempt in flight is
+    /// "sending", never "will retry".
+    async fn await_delivery(&self, op: &Operator, sent: &LinkSent) -> String {
+        let deadline = tokio::time::Instant::now() + self.delivery_wait;
         loop {
-            let row = outbox::Entity::find()
-                .filter(outbox::Column::ResetLinkId.eq(link_id))
-                .order_by_desc(outbox::Column::Id)
-                .one(self.store().conn())
-                .await;
-            match row {
-                Ok(Some(m)) if m.state == "sent" => {
-                    return format!("email sent to {}", super::sanitize::clean(&m.recipient));
-                }
-                Ok(Some(m)) if m.state == "failed" => {
-                    return format!("email failed: {}", super::sanitize::clean(&m.last_error));
-                }
-                Ok(Some(m)) if m.attempts > 0 => {
-                    return format!(
-                        "email queued, will retry: {}",
-                        super::sanitize::clean(&m.last_error)
-                    );
-                }
-                Ok(_) if tokio::time::Instant::now() >= deadline => {
-                    return "email queued; the outbox worker has not sent it yet".into();
-                }
-                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            let state = match self.desk.link_mail(op, sent.link_id).await {
+                Ok(mail) => mail.map(|m| m.delivery(self.clock().now())),
                 Err(_) => return "email queued".into(),
+            };
+            match state.unwrap_or(DeliveryState::Queued) {
+                DeliveryState::Sent { .. } => {
+                    return format!("email sent to {}", clean(&sent.recipient));
+                }
+                DeliveryState::Failed { error } => {
+                    return format!("email failed: {}", clean(&error));
+                }
+                DeliveryState::Retrying { error, .. } => {
+                    return format!("email queued, will retry: {}", clean(&error));
+                }
+                DeliveryState::Expired => return "email not sent: the link expired".into(),
+                state if tokio::time::Instant::now() >= deadline => {
+                    return match state {
+                        DeliveryState::Sending { .. } => {
+                            "email sending; the mail server has not answered yet".into()
+                        }
+                        _ => "email queued; the outbox worker has not sent it yet".into(),
+                    };
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
     }

@@ -8,11 +8,12 @@ use tui_input::InputRequest;
 use tui_input::backend::crossterm::to_input_request;
 
 use super::app::{App, Focus, Level, PREFETCH_ROWS, ProfileView, Row, Screen};
-use super::dialogs::{self, Confirm, Dialog, Disabled, Menu, Notice, availability};
+use super::dialog_keys;
+use super::dialogs::{Confirm, CpField, Dialog, Disabled, Menu, Notice, availability};
 use super::keymap::{Command, Context, KeySpec};
 use super::msg::{Cmd, Msg, TaskError};
 use super::sanitize::clean;
-use crate::store::contacts::SearchQuery;
+use crate::desk::{Action, SearchPage, SearchQuery};
 
 /// How often the status line (outbox counts) and the open profile refresh.
 pub const REFRESH_SECS: i64 = 5;
@@ -54,7 +55,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.dirty = true;
             match result {
                 Ok(profile) => {
-                    let view = ProfileView::from_store(&profile);
+                    let view = ProfileView::from_desk(&profile);
                     if app.profile.view.as_ref().map(|v| v.target.contact_id)
                         != Some(view.target.contact_id)
                     {
@@ -87,9 +88,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 cp.require_change = true;
                 // A generated password is shown so the agent can read it out.
                 cp.show = true;
-                cp.focus = dialogs::CpField::Password;
+                cp.focus = CpField::Password;
                 app.dirty = true;
-                return dialogs::password_changed(app);
+                return dialog_keys::password_changed(app);
             }
             Vec::new()
         }
@@ -156,7 +157,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         return Vec::new();
     }
     if !app.dialogs.is_empty() {
-        return dialogs::on_key(app, key, command);
+        return dialog_keys::on_key(app, key, command);
     }
     if context == Context::Search {
         let typed = match command {
@@ -243,15 +244,15 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
             app.kind = app.kind.next();
             vec![start_search(app)]
         }
-        Command::Help => dialogs::open_help(app, context),
-        Command::ResetPassword => {
+        Command::Help => dialog_keys::open_help(app, context),
+        Command::Act(Action::SendResetLink) => {
             let Some(target) = app.target() else {
                 app.say(Level::Info, "No contact selected");
                 return Vec::new();
             };
             match availability(
                 app.status.operator.as_ref(),
-                Command::ResetPassword,
+                Command::Act(Action::SendResetLink),
                 &target,
                 app.target_profile(),
                 app.now,
@@ -280,7 +281,12 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
         Command::MoreActions => {
             match app.target() {
                 Some(target) => {
-                    let menu = Menu::new(app, target);
+                    let menu = Menu::new(
+                        target,
+                        app.status.operator.as_ref(),
+                        app.target_profile(),
+                        app.now,
+                    );
                     app.dialogs.push(Dialog::Menu(menu));
                 }
                 None => app.say(Level::Info, "No contact selected"),
@@ -374,25 +380,14 @@ fn load_profile_if_visible(app: &mut App) -> Option<Cmd> {
     if app.profile.contact_id == Some(id) && (app.profile.loading || app.profile.view.is_some()) {
         return None;
     }
-    Some(reload_profile(app, id))
-}
-
-pub(crate) fn reload_profile(app: &mut App, contact_id: i64) -> Cmd {
-    app.profile.generation += 1;
-    app.profile.contact_id = Some(contact_id);
-    app.profile.loading = true;
-    app.dirty = true;
-    Cmd::LoadProfile {
-        generation: app.profile.generation,
-        contact_id,
-    }
+    Some(app.reload_profile(id))
 }
 
 fn on_search_done(
     app: &mut App,
     generation: u64,
     append: bool,
-    result: Result<crate::store::contacts::SearchPage, TaskError>,
+    result: Result<SearchPage, TaskError>,
 ) -> Vec<Cmd> {
     if generation != app.list.generation {
         // An older answer never overwrites a newer one.
@@ -475,7 +470,7 @@ fn on_tick(app: &mut App, now: DateTime<Utc>) -> Vec<Cmd> {
         && !app.profile.loading
         && let Some(id) = app.profile.contact_id
     {
-        cmds.push(reload_profile(app, id));
+        cmds.push(app.reload_profile(id));
     }
     cmds
 }
@@ -505,7 +500,7 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
     if let Some(id) = app.profile.contact_id
         && app.profile_visible()
     {
-        cmds.push(reload_profile(app, id));
+        cmds.push(app.reload_profile(id));
     }
     cmds
 }
@@ -522,14 +517,12 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
     }
     let context = app.context();
     match app.dialogs.last_mut() {
-        Some(Dialog::ChangePassword(cp))
-            if cp.focus == dialogs::CpField::Password && !cp.running =>
-        {
+        Some(Dialog::ChangePassword(cp)) if cp.focus == CpField::Password && !cp.running => {
             for c in line.chars() {
                 cp.input.handle(InputRequest::InsertChar(c));
             }
             app.dirty = true;
-            dialogs::password_changed(app)
+            dialog_keys::password_changed(app)
         }
         Some(_) => Vec::new(),
         None if context == Context::Search => {

@@ -3,9 +3,9 @@
 
 use super::app::{App, Level};
 use super::dialogs::{Confirm, Dialog, Notice};
-use super::msg::{ActionKind, ActionOutcome, Cmd};
+use super::msg::{ActionOutcome, Cmd};
 use super::sanitize::clean;
-use super::update::reload_profile;
+use crate::desk::Action;
 
 /// What a dialog says when its action met a database outage.
 pub const UNAVAILABLE_NOTHING_CHANGED: &str =
@@ -16,7 +16,7 @@ pub const UNAVAILABLE_NOTHING_CHANGED: &str =
 pub fn on_action_done(
     app: &mut App,
     contact_id: i64,
-    action: ActionKind,
+    action: Action,
     outcome: ActionOutcome,
 ) -> Vec<Cmd> {
     app.dirty = true;
@@ -33,14 +33,14 @@ pub fn on_action_done(
     };
     let mut cmds = vec![Cmd::RefreshStatus];
     if app.profile.contact_id == Some(contact_id) && app.profile_visible() {
-        cmds.push(reload_profile(app, contact_id));
+        cmds.push(app.reload_profile(contact_id));
     }
     let name = target
         .as_ref()
         .map_or_else(|| format!("contact {contact_id}"), |t| t.name.clone());
     match outcome {
         ActionOutcome::Done(text) => {
-            if action == ActionKind::ChangePassword && from_dialog {
+            if action == Action::ChangePassword && from_dialog {
                 if let Some(Dialog::ChangePassword(cp)) = app.dialogs.pop() {
                     app.dialogs.push(Dialog::Notice(Notice::PasswordSet {
                         target: cp.target,
@@ -73,11 +73,7 @@ pub fn on_action_done(
                 app.dialogs.pop();
             }
             if let Some(target) = target {
-                let asked = if action == ActionKind::ChangePassword {
-                    "Change Password"
-                } else {
-                    "Reset Password"
-                };
+                let asked = action.title();
                 app.dialogs
                     .push(Dialog::Notice(Notice::NotACustomer { target, asked }));
             }
@@ -101,12 +97,12 @@ pub fn on_action_done(
             }
             app.dialogs.push(Dialog::Notice(Notice::Message {
                 level: Level::Error,
-                title: action_title(action).into(),
+                title: action.title().into(),
                 text: clean(&reason),
             }));
             app.say(
                 Level::Error,
-                &format!("{} failed: {reason}", action_title(action)),
+                &format!("{} failed: {reason}", action.title()),
             );
         }
         ActionOutcome::Unavailable(reason) => {
@@ -131,20 +127,10 @@ pub fn on_action_done(
                 Level::Error,
                 &format!(
                     "{}: the database is unavailable; nothing was changed",
-                    action_title(action)
+                    action.title()
                 ),
             );
         }
     }
     cmds
-}
-
-fn action_title(action: ActionKind) -> &'static str {
-    match action {
-        ActionKind::SendResetLink => "Reset Password",
-        ActionKind::ChangePassword => "Change Password",
-        ActionKind::RevokeLinks => "Revoke reset links",
-        ActionKind::Unlock => "Unlock account",
-        ActionKind::SignOut => "Sign out everywhere",
-    }
 }

@@ -6,14 +6,13 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::app::{App, Focus, Level, Screen, UiConfig};
 use super::dialogs::{CpField, Dialog, Disabled, Notice};
 use super::keymap::Keymap;
-use super::msg::{
-    Action, ActionKind, ActionOutcome, Cmd, Msg, OperatorView, PolicyFeedback, TaskError,
-};
+use super::msg::{ActionOutcome, Cmd, Msg, OperatorView, PolicyFeedback, Request, TaskError};
 use super::theme::Theme;
 use super::update::{init, update};
-use crate::desk::Role;
-use crate::store::contacts::{ContactRow, Cursor, KindFilter, MatchCount, Profile, SearchPage};
-use crate::store::entity::contact;
+use crate::desk::profile::HeldOffer;
+use crate::desk::{
+    Action, ContactRow, Cursor, KindFilter, MatchCount, Profile, Role, SearchPage, SearchQuery,
+};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).unwrap()
@@ -76,7 +75,7 @@ fn many(n: i64) -> Vec<ContactRow> {
 }
 
 /// The search generation a list of commands asked for.
-fn searched(cmds: &[Cmd]) -> Option<(u64, bool, crate::store::contacts::SearchQuery)> {
+fn searched(cmds: &[Cmd]) -> Option<(u64, bool, SearchQuery)> {
     cmds.iter().find_map(|c| match c {
         Cmd::Search {
             generation,
@@ -114,20 +113,15 @@ fn showing(w: u16, h: u16, rows: Vec<ContactRow>, more: bool) -> App {
 
 fn profile_of(r: &ContactRow) -> Profile {
     Profile {
-        contact: contact::Model {
-            id: r.id,
-            name: r.name.clone(),
-            email: r.email.clone(),
-            name_lower: r.name_lower.clone(),
-            email_lower: r.email.to_lowercase(),
-            subscribed: r.subscriber,
-            tags: String::new(),
-            notes: String::new(),
-            created_at: t0(),
-            updated_at: t0(),
-        },
+        contact_id: r.id,
+        name: r.name.clone(),
+        email: r.email.clone(),
+        added_on: t0(),
+        subscriber: r.subscriber,
+        tags: String::new(),
+        notes: String::new(),
         offers: if r.customer {
-            vec![crate::store::contacts::HeldOffer {
+            vec![HeldOffer {
                 name: "Rust Mastery".into(),
                 products: String::new(),
                 source: "purchased".into(),
@@ -140,7 +134,7 @@ fn profile_of(r: &ContactRow) -> Profile {
         account: None,
         open_links: Vec::new(),
         latest_mail: None,
-        audit: Vec::new(),
+        activity: Vec::new(),
     }
 }
 
@@ -328,7 +322,7 @@ fn reset_password_confirms_with_the_platform_text_and_runs_the_action() {
         cmds,
         vec![Cmd::Act {
             contact_id: 7,
-            action: Action::SendResetLink { force: false }
+            action: Request::SendResetLink { force: false }
         }]
     );
     assert!(a.busy(), "the spinner runs while it works");
@@ -336,7 +330,7 @@ fn reset_password_confirms_with_the_platform_text_and_runs_the_action() {
         &mut a,
         Msg::ActionDone {
             contact_id: 7,
-            action: ActionKind::SendResetLink,
+            action: Action::SendResetLink,
             outcome: ActionOutcome::Done("Reset link for Ada Lovelace: email sent".into()),
         },
     );
@@ -375,7 +369,7 @@ fn a_cooldown_offers_to_send_anyway() {
         &mut a,
         Msg::ActionDone {
             contact_id: 7,
-            action: ActionKind::SendResetLink,
+            action: Action::SendResetLink,
             outcome: ActionOutcome::Cooldown { remaining_secs: 40 },
         },
     );
@@ -388,7 +382,7 @@ fn a_cooldown_offers_to_send_anyway() {
         cmds,
         vec![Cmd::Act {
             contact_id: 7,
-            action: Action::SendResetLink { force: true }
+            action: Request::SendResetLink { force: true }
         }]
     );
 }
@@ -533,7 +527,7 @@ fn change_password_checks_live_saves_and_shows_the_password_once() {
         Cmd::Act {
             contact_id: 7,
             action:
-                Action::ChangePassword {
+                Request::ChangePassword {
                     password,
                     require_change,
                 },
@@ -552,7 +546,7 @@ fn change_password_checks_live_saves_and_shows_the_password_once() {
         &mut a,
         Msg::ActionDone {
             contact_id: 7,
-            action: ActionKind::ChangePassword,
+            action: Action::ChangePassword,
             outcome: ActionOutcome::Done("Password changed".into()),
         },
     );
@@ -639,7 +633,7 @@ fn a_policy_refusal_keeps_the_dialog_open() {
         &mut a,
         Msg::ActionDone {
             contact_id: 7,
-            action: ActionKind::ChangePassword,
+            action: Action::ChangePassword,
             outcome: ActionOutcome::Policy(vec!["Use at least 12 characters.".into()]),
         },
     );
@@ -698,7 +692,7 @@ fn an_action_on_a_lost_database_keeps_the_dialog_for_a_retry() {
         &mut a,
         Msg::ActionDone {
             contact_id: 7,
-            action: ActionKind::SendResetLink,
+            action: Action::SendResetLink,
             outcome: ActionOutcome::Unavailable("pool timed out".into()),
         },
     );
@@ -826,7 +820,7 @@ fn a_generated_password_can_only_be_temporary() {
         matches!(
             cmds.as_slice(),
             [Cmd::Act {
-                action: Action::ChangePassword {
+                action: Request::ChangePassword {
                     require_change: true,
                     ..
                 },

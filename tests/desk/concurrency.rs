@@ -56,7 +56,7 @@ async fn fifty_simultaneous_sends_leave_one_live_link(db: TestDb) {
     assert_eq!(sent, 1);
     assert_eq!(live_links(&db).await, 1);
     assert_eq!(audit_rows(&db, "reset_link.sent", "ok").await, 1);
-    assert_eq!(audit_rows(&db, "reset_link.send", "refused").await, N - 1);
+    assert_eq!(audit_rows(&db, "reset_link.sent", "refused").await, N - 1);
     assert_eq!(mailbox::outbox_rows(&db.store).await.len(), 1);
 
     // With --force: all are sent, each revoking the one before.

@@ -124,7 +124,7 @@ async fn a_hundred_agents_send_two_thousand_links_for_a_thousand_customers() {
         .len();
     assert_eq!(audited_sent, total_sent, "one audit row per sent link");
     let audited_refused = audit_event::Entity::find()
-        .filter(audit_event::Column::Action.eq("reset_link.send"))
+        .filter(audit_event::Column::Action.eq("reset_link.sent"))
         .filter(audit_event::Column::Outcome.eq("refused"))
         .all(conn)
         .await

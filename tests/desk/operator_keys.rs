@@ -89,7 +89,7 @@ async fn keys_belong_to_one_operator_and_go_with_them(db: TestDb) {
     assert!(actions.contains(&"operators.remove_key"), "{actions:?}");
     let added_row = audit
         .iter()
-        .find(|e| e.action == "operators.add_key")
+        .find(|e| e.action == "operators.add_key" && e.outcome == "ok")
         .unwrap();
     assert!(
         added_row.detail.to_string().contains("SHA256:"),

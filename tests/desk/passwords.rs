@@ -224,7 +224,7 @@ async fn the_policy_refuses_with_a_line_to_act_on(db: TestDb) {
     let audit = desk.audit(&admin, &Default::default()).await.unwrap();
     let refused = audit
         .iter()
-        .filter(|e| e.action == "password.change" && e.outcome == "refused")
+        .filter(|e| e.action == "password.changed" && e.outcome == "refused")
         .count();
     assert_eq!(refused, 6);
     assert!(

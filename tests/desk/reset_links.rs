@@ -216,12 +216,12 @@ async fn a_second_send_within_the_cooldown_is_refused_unless_forced(db: TestDb) 
     let audit = desk.audit(&agent, &Default::default()).await.unwrap();
     let refused: Vec<_> = audit.iter().filter(|e| e.outcome == "refused").collect();
     assert_eq!(refused.len(), 1, "{audit:?}");
-    assert_eq!(refused[0].action, "reset_link.send");
+    assert_eq!(refused[0].action, "reset_link.sent");
     assert_eq!(refused[0].detail["reason"], "cooldown");
     assert_eq!(
         audit
             .iter()
-            .filter(|e| e.action == "reset_link.sent")
+            .filter(|e| e.action == "reset_link.sent" && e.outcome == "ok")
             .count(),
         3
     );

@@ -116,12 +116,13 @@ async fn each_role_is_allowed_exactly_its_operations_and_denials_are_audited(db:
         // of the audit log or the operator list is recorded once
         // asvs-code's V7.2.2 change lands; it is not counted here.)
         let acting = [
-            "reset_link.send",
-            "reset_link.revoke",
-            "password.change",
-            "account.unlock",
+            "reset_link.sent",
+            "reset_link.revoked",
+            "password.changed",
+            "account.unlocked",
             "sessions.sign_out_everywhere",
-            "operators.manage",
+            "operators.add",
+            "operators.remove",
         ];
         let denied = audit
             .iter()
@@ -162,7 +163,7 @@ async fn each_role_is_allowed_exactly_its_operations_and_denials_are_audited(db:
     assert!(
         audit
             .iter()
-            .any(|e| e.outcome == "denied" && e.action == "password.change" && e.actor == "vera")
+            .any(|e| e.outcome == "denied" && e.action == "password.changed" && e.actor == "vera")
     );
 }
 on_every_backend!(
@@ -346,10 +347,7 @@ async fn only_operators_may_browse_contacts_in_the_console(db: TestDb) {
     people::make_operator(&db.store, "mallory", "viewer").await;
     let page = console.search(&SearchQuery::default()).await.unwrap();
     assert_eq!(page.rows.len(), 1);
-    assert_eq!(
-        console.profile(ada).await.unwrap().contact.email,
-        "ada@example.com"
-    );
+    assert_eq!(console.profile(ada).await.unwrap().email, "ada@example.com");
     let admin = people::make_operator(&db.store, "root-ann", "admin").await;
     desk.remove_operator(&admin, "mallory").await.unwrap();
     refused(console.search(&SearchQuery::default()).await.map(drop));

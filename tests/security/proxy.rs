@@ -445,7 +445,7 @@ async fn behind_a_tls_proxy_limits_and_audit_see_each_real_client() {
     };
     assert_eq!(sources("login", "ok", "ada@example.com"), ["127.0.0.1"]);
     assert_eq!(sources("login", "ok", "bob@example.com"), ["127.0.0.2"]);
-    let mut failed = sources("login.failed", "refused", "cleo@example.com");
+    let mut failed = sources("login", "refused", "cleo@example.com");
     failed.sort();
     let mut want = vec!["127.0.0.1".to_owned(); PER_CLIENT];
     want.extend(vec!["127.0.0.3".to_owned(); PER_CLIENT]);

@@ -178,6 +178,6 @@ pub async fn reset_footprint(store: &Store) -> (i64, i64, i64) {
     (
         count("SELECT COUNT(*) AS n FROM reset_links").await,
         count("SELECT COUNT(*) AS n FROM outbox WHERE kind = 'reset_link'").await,
-        count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'reset_link.sent'").await,
+        count("SELECT COUNT(*) AS n FROM audit_events WHERE action = 'reset_link.sent' AND outcome = 'ok'").await,
     )
 }

@@ -6,8 +6,8 @@
 //! same on every run. Messages go through the real `update`.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use keydesk::store::contacts::{ContactRow, HeldOffer, MatchCount, Profile, SearchPage};
-use keydesk::store::entity::{account, audit_event, contact, outbox, reset_link};
+use keydesk::desk::profile::{AccountSummary, Activity, HeldOffer, MailStatus, OpenLink};
+use keydesk::desk::{ContactRow, MatchCount, Profile, SearchPage};
 use keydesk::tui::app::{App, UiConfig};
 use keydesk::tui::keymap::Keymap;
 use keydesk::tui::msg::{Cmd, Msg, OperatorView, OutboxCounts};
@@ -81,18 +81,13 @@ pub fn rows_n(n: i64) -> Vec<ContactRow> {
 pub fn profile(r: &ContactRow) -> Profile {
     let at = |d: i64| t0() - TimeDelta::hours(d);
     Profile {
-        contact: contact::Model {
-            id: r.id,
-            name: r.name.clone(),
-            email: r.email.clone(),
-            name_lower: r.name_lower.clone(),
-            email_lower: r.email.to_lowercase(),
-            subscribed: r.subscriber,
-            tags: "vip, beta".into(),
-            notes: "Prefers email. Called about invoices in December.".into(),
-            created_at: r.created_at,
-            updated_at: r.created_at,
-        },
+        contact_id: r.id,
+        name: r.name.clone(),
+        email: r.email.clone(),
+        added_on: r.created_at,
+        subscriber: r.subscriber,
+        tags: "vip, beta".into(),
+        notes: "Prefers email. Called about invoices in December.".into(),
         offers: if r.customer {
             vec![
                 HeldOffer {
@@ -113,59 +108,39 @@ pub fn profile(r: &ContactRow) -> Profile {
         } else {
             Vec::new()
         },
-        account: r.customer.then(|| account::Model {
-            id: r.id,
-            contact_id: r.id,
-            password_hash: Some("$argon2id$...".into()),
+        account: r.customer.then(|| AccountSummary {
+            password_set: true,
             must_change_password: false,
             password_changed_at: Some(at(24 * 40)),
             temporary_expires_at: None,
             sign_in_count: 42,
             last_login_at: Some(at(3)),
             failed_logins: 0,
-            failed_window_started_at: None,
             locked_until: None,
-            created_at: at(2000),
         }),
         open_links: if r.customer {
-            vec![reset_link::Model {
-                id: 1,
-                account_id: r.id,
-                token_sha256: "x".into(),
+            vec![OpenLink {
                 created_at: at(1),
                 expires_at: at(1) + TimeDelta::hours(6),
-                used_at: None,
-                revoked_at: None,
                 requested_by: "sam".into(),
             }]
         } else {
             Vec::new()
         },
-        latest_mail: r.customer.then(|| outbox::Model {
-            id: 1,
-            recipient: r.email.clone(),
+        latest_mail: r.customer.then(|| MailStatus {
             kind: "reset_link".into(),
-            contact_id: Some(r.id),
-            reset_link_id: Some(1),
-            body: None,
             state: "queued".into(),
             attempts: 2,
+            created_at: at(1),
             next_attempt_at: t0() + TimeDelta::minutes(2),
-            claimed_until: None,
             sent_at: None,
             last_error: "connection refused".into(),
-            created_at: at(1),
         }),
-        audit: vec![audit_event::Model {
-            id: 1,
+        activity: vec![Activity {
             at: at(1),
             actor: "sam".into(),
-            actor_kind: "operator".into(),
-            source: "local".into(),
             action: "reset_link.sent".into(),
             outcome: "ok".into(),
-            contact_id: Some(r.id),
-            detail: "{}".into(),
         }],
     }
 }

@@ -11,8 +11,8 @@
 
 use std::time::Duration;
 
-use keydesk::store::contacts::{ContactRow, HeldOffer, Profile};
-use keydesk::store::entity::contact;
+use keydesk::desk::profile::HeldOffer;
+use keydesk::desk::{ContactRow, Profile};
 use keydesk::tui::app::App;
 use keydesk::tui::theme::Theme;
 use ratatui::Terminal;
@@ -83,18 +83,13 @@ fn rows() -> Vec<ContactRow> {
 
 fn profile(r: &ContactRow) -> Profile {
     Profile {
-        contact: contact::Model {
-            id: r.id,
-            name: r.name.clone(),
-            email: r.email.clone(),
-            name_lower: r.name_lower.clone(),
-            email_lower: r.email.clone(),
-            subscribed: r.subscriber,
-            tags: r.name.clone(),
-            notes: format!("{}\n{}", r.name, r.name),
-            created_at: t0(),
-            updated_at: t0(),
-        },
+        contact_id: r.id,
+        name: r.name.clone(),
+        email: r.email.clone(),
+        added_on: t0(),
+        subscriber: r.subscriber,
+        tags: r.name.clone(),
+        notes: format!("{}\n{}", r.name, r.name),
         offers: vec![HeldOffer {
             name: r.name.clone(),
             products: r.name.clone(),
@@ -105,7 +100,7 @@ fn profile(r: &ContactRow) -> Profile {
         account: None,
         open_links: Vec::new(),
         latest_mail: None,
-        audit: Vec::new(),
+        activity: Vec::new(),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The console: screens as insta snapshots, output-size budgets, the real
-//! binary in a pseudo-terminal, faults (signals, a panic, resizes) and
-//! hostile contact data.
+//! binary in a pseudo-terminal, faults (signals, a panic, resizes),
+//! hostile contact data, and a first delivery held by the relay.
 //!
 //! One module per capability; the support tree is shared by every test
 //! binary (tests/support).
@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod delivery_wait;
 mod faults;
 mod hostile_console;
 mod output_bytes;

@@ -316,7 +316,7 @@ impl Hasher {
     /// uses its first `block_count` blocks); only a hash costlier than the
     /// settings makes argon2 allocate for itself. Allocating per hash under
     /// a login flood let the allocator keep up to 224 MiB resident
-    /// (tests/site_floods.rs).
+    /// (`tests/site/floods.rs`).
     fn compute(
         &self,
         argon2: &Argon2<'_>,

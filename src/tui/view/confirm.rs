@@ -43,7 +43,7 @@ pub fn draw(app: &App, c: &Confirm, frame: &mut Frame, area: Rect) {
         .map_or(0, |e| height_of(e, width.saturating_sub(4)));
     let height = height_of(&question, width.saturating_sub(4)) + 4 + error_height;
     let outer = centered(area, width, height);
-    let inner = dialog_frame(app, frame, outer, c.action.noun(), false);
+    let inner = dialog_frame(app, frame, outer, c.action.action().title(), false);
     let [question_area, error_area, _, buttons] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(error_height),

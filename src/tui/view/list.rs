@@ -10,7 +10,7 @@ use ratatui::widgets::{
 
 use super::format::{date, thousands};
 use super::spinner;
-use crate::store::contacts::{KindFilter, MatchCount};
+use crate::desk::{KindFilter, MatchCount};
 use crate::tui::app::{App, Focus, Kind};
 
 const FILTERS: [KindFilter; 4] = [

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 use super::format::{ago, date, datetime, until};
 use super::spinner;
-use crate::mail::delivery_state::{DeliveryState, kind_label};
+use crate::desk::profile::{DeliveryState, kind_label};
 use crate::tui::app::{App, Kind, PasswordState, ProfileView, Screen};
 use crate::tui::theme::Theme;
 
@@ -187,7 +187,7 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
         }
     }
     if let Some(mail) = &v.mail {
-        let state = DeliveryState::of(mail, now);
+        let state = mail.delivery(now);
         let style = match state {
             DeliveryState::Sent { .. } => t.success,
             DeliveryState::Failed { .. } | DeliveryState::Expired => t.alert,
