@@ -124,11 +124,6 @@ pub fn check_email(raw: &str) -> Result<String, String> {
     if email.chars().any(char::is_control) {
         return Err("the email contains control characters".into());
     }
-    // Bidi overrides and zero-width characters would make the address read
-    // differently from what it is, on screen and in the audit trail.
-    if email.chars().any(crate::mail::compose::invisible) {
-        return Err("the email contains invisible formatting characters".into());
-    }
     email
         .parse::<lettre::Address>()
         .map_err(|_| format!("{email:?} is not a valid email address"))?;

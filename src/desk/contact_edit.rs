@@ -55,7 +55,15 @@ fn checked(edit: &ContactEdit) -> Result<(Option<String>, Option<String>), DeskE
     let email = edit
         .email
         .as_deref()
-        .map(crate::import::check_email)
+        .map(|email| {
+            // An agent types this one: bidi overrides and zero-width
+            // characters would make it read differently from what it is, on
+            // screen and in the audit trail (imports keep what the platform has).
+            if email.chars().any(crate::mail::compose::invisible) {
+                return Err("the email contains invisible formatting characters".to_owned());
+            }
+            crate::import::check_email(email)
+        })
         .transpose()
         .map_err(DeskError::Invalid)?;
     if name.is_none() && email.is_none() {
