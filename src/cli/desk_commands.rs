@@ -10,6 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use color_eyre::eyre::{Result, WrapErr};
 
 use super::Command;
+use super::services::deliver_now;
 use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::error::exit;
 use crate::desk::{Desk, DeskError, Identity, Operator, Role};
@@ -130,6 +131,8 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         }
         Command::Operators(command) => operators(&desk, &op, command).await?,
         Command::Contacts(command) => super::contacts::run(&desk, &op, command).await,
+        Command::Offers(command) => super::offers_notes::offers(&desk, &op, command).await,
+        Command::Notes(command) => super::offers_notes::notes(&desk, &op, command).await?,
         // Not customer-access commands; `cli::run` never sends them here.
         _ => Ok(()),
     };
@@ -160,45 +163,6 @@ async fn reset_password(
     );
     outln!("{}", deliver_now(desk, sent.contact_id).await);
     Ok(())
-}
-
-/// A command is a short-lived process with no worker of its own: after
-/// queueing mail it makes one bounded delivery pass, so the usual path to
-/// the inbox needs no `keydesk worker`, then says where the email stands.
-/// A failure here loses nothing: the row stays queued for any worker.
-async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
-    let settings = desk.settings();
-    let pass = match crate::mail::worker::Worker::new(
-        desk.store().clone(),
-        settings,
-        desk.clock().clone(),
-        desk.outbox_wake(),
-    ) {
-        Ok(worker) => {
-            let limit = settings.mail.smtp.timeout + std::time::Duration::from_secs(2);
-            match tokio::time::timeout(limit, worker.deliver_due()).await {
-                Ok(Ok(_)) => None,
-                Ok(Err(err)) => Some(err.to_string()),
-                Err(_) => Some("delivery is taking longer than expected".to_owned()),
-            }
-        }
-        Err(err) => Some(err.to_string()),
-    };
-    let state = crate::mail::queue::latest_for_contact(desk.store().conn(), contact_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|row| crate::mail::delivery_state::describe_delivery(&row, desk.clock().now()));
-    match (state, pass) {
-        (Some(state), None) => state,
-        (Some(state), Some(problem)) => {
-            format!("{state} ({problem}; `keydesk worker` or `keydesk serve` will retry)")
-        }
-        (None, Some(problem)) => {
-            format!("email queued ({problem}; `keydesk worker` or `keydesk serve` will retry)")
-        }
-        (None, None) => "email queued".to_owned(),
-    }
 }
 
 async fn change_password(

@@ -68,3 +68,37 @@ pub(super) async fn serve_ssh(settings: Settings) -> Result<i32> {
     crate::ssh::serve(desk, crate::mail::admin::stop_signal()).await?;
     Ok(0)
 }
+
+/// A command is a short-lived process with no worker of its own: after
+/// queueing mail it makes one bounded delivery pass, so the usual path to
+/// the inbox needs no `keydesk worker`, then says where the email stands.
+/// A failure here loses nothing: the row stays queued for any worker.
+pub(super) async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
+    let settings = desk.settings();
+    let pass = match desk.outbox_worker() {
+        Ok(worker) => {
+            let limit = settings.mail.smtp.timeout + std::time::Duration::from_secs(2);
+            match tokio::time::timeout(limit, worker.deliver_due()).await {
+                Ok(Ok(_)) => None,
+                Ok(Err(err)) => Some(err.to_string()),
+                Err(_) => Some("delivery is taking longer than expected".to_owned()),
+            }
+        }
+        Err(err) => Some(err.to_string()),
+    };
+    let state = crate::mail::queue::latest_for_contact(desk.store().conn(), contact_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|row| crate::mail::delivery_state::describe_delivery(&row, desk.clock().now()));
+    match (state, pass) {
+        (Some(state), None) => state,
+        (Some(state), Some(problem)) => {
+            format!("{state} ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, Some(problem)) => {
+            format!("email queued ({problem}; `keydesk worker` or `keydesk serve` will retry)")
+        }
+        (None, None) => "email queued".to_owned(),
+    }
+}

@@ -76,6 +76,18 @@ pub enum Action {
     AddOperatorKey,
     /// Take an operator's SSH keys away.
     RemoveOperatorKeys,
+    /// Change a contact's name or email.
+    EditContact,
+    /// Give a contact access to an offer.
+    GrantOffer,
+    /// Take an offer away from a contact.
+    RevokeOffer,
+    /// Send a new welcome email to a customer who never set a password.
+    ResendWelcome,
+    /// Write a note on a contact.
+    AddNote,
+    /// Delete a note (one's own; an admin's any).
+    DeleteNote,
 }
 
 /// The facts about one action.
@@ -89,7 +101,7 @@ struct Facts {
 
 impl Action {
     /// Every action.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 17] = [
         Self::Browse,
         Self::SendResetLink,
         Self::ChangePassword,
@@ -101,6 +113,12 @@ impl Action {
         Self::RemoveOperator,
         Self::AddOperatorKey,
         Self::RemoveOperatorKeys,
+        Self::EditContact,
+        Self::GrantOffer,
+        Self::RevokeOffer,
+        Self::ResendWelcome,
+        Self::AddNote,
+        Self::DeleteNote,
     ];
 
     const fn facts(self) -> Facts {
@@ -175,6 +193,48 @@ impl Action {
                 "Remove operator key",
                 "Managing operators",
                 "operators.remove_key",
+            ),
+            Self::EditContact => (
+                Role::Admin,
+                "edit_contact",
+                "Edit contact",
+                "Editing a contact",
+                "contact.edit",
+            ),
+            Self::GrantOffer => (
+                Role::Admin,
+                "grant_offer",
+                "Grant Offer",
+                "Granting an offer",
+                "offer.grant",
+            ),
+            Self::RevokeOffer => (
+                Role::Admin,
+                "revoke_offer",
+                "Revoke Offer",
+                "Revoking an offer",
+                "offer.revoke",
+            ),
+            Self::ResendWelcome => (
+                Role::Agent,
+                "resend_welcome",
+                "Resend welcome email",
+                "Resending a welcome email",
+                "welcome.resend",
+            ),
+            Self::AddNote => (
+                Role::Agent,
+                "add_note",
+                "Add note",
+                "Adding a note",
+                "note.add",
+            ),
+            Self::DeleteNote => (
+                Role::Agent,
+                "delete_note",
+                "Delete note",
+                "Deleting a note",
+                "note.delete",
             ),
         };
         Facts {

@@ -25,6 +25,8 @@ pub struct Profile {
     pub email: String,
     /// When the contact was added.
     pub added_on: DateTime<Utc>,
+    /// When the contact row last changed (every writer bumps it).
+    pub updated_at: DateTime<Utc>,
     /// Agreed to marketing email.
     pub subscriber: bool,
     /// Tags.
@@ -109,6 +111,7 @@ impl From<contacts::Profile> for Profile {
             name: p.contact.name,
             email: p.contact.email,
             added_on: p.contact.created_at,
+            updated_at: p.contact.updated_at,
             subscriber: p.contact.subscribed,
             tags: p.contact.tags,
             notes: p.contact.notes,

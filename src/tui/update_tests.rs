@@ -117,6 +117,7 @@ fn profile_of(r: &ContactRow) -> Profile {
         name: r.name.clone(),
         email: r.email.clone(),
         added_on: t0(),
+        updated_at: t0(),
         subscriber: r.subscriber,
         tags: String::new(),
         notes: String::new(),

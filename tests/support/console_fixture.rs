@@ -85,6 +85,7 @@ pub fn profile(r: &ContactRow) -> Profile {
         name: r.name.clone(),
         email: r.email.clone(),
         added_on: r.created_at,
+        updated_at: r.created_at,
         subscriber: r.subscriber,
         tags: "vip, beta".into(),
         notes: "Prefers email. Called about invoices in December.".into(),

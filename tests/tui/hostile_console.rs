@@ -87,6 +87,7 @@ fn profile(r: &ContactRow) -> Profile {
         name: r.name.clone(),
         email: r.email.clone(),
         added_on: t0(),
+        updated_at: t0(),
         subscriber: r.subscriber,
         tags: r.name.clone(),
         notes: format!("{}\n{}", r.name, r.name),
