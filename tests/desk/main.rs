@@ -17,6 +17,8 @@ mod load_resets;
 mod operator_keys;
 mod outage;
 mod passwords;
+mod profile;
+mod profile_cli;
 mod properties;
 mod reset_links;
 mod roles;

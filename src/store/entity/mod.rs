@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit_event;
 pub mod contact;
 pub mod grant;
+pub mod note;
 pub mod offer;
 pub mod operator;
 pub mod operator_key;
