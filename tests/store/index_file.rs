@@ -517,3 +517,26 @@ async fn processes_share_the_file_while_one_rebuilds() {
         }
     }
 }
+
+// ---- A file that cannot be written leaves each process its own index ----
+
+#[tokio::test]
+async fn an_unwritable_index_file_falls_back_to_memory() {
+    let db = crate::support::db::fresh(crate::support::db::Backend::Sqlite)
+        .await
+        .unwrap();
+    seeded(&db, 500).await;
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"").unwrap();
+    let settings = with_file(&blocker.join("search.index"), Duration::from_secs(3600));
+    let searcher = Searcher::new(db.store.clone(), &settings, Clock::system());
+    assert!(matches!(
+        searcher.load().await.unwrap(),
+        RefreshOutcome::Loaded { contacts: 500, .. }
+    ));
+    assert!(
+        matches!(searcher.status(), IndexStatus::Ready { mapped_bytes: 0, memory_bytes, .. } if memory_bytes > 0)
+    );
+    index_answers_as_sql(&searcher, &db).await;
+}

@@ -60,7 +60,7 @@ use super::{Store, StoreError};
 use crate::clock::{Clock, delta};
 use crate::settings::SearchSettings;
 use chrono::{DateTime, Utc};
-use index_file::{IndexFile, Opened};
+use index_file::{BuildLock, IndexFile, Opened};
 
 /// How far before the previous poll the next one looks.
 pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
@@ -69,6 +69,10 @@ pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
 pub const DEEP_CHECK_EVERY: u64 = 5;
 /// A delta of this many changed contacts is folded into a new base.
 pub const FOLD_AT: usize = 20_000;
+/// How long a search waits for an index file that exists to be mapped
+/// (checking it takes a fraction of a second even at ten million
+/// contacts), rather than asking SQL, which takes seconds there.
+pub const MAP_WAIT: Duration = Duration::from_secs(2);
 
 /// Why loading or refreshing the index failed (search itself then uses SQL).
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +163,8 @@ struct Shared {
     file: Option<IndexFile>,
     tuning: RwLock<Option<Tuning>>,
     index: RwLock<Option<Arc<LiveIndex>>>,
+    /// Turns true once an index is in use.
+    ready: tokio::sync::watch::Sender<bool>,
     status: RwLock<IndexStatus>,
     sync: tokio::sync::Mutex<SyncState>,
 }
@@ -204,6 +210,7 @@ impl Searcher {
                 index: RwLock::new(None),
                 status: RwLock::new(status),
                 sync: tokio::sync::Mutex::new(SyncState::default()),
+                ready: tokio::sync::watch::Sender::new(false),
             }),
             task: None,
         }
@@ -257,6 +264,17 @@ impl Searcher {
 
     async fn search_timed(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
         let needle = query.needle();
+        let existing_file = self.shared.enabled
+            && self.index().is_none()
+            && self
+                .shared
+                .file
+                .as_ref()
+                .is_some_and(|f| f.current().ok().flatten().is_some());
+        if existing_file {
+            let mut ready = self.shared.ready.subscribe();
+            let _ = tokio::time::timeout(MAP_WAIT, ready.wait_for(|r| *r)).await;
+        }
         if let Some(index) = self
             .index()
             .filter(|_| super::search_index::SearchIndex::supports(&needle))
@@ -353,6 +371,7 @@ impl Shared {
         crate::diag::metrics::metrics().observe_index(index.len(), index.memory_bytes());
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Some(index);
         *self.status.write().unwrap_or_else(PoisonError::into_inner) = status;
+        self.ready.send_replace(true);
     }
 
     fn current(&self) -> Option<Arc<LiveIndex>> {
@@ -403,7 +422,7 @@ impl Shared {
         };
         // Another process wrote a new file: map it instead.
         if let Some(file) = &self.file {
-            let now = file.current().map_err(|e| self.file_error(e))?;
+            let now = file.current().ok().flatten();
             if now.is_some() && now != index.base().file_id() {
                 return self.open_or_build(&mut sync).await;
             }
@@ -418,10 +437,13 @@ impl Shared {
             return self.build(sync).await;
         };
         let began = Instant::now();
-        let opened = self
-            .blocking(move || file.open())
-            .await?
-            .map_err(|e| self.file_error(e))?;
+        let opened = match self.blocking(move || file.open()).await? {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::warn!(error = %self.file_error(e), "cannot read the search index file");
+                Opened::Missing
+            }
+        };
         match opened {
             Opened::Ready(index) if index.watermark().is_some() => {
                 self.adopt(sync, *index, began).await
@@ -467,42 +489,51 @@ impl Shared {
         })
     }
 
+    /// Takes the build lock of the index file, waiting for another
+    /// builder; `Err` with the outcome when that builder's file was
+    /// adopted instead. No lock (build in memory) when there is no file or
+    /// it cannot be locked: search must not depend on the file's folder.
+    async fn lock_for_build(
+        &self,
+        sync: &mut SyncState,
+        began: Instant,
+    ) -> Result<Result<Option<BuildLock>, RefreshOutcome>, SearchError> {
+        let Some(file) = self.file.clone() else {
+            return Ok(Ok(None));
+        };
+        let before = file.current().ok().flatten();
+        let waiting = file.clone();
+        let lock = match self.blocking(move || waiting.lock()).await? {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %self.file_error(e), "cannot lock the search index file; this process keeps its own index");
+                return Ok(Ok(None));
+            }
+        };
+        let now = file.current().ok().flatten();
+        let mine = self.current().and_then(|i| i.base().file_id());
+        if now.is_none() || now == before || now == mine {
+            return Ok(Ok(Some(lock)));
+        }
+        // Somebody built it while this process waited: use theirs.
+        drop(lock);
+        let reopened = file.clone();
+        if let Ok(Opened::Ready(index)) = self.blocking(move || reopened.open()).await?
+            && index.watermark().is_some()
+        {
+            return Ok(Err(self.adopt(sync, *index, began).await?));
+        }
+        Ok(Ok(self.blocking(move || file.lock()).await?.ok()))
+    }
+
     /// Builds the index from the store: into the index file when there is
     /// one (under its lock; if another process built it meanwhile, that
     /// one is used), else in memory.
     async fn build(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         let began = Instant::now();
-        let lock = match self.file.clone() {
-            Some(file) => {
-                let before = file.current().map_err(|e| self.file_error(e))?;
-                let waiting = file.clone();
-                let lock = self
-                    .blocking(move || waiting.lock())
-                    .await?
-                    .map_err(|e| self.file_error(e))?;
-                let now = file.current().map_err(|e| self.file_error(e))?;
-                let mine = self.current().and_then(|i| i.base().file_id());
-                if now.is_some() && now != before && now != mine {
-                    // Somebody rebuilt it while this process waited.
-                    drop(lock);
-                    let opened = self
-                        .blocking(move || file.open())
-                        .await?
-                        .map_err(|e| self.file_error(e))?;
-                    if let Opened::Ready(index) = opened
-                        && index.watermark().is_some()
-                    {
-                        return self.adopt(sync, *index, began).await;
-                    }
-                    let file = self.file.clone();
-                    self.blocking(move || file.map(|f| f.lock()).transpose())
-                        .await?
-                        .map_err(|e| self.file_error(e))?
-                } else {
-                    Some(lock)
-                }
-            }
-            None => None,
+        let lock = match self.lock_for_build(sync, began).await? {
+            Ok(lock) => lock,
+            Err(adopted) => return Ok(adopted),
         };
         let polled_at = self.clock.now();
         let builder = load::load_all(self.store.conn()).await?;
@@ -516,10 +547,9 @@ impl Shared {
                         Ok(Opened::Ready(mapped)) => *mapped,
                         Ok(_) => built,
                         Err(source) => {
-                            return Err(SearchError::File {
-                                path: file.path().display().to_string(),
-                                source,
-                            });
+                            // Searching goes on from this process's own copy.
+                            tracing::warn!(file = %file.path().display(), error = %source, "cannot write the search index file");
+                            built
                         }
                     },
                     _ => built,
