@@ -406,6 +406,16 @@ pub struct SearchSettings {
     pub index_file: String,
 }
 
+/// The file behind a `sqlite://` URL, if it names one.
+#[must_use]
+pub fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
+}
+
 /// Where a store's index file goes by default: beside a SQLite store
 /// (`keydesk.db.search-index`), or in `<data dir>/search/` named after a
 /// server store's host, port and database. `None` for an in-memory store.
@@ -415,7 +425,7 @@ pub fn index_file_for(url: &str, data_dir: &Path) -> Option<PathBuf> {
         if url.contains("mode=memory") {
             return None;
         }
-        let path = crate::store::sqlite_path(url)?;
+        let path = sqlite_path(url)?;
         let mut name = PathBuf::from(path).into_os_string();
         name.push(".search-index");
         return Some(PathBuf::from(name));

@@ -188,15 +188,7 @@ impl Store {
     }
 }
 
-/// The file behind a `sqlite://` URL, if it names one.
-#[must_use]
-pub fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or_default();
-    (!path.is_empty() && path != ":memory:").then(|| path.to_owned())
-}
+pub use crate::settings::sqlite_path;
 
 /// Makes a SQLite store file owner-only ([`crate::files`]): its folder is
 /// created 0700, the file itself 0600 before SQLite opens it (SQLite gives
