@@ -54,14 +54,24 @@ impl Desk {
     /// # Errors
     /// [`DeskError::NotFound`], [`DeskError::UnknownOperator`] or a store failure.
     pub async fn contact_profile(&self, op: &Operator, email: &str) -> Result<Profile, DeskError> {
+        let contact = self.browse_contact(op, email).await?;
+        Ok(contacts::profile(self.store().conn(), contact.id, self.clock().now()).await?)
+    }
+
+    /// The contact with this email, for an operator who may browse (a
+    /// refusal is audited): the opening of every reader about one contact.
+    pub(crate) async fn browse_contact(
+        &self,
+        op: &Operator,
+        email: &str,
+    ) -> Result<crate::store::entity::contact::Model, DeskError> {
         let db = self.store().conn();
         let allowed = operators::require(db, op, Action::Browse).await;
         self.audit_refusal(op, Action::Browse, Some(email), &allowed)
             .await;
         allowed?;
-        let contact = contacts::by_email(db, email)
+        contacts::by_email(db, email)
             .await?
-            .ok_or_else(|| super::audit::not_found(email))?;
-        Ok(contacts::profile(db, contact.id, self.clock().now()).await?)
+            .ok_or_else(|| super::audit::not_found(email))
     }
 }

@@ -7,7 +7,7 @@
 //! who deleted it, and is no longer listed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
@@ -130,19 +130,8 @@ impl Desk {
         op: &Operator,
         email: &str,
     ) -> Result<Vec<NoteEntry>, DeskError> {
-        let db = self.store.conn();
-        let allowed = operators::require(db, op, Action::Browse).await;
-        self.audit_refusal(op, Action::Browse, Some(email), &allowed)
-            .await;
-        allowed?;
-        let contact = contacts::by_email(db, email)
-            .await?
-            .ok_or_else(|| audit::not_found(email))?;
-        Ok(note::Entity::find()
-            .filter(note::Column::ContactId.eq(contact.id))
-            .filter(note::Column::DeletedAt.is_null())
-            .order_by_desc(note::Column::Id)
-            .all(db)
+        let contact = self.browse_contact(op, email).await?;
+        Ok(contacts::live_notes(self.store.conn(), contact.id)
             .await?
             .into_iter()
             .map(NoteEntry::from)

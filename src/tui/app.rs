@@ -237,6 +237,10 @@ pub struct ProfileView {
     pub mail: Option<crate::store::entity::outbox::Model>,
     /// Recent audit events, newest first.
     pub audit: Vec<AuditLine>,
+    /// Notes operators wrote, newest first, sanitised.
+    pub note_lines: Vec<super::profile_extra::NoteLine>,
+    /// The email history, newest first, sanitised (never a body).
+    pub history: Vec<crate::desk::email_history::SentMail>,
 }
 
 /// One offer in a profile.
@@ -332,6 +336,20 @@ impl ProfileView {
                     action: clean(&e.action),
                     outcome: clean(&e.outcome),
                 })
+                .collect(),
+            note_lines: p
+                .note_rows
+                .iter()
+                .map(|n| {
+                    super::profile_extra::NoteLine::from(&crate::desk::notes::NoteEntry::from(
+                        n.clone(),
+                    ))
+                })
+                .collect(),
+            history: p
+                .mail_history
+                .iter()
+                .map(super::profile_extra::clean_mail)
                 .collect(),
         }
     }

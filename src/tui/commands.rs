@@ -22,13 +22,26 @@ pub enum Context {
     Notice,
     /// The help screen.
     Help,
+    /// The offer picker of Grant Offer / Revoke Offer (printable keys type).
+    OfferPicker,
+    /// Edit contact (printable keys type).
+    EditContact,
+    /// Notes (printable keys type into the note).
+    Notes,
 }
 
 impl Context {
     /// Whether a text field has focus, so printable keys type into it.
     #[must_use]
     pub fn takes_text(self) -> bool {
-        matches!(self, Self::Search | Self::ChangePassword)
+        matches!(
+            self,
+            Self::Search
+                | Self::ChangePassword
+                | Self::OfferPicker
+                | Self::EditContact
+                | Self::Notes
+        )
     }
     /// The title the help screen gives this context.
     #[must_use]
@@ -42,6 +55,9 @@ impl Context {
             Self::ChangePassword => "Change Password",
             Self::Notice => "Notice",
             Self::Help => "Help",
+            Self::OfferPicker => "Offer picker",
+            Self::EditContact => "Edit contact",
+            Self::Notes => "Notes",
         }
     }
 }
@@ -97,6 +113,20 @@ pub enum Command {
     ToggleShow,
     /// Toggle "require a new password at next login".
     ToggleRequire,
+    /// Edit contact (`e` on a profile).
+    EditContact,
+    /// Notes (`n` on a profile).
+    Notes,
+    /// Grant Offer (in More Actions).
+    GrantOffer,
+    /// Revoke Offer (in More Actions).
+    RevokeOffer,
+    /// Resend welcome email (in More Actions).
+    ResendWelcome,
+    /// Delete the selected note (in Notes).
+    DeleteNote,
+    /// Save the note (in Notes).
+    Save,
 }
 
 /// The fixed facts about a command.
@@ -119,12 +149,20 @@ pub struct CommandInfo {
 use Context as C;
 
 const BROWSE: &[Context] = &[C::List, C::Profile];
-const MOVING: &[Context] = &[C::List, C::Search, C::Profile, C::Menu, C::Help];
-const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword];
+const MOVING: &[Context] = &[
+    C::List,
+    C::Search,
+    C::Profile,
+    C::Menu,
+    C::Help,
+    C::OfferPicker,
+    C::Notes,
+];
+const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword, C::EditContact, C::Notes];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 31] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -136,11 +174,18 @@ impl Command {
         Self::KindFilter,
         Self::ResetPassword,
         Self::MoreActions,
+        Self::EditContact,
+        Self::Notes,
         Self::ChangePassword,
         Self::RevokeLinks,
         Self::Unlock,
         Self::SignOut,
+        Self::GrantOffer,
+        Self::RevokeOffer,
+        Self::ResendWelcome,
         Self::Copy,
+        Self::Save,
+        Self::DeleteNote,
         Self::Generate,
         Self::ToggleShow,
         Self::ToggleRequire,
@@ -176,6 +221,9 @@ impl Command {
                     C::ChangePassword,
                     C::Notice,
                     C::Help,
+                    C::OfferPicker,
+                    C::EditContact,
+                    C::Notes,
                 ],
                 &["q", "ctrl-c"],
                 Some("Quit"),
@@ -240,6 +288,9 @@ impl Command {
                     C::Menu,
                     C::ChangePassword,
                     C::Notice,
+                    C::OfferPicker,
+                    C::EditContact,
+                    C::Notes,
                 ],
                 &["enter"],
                 Some("Open"),
@@ -257,6 +308,9 @@ impl Command {
                     C::ChangePassword,
                     C::Notice,
                     C::Help,
+                    C::OfferPicker,
+                    C::EditContact,
+                    C::Notes,
                 ],
                 &["esc"],
                 Some("Back"),
@@ -365,6 +419,62 @@ impl Command {
                 &[C::ChangePassword],
                 &["ctrl-r"],
                 Some("Require change"),
+            ),
+            Self::EditContact => (
+                "edit_contact",
+                "Edit contact: name and email (admins)",
+                true,
+                BROWSE,
+                &["e"],
+                Some("Edit"),
+            ),
+            Self::Notes => (
+                "notes",
+                "Notes: write a note, or delete one",
+                false,
+                BROWSE,
+                &["n"],
+                Some("Notes"),
+            ),
+            Self::GrantOffer => (
+                "grant_offer",
+                "Grant Offer (admins): a new Customer gets a welcome email",
+                true,
+                &[C::Menu],
+                &["a"],
+                None,
+            ),
+            Self::RevokeOffer => (
+                "revoke_offer",
+                "Revoke Offer (admins): with the last one the login ends",
+                true,
+                &[C::Menu],
+                &["d"],
+                None,
+            ),
+            Self::ResendWelcome => (
+                "resend_welcome",
+                "Resend welcome email (a customer who never set a password)",
+                true,
+                &[C::Menu],
+                &["w"],
+                None,
+            ),
+            Self::Save => (
+                "save",
+                "Save the note",
+                false,
+                &[C::Notes],
+                &["ctrl-s"],
+                Some("Save"),
+            ),
+            Self::DeleteNote => (
+                "delete_note",
+                "Delete the selected note (its author or an admin)",
+                true,
+                &[C::Notes],
+                &["delete"],
+                Some("Delete"),
             ),
         };
         CommandInfo {

@@ -107,6 +107,9 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                     | Command::RevokeLinks
                     | Command::Unlock
                     | Command::SignOut
+                    | Command::GrantOffer
+                    | Command::RevokeOffer
+                    | Command::ResendWelcome
                     | Command::Copy),
                 ) => Some(c),
                 _ => None,
@@ -117,6 +120,9 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
             }
         }
         Dialog::ChangePassword(_) => change_password_key(app, key, command),
+        Dialog::OfferPicker(_) => super::profile_keys::offer_picker_key(app, key, command),
+        Dialog::EditContact(_) => super::profile_keys::edit_key(app, key, command),
+        Dialog::Notes(_) => super::profile_keys::notes_key(app, key, command),
     }
 }
 
@@ -144,6 +150,8 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
                 Command::ChangePassword => "Change Password",
                 Command::RevokeLinks => "Revoke reset links",
                 Command::Unlock => "Unlock account",
+                Command::RevokeOffer => "Revoke Offer",
+                Command::ResendWelcome => "Resend welcome email",
                 _ => "Sign out everywhere",
             };
             app.dialogs
@@ -165,6 +173,10 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
         Command::RevokeLinks => push_confirm(app, target, Action::RevokeLinks),
         Command::Unlock => push_confirm(app, target, Action::Unlock),
         Command::SignOut => push_confirm(app, target, Action::SignOut),
+        Command::ResendWelcome => push_confirm(app, target, Action::ResendWelcome),
+        Command::GrantOffer | Command::RevokeOffer => {
+            super::profile_keys::open_picker(app, target, command)
+        }
         Command::Copy => {
             app.say(
                 Level::Success,

@@ -22,6 +22,12 @@ pub enum Dialog {
     Notice(Notice),
     /// Keys of the screen below.
     Help(Help),
+    /// Grant Offer / Revoke Offer: pick an offer.
+    OfferPicker(super::offer_picker::OfferPicker),
+    /// Edit contact.
+    EditContact(super::contact_form::EditContact),
+    /// Notes.
+    Notes(super::note_editor::NoteEditor),
 }
 
 impl Dialog {
@@ -34,6 +40,9 @@ impl Dialog {
             Self::ChangePassword(_) => Context::ChangePassword,
             Self::Notice(_) => Context::Notice,
             Self::Help(_) => Context::Help,
+            Self::OfferPicker(_) => Context::OfferPicker,
+            Self::EditContact(_) => Context::EditContact,
+            Self::Notes(_) => Context::Notes,
         }
     }
     /// Whether it waits on a task.
@@ -42,6 +51,7 @@ impl Dialog {
         match self {
             Self::Confirm(c) => c.running,
             Self::ChangePassword(c) => c.running,
+            Self::Notes(n) => n.running,
             _ => false,
         }
     }
@@ -118,7 +128,7 @@ impl Confirm {
                 ),
                 "Sign out",
             ),
-            _ => (String::new(), "OK"),
+            other => super::profile_keys::question(&target, other),
         };
         Self {
             target,
@@ -184,6 +194,11 @@ pub fn desk_action(command: Command) -> Option<crate::desk::Action> {
         Command::RevokeLinks => Some(A::RevokeResetLinks),
         Command::Unlock => Some(A::Unlock),
         Command::SignOut => Some(A::SignOutEverywhere),
+        Command::GrantOffer => Some(A::GrantOffer),
+        Command::RevokeOffer => Some(A::RevokeOffer),
+        Command::ResendWelcome => Some(A::ResendWelcome),
+        Command::EditContact => Some(A::EditContact),
+        Command::Notes => Some(A::AddNote),
         _ => None,
     }
 }
@@ -201,7 +216,12 @@ pub fn availability(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Disabled> {
     let action = desk_action(command)?;
-    if !target.customer {
+    // Granting an offer, editing and notes are for every contact.
+    let for_customers = !matches!(
+        command,
+        Command::GrantOffer | Command::EditContact | Command::Notes
+    );
+    if for_customers && !target.customer {
         return Some(Disabled::NotACustomer);
     }
     if let Some(op) = operator {
@@ -224,6 +244,12 @@ pub fn availability(
         Command::Unlock if !profile.locked_at(now) => {
             Some(Disabled::Reason("the account is not locked".into()))
         }
+        Command::ResendWelcome
+            if profile.password != super::app::PasswordState::NeverSet
+                && profile.password != super::app::PasswordState::NoAccount =>
+        {
+            Some(Disabled::Reason("a password is set".into()))
+        }
         _ => None,
     }
 }
@@ -239,6 +265,9 @@ impl Menu {
             (Command::RevokeLinks, "Revoke reset links"),
             (Command::Unlock, "Unlock account"),
             (Command::SignOut, "Sign out everywhere"),
+            (Command::GrantOffer, "Grant Offer"),
+            (Command::RevokeOffer, "Revoke Offer"),
+            (Command::ResendWelcome, "Resend welcome email"),
             (Command::Copy, "Copy email"),
         ]
         .into_iter()

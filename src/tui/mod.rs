@@ -9,11 +9,17 @@
 
 pub mod app;
 pub mod commands;
+pub mod contact_form;
 pub mod dialog_keys;
 pub mod dialogs;
 pub mod fault;
 pub mod keymap;
 pub mod msg;
+pub mod note_editor;
+pub mod offer_picker;
+pub mod profile_extra;
+pub mod profile_keys;
+mod profile_services;
 pub mod runtime;
 pub mod sanitize;
 pub mod services;

@@ -30,6 +30,37 @@ pub enum Action {
     Unlock,
     /// End every site session.
     SignOut,
+    /// Grant the offer with this title.
+    GrantOffer {
+        /// The offer's title.
+        offer: String,
+    },
+    /// Revoke the offer with this title.
+    RevokeOffer {
+        /// The offer's title.
+        offer: String,
+    },
+    /// Send a new welcome email.
+    ResendWelcome,
+    /// Change the name and/or email (`None` keeps it).
+    EditContact {
+        /// The new name.
+        name: Option<String>,
+        /// The new email.
+        email: Option<String>,
+    },
+    /// Write a note.
+    AddNote {
+        /// Its text.
+        text: String,
+    },
+    /// Delete a note.
+    DeleteNote {
+        /// Which.
+        id: i64,
+        /// Its author, sanitised (for the question).
+        author: String,
+    },
 }
 
 impl Action {
@@ -42,6 +73,12 @@ impl Action {
             Self::RevokeLinks => "Revoke reset links",
             Self::Unlock => "Unlock account",
             Self::SignOut => "Sign out everywhere",
+            Self::GrantOffer { .. } => "Grant Offer",
+            Self::RevokeOffer { .. } => "Revoke Offer",
+            Self::ResendWelcome => "Resend welcome email",
+            Self::EditContact { .. } => "Edit contact",
+            Self::AddNote { .. } => "Notes",
+            Self::DeleteNote { .. } => "Delete note",
         }
     }
 }
@@ -150,6 +187,13 @@ pub enum Msg {
     OperatorResolved(Result<OperatorView, TaskError>),
     /// The database answered a ping (or not).
     Pinged(Result<(), TaskError>),
+    /// The offers for the offer picker loaded.
+    OffersLoaded {
+        /// The contact the picker is for.
+        contact_id: i64,
+        /// Every offer, or why not.
+        result: Result<Vec<crate::desk::offers::OfferEntry>, TaskError>,
+    },
 }
 
 /// Which action finished (without its payload, which may be a secret).
@@ -165,6 +209,18 @@ pub enum ActionKind {
     Unlock,
     /// Sign out everywhere.
     SignOut,
+    /// Grant Offer.
+    GrantOffer,
+    /// Revoke Offer.
+    RevokeOffer,
+    /// Resend welcome email.
+    ResendWelcome,
+    /// Edit contact.
+    EditContact,
+    /// Add a note.
+    AddNote,
+    /// Delete a note.
+    DeleteNote,
 }
 
 impl From<&Action> for ActionKind {
@@ -175,6 +231,12 @@ impl From<&Action> for ActionKind {
             Action::RevokeLinks => Self::RevokeLinks,
             Action::Unlock => Self::Unlock,
             Action::SignOut => Self::SignOut,
+            Action::GrantOffer { .. } => Self::GrantOffer,
+            Action::RevokeOffer { .. } => Self::RevokeOffer,
+            Action::ResendWelcome => Self::ResendWelcome,
+            Action::EditContact { .. } => Self::EditContact,
+            Action::AddNote { .. } => Self::AddNote,
+            Action::DeleteNote { .. } => Self::DeleteNote,
         }
     }
 }
@@ -240,4 +302,11 @@ pub enum Cmd {
     RefreshStatus,
     /// Check whether the database is back.
     Ping,
+    /// Load the offers for the offer picker.
+    LoadOffers {
+        /// The contact the picker is for.
+        contact_id: i64,
+        /// Only the ones the contact holds (Revoke Offer); else every offer.
+        held: bool,
+    },
 }

@@ -337,6 +337,12 @@ fn execute<B: Backend + RawOutput>(
                 let _ = tx.send(Msg::Pinged(result));
             });
         }
+        Cmd::LoadOffers { contact_id, held } => {
+            tokio::spawn(async move {
+                let result = s.offers(contact_id, held).await;
+                let _ = tx.send(Msg::OffersLoaded { contact_id, result });
+            });
+        }
     }
     Ok(())
 }

@@ -224,7 +224,38 @@ impl Services {
                 let n = self.desk.sign_out_everywhere(&op, email).await?;
                 Ok(format!("Signed {name} out of {n} session(s)"))
             }
+            other => super::profile_services::act(&self.desk, &op, email, &name, other).await,
         }
+    }
+
+    /// The offer picker's offers: every offer, or with `held` only those
+    /// the contact holds.
+    ///
+    /// # Errors
+    /// When the person at the keyboard is not an operator or the database fails.
+    pub async fn offers(
+        &self,
+        contact_id: i64,
+        held: bool,
+    ) -> Result<Vec<crate::desk::offers::OfferEntry>, TaskError> {
+        let op = self
+            .desk
+            .operator(&self.identity)
+            .await
+            .map_err(super::profile_services::task_error)?;
+        let all = self
+            .desk
+            .list_offers(&op)
+            .await
+            .map_err(super::profile_services::task_error)?;
+        if !held {
+            return Ok(all);
+        }
+        let profile = self.profile(contact_id).await?;
+        Ok(all
+            .into_iter()
+            .filter(|o| profile.offers.iter().any(|h| h.name == o.name))
+            .collect())
     }
 
     /// Waits briefly for the outbox worker's first attempt at the mail for

@@ -131,6 +131,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::OffersLoaded { contact_id, result } => {
+            super::profile_keys::offers_loaded(app, contact_id, result)
+        }
         Msg::Pinged(result) => match result {
             Ok(()) => db_is_back(app),
             Err(err) => {
@@ -277,6 +280,8 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Command::EditContact => super::profile_keys::open_edit(app),
+        Command::Notes => super::profile_keys::open_notes(app),
         Command::MoreActions => {
             match app.target() {
                 Some(target) => {

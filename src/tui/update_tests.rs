@@ -141,6 +141,8 @@ fn profile_of(r: &ContactRow) -> Profile {
         open_links: Vec::new(),
         latest_mail: None,
         audit: Vec::new(),
+        note_rows: Vec::new(),
+        mail_history: Vec::new(),
     }
 }
 

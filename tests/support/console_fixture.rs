@@ -6,8 +6,10 @@
 //! same on every run. Messages go through the real `update`.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use keydesk::store::contacts::{ContactRow, HeldOffer, MatchCount, Profile, SearchPage};
-use keydesk::store::entity::{account, audit_event, contact, outbox, reset_link};
+use keydesk::store::contacts::{
+    ContactRow, HeldOffer, MailSummary, MatchCount, Profile, SearchPage,
+};
+use keydesk::store::entity::{account, audit_event, contact, note, outbox, reset_link};
 use keydesk::tui::app::{App, UiConfig};
 use keydesk::tui::keymap::Keymap;
 use keydesk::tui::msg::{Cmd, Msg, OperatorView, OutboxCounts};
@@ -167,6 +169,48 @@ pub fn profile(r: &ContactRow) -> Profile {
             contact_id: Some(r.id),
             detail: "{}".into(),
         }],
+        note_rows: vec![
+            note::Model {
+                id: 2,
+                contact_id: r.id,
+                author: "sam".into(),
+                body: "Bought it on the other shop.\nGranted Community.".into(),
+                created_at: at(2),
+                deleted_at: None,
+                deleted_by: None,
+            },
+            note::Model {
+                id: 1,
+                contact_id: r.id,
+                author: "ops".into(),
+                body: "Prefers email.".into(),
+                created_at: at(30),
+                deleted_at: None,
+                deleted_by: None,
+            },
+        ],
+        mail_history: vec![
+            MailSummary {
+                id: 3,
+                kind: "reset_link".into(),
+                recipient: r.email.clone(),
+                queued_at: at(1),
+                sent_at: None,
+                state: "queued".into(),
+                attempts: 2,
+                last_error: "connection refused".into(),
+            },
+            MailSummary {
+                id: 2,
+                kind: "welcome".into(),
+                recipient: r.email.clone(),
+                queued_at: at(2000),
+                sent_at: Some(at(2000)),
+                state: "sent".into(),
+                attempts: 1,
+                last_error: String::new(),
+            },
+        ],
     }
 }
 

@@ -106,6 +106,26 @@ fn profile(r: &ContactRow) -> Profile {
         open_links: Vec::new(),
         latest_mail: None,
         audit: Vec::new(),
+        // Notes and the email history repeat the hostile name too.
+        note_rows: vec![keydesk::store::entity::note::Model {
+            id: 1,
+            contact_id: r.id,
+            author: r.name.clone(),
+            body: format!("{}\n{}", r.name, r.email),
+            created_at: r.created_at,
+            deleted_at: None,
+            deleted_by: None,
+        }],
+        mail_history: vec![keydesk::store::contacts::MailSummary {
+            id: 1,
+            kind: r.name.clone(),
+            recipient: r.email.clone(),
+            queued_at: r.created_at,
+            sent_at: None,
+            state: "failed".into(),
+            attempts: 3,
+            last_error: r.name.clone(),
+        }],
     }
 }
 

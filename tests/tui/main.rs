@@ -11,5 +11,7 @@ mod support;
 mod faults;
 mod hostile_console;
 mod output_bytes;
+mod profile_snapshots;
+mod profile_walkthrough;
 mod pty;
 mod snapshots;

@@ -4,12 +4,16 @@
 
 mod change_password;
 mod confirm;
+mod edit_contact;
 pub mod format;
 mod help;
 mod list;
 mod menu;
+mod notes;
 mod notice;
+mod offer_picker;
 mod profile;
+mod profile_history;
 mod status;
 mod too_small;
 
@@ -62,6 +66,16 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Dialog::ChangePassword(c) => change_password::draw(app, c, frame, area),
             Dialog::Notice(n) => notice::draw(app, n, frame, area),
             Dialog::Help(h) => help::draw(app, *h, frame, area),
+            Dialog::OfferPicker(p) => offer_picker::draw(app, p, frame, area),
+            Dialog::EditContact(d) => edit_contact::draw(app, d, frame, area),
+            Dialog::Notes(e) => notes::draw(
+                app,
+                e,
+                app.target_profile()
+                    .map_or(&[], |p| p.note_lines.as_slice()),
+                frame,
+                area,
+            ),
         }
     }
 }
