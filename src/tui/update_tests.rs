@@ -434,11 +434,17 @@ fn a_non_customer_gets_the_notice_not_the_action() {
             "Revoke reset links",
             "Unlock account",
             "Sign out everywhere",
+            "Grant Offer",
+            "Revoke Offer",
+            "Resend welcome email",
             "Copy email"
         ]
     );
     assert_eq!(m.items[0].disabled, Some(Disabled::NotACustomer));
-    assert_eq!(m.items[4].disabled, None, "Copy email works for anyone");
+    assert_eq!(m.items[4].disabled, None, "an offer can be granted to anyone");
+    assert_eq!(m.items[5].disabled, Some(Disabled::NotACustomer));
+    assert_eq!(m.items[6].disabled, Some(Disabled::NotACustomer));
+    assert_eq!(m.items[7].disabled, None, "Copy email works for anyone");
     assert!(update(&mut a, key('c')).is_empty());
     assert!(matches!(
         a.dialogs.last(),
