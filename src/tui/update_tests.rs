@@ -441,7 +441,10 @@ fn a_non_customer_gets_the_notice_not_the_action() {
         ]
     );
     assert_eq!(m.items[0].disabled, Some(Disabled::NotACustomer));
-    assert_eq!(m.items[4].disabled, None, "an offer can be granted to anyone");
+    assert_eq!(
+        m.items[4].disabled, None,
+        "an offer can be granted to anyone"
+    );
     assert_eq!(m.items[5].disabled, Some(Disabled::NotACustomer));
     assert_eq!(m.items[6].disabled, Some(Disabled::NotACustomer));
     assert_eq!(m.items[7].disabled, None, "Copy email works for anyone");

@@ -128,7 +128,7 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
             ));
         }
         super::profile_history::push_notes(app, &v.note_lines, &mut out);
-        super::profile_history::push_history(app, &v.history, &mut out);
+        super::profile_history::push_history(app, &v.target.email, &v.history, &mut out);
         push_audit(app, v, &mut out);
         return out;
     }
@@ -235,7 +235,7 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
         ));
     }
     super::profile_history::push_notes(app, &v.note_lines, &mut out);
-    super::profile_history::push_history(app, &v.history, &mut out);
+    super::profile_history::push_history(app, &v.target.email, &v.history, &mut out);
     push_audit(app, v, &mut out);
     out
 }

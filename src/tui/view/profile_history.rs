@@ -2,7 +2,7 @@
 
 use ratatui::text::{Line, Span};
 
-use super::format::datetime;
+use super::format::date;
 use crate::desk::email_history::SentMail;
 use crate::mail::delivery_state::kind_label;
 use crate::tui::app::App;
@@ -12,23 +12,15 @@ use crate::tui::profile_extra::NoteLine;
 pub fn push_notes<'a>(app: &'a App, notes: &'a [NoteLine], out: &mut Vec<Line<'a>>) {
     let t = &app.theme;
     out.push(Line::default());
-    out.push(Line::from(vec![
-        Span::styled("Notes", t.accent),
-        Span::styled(
-            format!(
-                "  {} add or delete",
-                app.keymap.first_key(crate::tui::keymap::Command::Notes)
-            ),
-            t.muted,
-        ),
-    ]));
+    out.push(Line::from(Span::styled("Notes", t.accent)));
     if notes.is_empty() {
         out.push(Line::from(Span::styled("  none", t.muted)));
     }
+    // One style for a whole note: over SSH each change of style costs bytes.
     for n in notes {
         out.push(Line::from(Span::styled(
-            format!("  {}  {}", datetime(n.at), n.author),
-            t.muted,
+            format!("  {}  {}", date(n.at), n.author),
+            t.base,
         )));
         for l in &n.lines {
             out.push(Line::from(Span::styled(format!("    {l}"), t.base)));
@@ -36,8 +28,9 @@ pub fn push_notes<'a>(app: &'a App, notes: &'a [NoteLine], out: &mut Vec<Line<'a
     }
 }
 
-/// Appends the Email history section: newest first, one line a message.
-pub fn push_history<'a>(app: &'a App, mails: &'a [SentMail], out: &mut Vec<Line<'a>>) {
+/// Appends the Email history section of the contact with `email`:
+/// newest first, one line a message.
+pub fn push_history<'a>(app: &'a App, email: &str, mails: &'a [SentMail], out: &mut Vec<Line<'a>>) {
     let t = &app.theme;
     out.push(Line::default());
     out.push(Line::from(Span::styled("Email history", t.accent)));
@@ -51,20 +44,37 @@ pub fn push_history<'a>(app: &'a App, mails: &'a [SentMail], out: &mut Vec<Line<
             _ if m.attempts > 0 => t.warning,
             _ => t.base,
         };
+        // Few style changes a line: over SSH each one costs bytes.
         let mut spans = vec![
-            Span::styled(format!("  {}  ", datetime(m.queued_at)), t.muted),
-            Span::styled(kind_label(&m.kind), t.base),
-            Span::styled(format!("  {}  ", m.recipient), t.muted),
+            Span::styled(
+                // The address only when it is not the contact's own (an
+                // old one, after an email change).
+                if m.recipient == email {
+                    format!("  {}  {}  ", date(m.queued_at), kind_label(&m.kind))
+                } else {
+                    format!(
+                        "  {}  {} to {}  ",
+                        date(m.queued_at),
+                        kind_label(&m.kind),
+                        m.recipient
+                    )
+                },
+                t.muted,
+            ),
             Span::styled(m.state.as_str(), state_style),
         ];
+        let mut tail = String::new();
         if let Some(sent) = m.sent_at {
-            spans.push(Span::styled(format!(" {}", datetime(sent)), t.muted));
+            tail.push_str(&format!(" {}", date(sent)));
         }
         if m.attempts > 1 || (m.attempts > 0 && m.state != "sent") {
-            spans.push(Span::styled(format!(" · {} attempts", m.attempts), t.muted));
+            tail.push_str(&format!(" · {} attempts", m.attempts));
         }
         if !m.last_error.is_empty() && m.state != "sent" {
-            spans.push(Span::styled(format!(" · {}", m.last_error), t.alert));
+            tail.push_str(&format!(" · {}", m.last_error));
+        }
+        if !tail.is_empty() {
+            spans.push(Span::styled(tail, t.muted));
         }
         out.push(Line::from(spans));
     }
