@@ -150,6 +150,7 @@ async fn cases(store: &Store) -> Vec<Case> {
         kind,
         after: None,
         limit: 50,
+        only: None,
     };
     vec![
         Case {

@@ -12,6 +12,7 @@ mod args;
 mod contacts;
 mod desk_commands;
 mod ops_commands;
+mod runbook;
 mod services;
 
 /// Prints to standard output like `print!`, but a reader that has gone

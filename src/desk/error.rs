@@ -186,6 +186,8 @@ pub mod exit {
     pub const UNAVAILABLE: i32 = 10;
     /// A conflict with existing data (operator exists, last admin).
     pub const CONFLICT: i32 = 11;
+    /// A bulk action failed for some contacts or input lines.
+    pub const BULK_FAILED: i32 = 14;
 }
 
 impl DeskError {

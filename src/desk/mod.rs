@@ -15,9 +15,11 @@
 pub mod accounts;
 pub mod audit;
 pub mod browse;
+pub mod bulk;
 pub mod console_sessions;
 mod customer_sessions;
 pub mod error;
+pub mod filters;
 mod login_limit;
 pub mod operator_keys;
 pub mod operators;

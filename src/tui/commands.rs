@@ -22,13 +22,20 @@ pub enum Context {
     Notice,
     /// The help screen.
     Help,
+    /// The filter menu (printable keys find an offer).
+    Filters,
+    /// The confirmation of a bulk action (digits type the count).
+    BulkConfirm,
 }
 
 impl Context {
     /// Whether a text field has focus, so printable keys type into it.
     #[must_use]
     pub fn takes_text(self) -> bool {
-        matches!(self, Self::Search | Self::ChangePassword)
+        matches!(
+            self,
+            Self::Search | Self::ChangePassword | Self::Filters | Self::BulkConfirm
+        )
     }
     /// The title the help screen gives this context.
     #[must_use]
@@ -42,6 +49,8 @@ impl Context {
             Self::ChangePassword => "Change Password",
             Self::Notice => "Notice",
             Self::Help => "Help",
+            Self::Filters => "Filters",
+            Self::BulkConfirm => "Bulk action",
         }
     }
 }
@@ -97,6 +106,16 @@ pub enum Command {
     ToggleShow,
     /// Toggle "require a new password at next login".
     ToggleRequire,
+    /// Open the filter menu.
+    Filters,
+    /// Clear every filter.
+    ClearFilters,
+    /// Select or unselect the highlighted contact (or filter).
+    Select,
+    /// Select everything matching the search and the filters.
+    SelectAll,
+    /// Cancel the running bulk action.
+    CancelJob,
 }
 
 /// The fixed facts about a command.
@@ -119,12 +138,25 @@ pub struct CommandInfo {
 use Context as C;
 
 const BROWSE: &[Context] = &[C::List, C::Profile];
-const MOVING: &[Context] = &[C::List, C::Search, C::Profile, C::Menu, C::Help];
-const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword];
+const MOVING: &[Context] = &[C::List, C::Search, C::Profile, C::Menu, C::Help, C::Filters];
+const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword, C::BulkConfirm];
+/// Everywhere: quitting and closing work on every screen.
+const EVERYWHERE: &[Context] = &[
+    C::List,
+    C::Search,
+    C::Profile,
+    C::Confirm,
+    C::Menu,
+    C::ChangePassword,
+    C::Notice,
+    C::Help,
+    C::Filters,
+    C::BulkConfirm,
+];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 29] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -134,6 +166,10 @@ impl Command {
         Self::Bottom,
         Self::Open,
         Self::KindFilter,
+        Self::Filters,
+        Self::ClearFilters,
+        Self::Select,
+        Self::SelectAll,
         Self::ResetPassword,
         Self::MoreActions,
         Self::ChangePassword,
@@ -144,6 +180,7 @@ impl Command {
         Self::Generate,
         Self::ToggleShow,
         Self::ToggleRequire,
+        Self::CancelJob,
         Self::NextField,
         Self::PrevField,
         Self::Back,
@@ -167,16 +204,7 @@ impl Command {
                 "quit",
                 "Quit keydesk",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                ],
+                EVERYWHERE,
                 &["q", "ctrl-c"],
                 Some("Quit"),
             ),
@@ -240,32 +268,25 @@ impl Command {
                     C::Menu,
                     C::ChangePassword,
                     C::Notice,
+                    C::Filters,
+                    C::BulkConfirm,
                 ],
                 &["enter"],
                 Some("Open"),
             ),
             Self::Back => (
                 "back",
-                "Close the dialog / back to the list",
+                "Close the dialog / clear the selection / back to the list",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                ],
+                EVERYWHERE,
                 &["esc"],
                 Some("Back"),
             ),
             Self::ResetPassword => (
                 "reset_password",
-                "Reset Password: email a reset link",
+                "Reset Password: email a reset link (to the selection, if any)",
                 true,
-                BROWSE,
+                &[C::List, C::Profile, C::Menu],
                 &["r"],
                 Some("Reset Password"),
             ),
@@ -365,6 +386,46 @@ impl Command {
                 &[C::ChangePassword],
                 &["ctrl-r"],
                 Some("Require change"),
+            ),
+            Self::Filters => (
+                "filters",
+                "Filters: Locked, Open reset link, Must change password, …, Holds offer X",
+                false,
+                BROWSE,
+                &["f"],
+                Some("Filters"),
+            ),
+            Self::ClearFilters => (
+                "clear_filters",
+                "Clear every filter",
+                false,
+                BROWSE,
+                &["F"],
+                Some("Clear filters"),
+            ),
+            Self::Select => (
+                "select",
+                "Select or unselect the contact",
+                false,
+                &[C::List],
+                &["space"],
+                Some("Select"),
+            ),
+            Self::SelectAll => (
+                "select_all",
+                "Select everything matching the search and filters",
+                false,
+                &[C::List],
+                &["V"],
+                Some("Select all"),
+            ),
+            Self::CancelJob => (
+                "cancel_job",
+                "Cancel the running bulk action",
+                false,
+                BROWSE,
+                &["x"],
+                Some("Cancel job"),
             ),
         };
         CommandInfo {

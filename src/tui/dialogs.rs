@@ -22,6 +22,12 @@ pub enum Dialog {
     Notice(Notice),
     /// Keys of the screen below.
     Help(Help),
+    /// The filter menu.
+    Filters(super::oncall::FilterMenu),
+    /// More Actions with a selection: the bulk actions.
+    BulkMenu(super::oncall::BulkMenu),
+    /// The confirmation of a bulk action.
+    BulkConfirm(super::oncall::BulkConfirm),
 }
 
 impl Dialog {
@@ -34,6 +40,9 @@ impl Dialog {
             Self::ChangePassword(_) => Context::ChangePassword,
             Self::Notice(_) => Context::Notice,
             Self::Help(_) => Context::Help,
+            Self::Filters(_) => Context::Filters,
+            Self::BulkMenu(_) => Context::Menu,
+            Self::BulkConfirm(_) => Context::BulkConfirm,
         }
     }
     /// Whether it waits on a task.

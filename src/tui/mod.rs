@@ -14,6 +14,7 @@ pub mod dialogs;
 pub mod fault;
 pub mod keymap;
 pub mod msg;
+pub mod oncall;
 pub mod runtime;
 pub mod sanitize;
 pub mod services;
@@ -64,6 +65,7 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
         backend: store.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
         site: None,
+        bulk_confirm_over: settings.bulk.confirm_over,
     }
 }
 
@@ -205,5 +207,7 @@ pub async fn run_local(
     Ok(result?)
 }
 
+#[cfg(test)]
+mod oncall_tests;
 #[cfg(test)]
 mod update_tests;

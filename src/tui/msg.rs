@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+use std::collections::HashMap;
+
+use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
+use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::settings::Secret;
 use crate::store::contacts::{Profile, SearchPage, SearchQuery};
 
@@ -150,6 +154,27 @@ pub enum Msg {
     OperatorResolved(Result<OperatorView, TaskError>),
     /// The database answered a ping (or not).
     Pinged(Result<(), TaskError>),
+    /// The contacts the active filters admit (`None`: no filter).
+    FilterSetLoaded {
+        /// The filter generation it answers.
+        generation: u64,
+        /// The set, or why not.
+        result: Result<Option<IdSet>, TaskError>,
+    },
+    /// The offers, for Holds offer X.
+    OffersLoaded(Result<Vec<OfferChoice>, TaskError>),
+    /// The lockout view's facts for the rows shown.
+    LockoutsLoaded(Result<HashMap<i64, Lockout>, TaskError>),
+    /// Every contact matching the search and filters (`V`).
+    AllMatching(Result<Vec<i64>, TaskError>),
+    /// A bulk action planned: who gets it, who is skipped.
+    BulkPlanned(Result<BulkPlan, TaskError>),
+    /// The bulk job is stored and running.
+    BulkStarted(i64),
+    /// The running bulk job moved on.
+    BulkProgress(BulkProgress),
+    /// The bulk job ended (or was cancelled).
+    BulkDone(Result<BulkSummary, TaskError>),
 }
 
 /// Which action finished (without its payload, which may be a secret).
@@ -240,4 +265,28 @@ pub enum Cmd {
     RefreshStatus,
     /// Check whether the database is back.
     Ping,
+    /// Read the contacts the filters admit.
+    LoadFilterSet {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// The filters, all of which a contact must pass.
+        filters: Vec<Filter>,
+    },
+    /// Read the offers (Holds offer X).
+    LoadOffers,
+    /// Read the lockout view's facts for these contacts.
+    LoadLockouts(Vec<i64>),
+    /// Find every contact matching this search (select all).
+    SelectAll(SearchQuery),
+    /// Plan a bulk action on these contacts.
+    PlanBulk {
+        /// What.
+        action: BulkAction,
+        /// On whom.
+        contact_ids: Vec<i64>,
+    },
+    /// Store and run a planned bulk action in the background.
+    RunBulk(BulkPlan),
+    /// Cancel the running bulk job.
+    CancelBulk(i64),
 }

@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bulk;
 mod cli;
 mod concurrency;
 mod delivery;
@@ -20,4 +21,5 @@ mod passwords;
 mod properties;
 mod reset_links;
 mod roles;
+mod runbook;
 mod secrets;

@@ -131,6 +131,7 @@ fn query(text: &str, kind: KindFilter, after: Option<Cursor>, limit: usize) -> S
         kind,
         after,
         limit,
+        only: None,
     }
 }
 

@@ -38,7 +38,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::contacts::{self, SearchPage, SearchQuery};
-use super::search_index::{IndexEntry, IndexError, SearchIndex, Tuning};
+use super::search_index::{IndexEntry, IndexError, SearchIndex, Select, Tuning};
 use super::{Store, StoreError};
 use crate::clock::{Clock, delta};
 use crate::settings::SearchSettings;
@@ -227,8 +227,13 @@ impl Searcher {
             let kind = query.kind;
             let after = query.after.clone();
             let limit = query.page_size();
+            let only = query.only.clone();
             let found = tokio::task::spawn_blocking(move || {
-                index.search(&needle, kind, after.as_ref(), limit)
+                let sel = Select {
+                    kind,
+                    only: only.as_deref(),
+                };
+                index.search_only(&needle, sel, after.as_ref(), limit)
             })
             .await;
             // A failed scan task (a bug) falls through to SQL rather than failing the search.

@@ -41,6 +41,7 @@ pub use build::IndexBuilder;
 use filter::{BLOCK_RECORDS, BlockFilter};
 
 use super::contacts::{Cursor, KindFilter, MatchCount};
+use super::id_set::IdSet;
 
 const FIELD_SEP: u8 = 0x1f;
 const RECORD_END: u8 = b'\n';
@@ -104,6 +105,31 @@ fn push_record(buf: &mut Vec<u8>, entry: &IndexEntry) {
 
 fn admits(kind: KindFilter, flags: u8) -> bool {
     kind.admits(flags & FLAG_CUSTOMER != 0, flags & FLAG_SUBSCRIBER != 0)
+}
+
+/// What a search admits besides its text: a kind, and maybe only the ids
+/// of a set (the console's filters).
+#[derive(Debug, Clone, Copy)]
+pub struct Select<'a> {
+    /// The kind filter.
+    pub kind: KindFilter,
+    /// Only these contacts, when set.
+    pub only: Option<&'a IdSet>,
+}
+
+impl Select<'_> {
+    fn admits(&self, id: i64, flags: u8) -> bool {
+        admits(self.kind, flags) && self.only.is_none_or(|set| set.contains(id))
+    }
+
+    /// For a match found at byte `pos` of the buffer: the record's id is
+    /// looked up only when a set asks for it.
+    fn admits_at(&self, index: &SearchIndex, pos: usize, flags: u8) -> bool {
+        admits(self.kind, flags)
+            && self
+                .only
+                .is_none_or(|set| set.contains(index.ids[index.record_at(pos)]))
+    }
 }
 
 fn kind_slot(kind: KindFilter) -> usize {
@@ -440,19 +466,38 @@ impl SearchIndex {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Option<IndexHits> {
+        self.search_only(needle, Select { kind, only: None }, after, limit)
+    }
+
+    /// [`SearchIndex::search`] narrowed to the contacts `sel.only` holds
+    /// (a console filter): the same scans, each record also asked whether
+    /// its id is in the set.
+    #[must_use]
+    pub fn search_only(
+        &self,
+        needle: &str,
+        sel: Select<'_>,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> Option<IndexHits> {
         if !Self::supports(needle) {
             return None;
         }
         let limit = limit.max(1);
         let start = self.start_after(after);
         let (page, total) = if needle.is_empty() {
+            let admitted = |i: &usize| sel.admits(self.ids[*i], self.flags(*i));
             let page = (start..self.len())
-                .filter(|&i| admits(kind, self.flags(i)))
+                .filter(admitted)
                 .take(limit + 1)
                 .collect();
-            (page, MatchCount::Exact(self.total(kind)))
+            let total = match sel.only {
+                None => self.total(sel.kind),
+                Some(_) => (0..self.len()).filter(admitted).count() as u64,
+            };
+            (page, MatchCount::Exact(total))
         } else {
-            self.find(needle.as_bytes(), kind, start, limit, after.is_none())
+            self.find(needle.as_bytes(), sel, start, limit, after.is_none())
         };
         Some(self.hits(page, total, limit))
     }
@@ -470,7 +515,7 @@ impl SearchIndex {
     fn find(
         &self,
         needle: &[u8],
-        kind: KindFilter,
+        sel: Select<'_>,
         start: usize,
         limit: usize,
         first_page: bool,
@@ -486,13 +531,13 @@ impl SearchIndex {
                 .map(|w| w.count_ones() as usize)
                 .sum::<usize>();
             if (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above {
-                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+                return self.scan_blocks(bitmap, &finder, sel, start_byte, limit);
             }
         }
         // Counting costs by the records the needle hits, whether or not the
         // kind filter then admits them; so density is judged on hits.
         let dense = if self.len() >= self.tuning.small {
-            self.sample(&finder, kind)
+            self.sample(&finder, sel)
                 .filter(|(hits, _)| *hits > self.tuning.estimate_above)
         } else {
             None
@@ -500,7 +545,7 @@ impl SearchIndex {
         if let Some((_, projected)) = dense {
             let (page, ..) = self.scan(
                 &finder,
-                kind,
+                sel,
                 start_byte..self.buf.len(),
                 start_byte,
                 limit,
@@ -521,10 +566,10 @@ impl SearchIndex {
                 .sum::<usize>();
             // Past a quarter of the blocks, a parallel scan of everything is as quick.
             if covered * 4 <= self.filter.blocks() {
-                return self.scan_blocks(bitmap, &finder, kind, start_byte, limit);
+                return self.scan_blocks(bitmap, &finder, sel, start_byte, limit);
             }
         }
-        let (page, count) = self.scan_parallel(&finder, kind, start_byte, limit);
+        let (page, count) = self.scan_parallel(&finder, sel, start_byte, limit);
         (page, MatchCount::Exact(count))
     }
 
@@ -533,7 +578,7 @@ impl SearchIndex {
         &self,
         candidates: &[u64],
         finder: &Finder<'_>,
-        kind: KindFilter,
+        sel: Select<'_>,
         page_from: usize,
         limit: usize,
     ) -> (Vec<usize>, MatchCount) {
@@ -547,7 +592,7 @@ impl SearchIndex {
             } else {
                 page_from
             };
-            let (found, matches, _) = self.scan(finder, kind, range, from, limit, true);
+            let (found, matches, _) = self.scan(finder, sel, range, from, limit, true);
             count += matches;
             for i in found {
                 if page.len() <= limit {
@@ -560,7 +605,7 @@ impl SearchIndex {
 
     /// Projects from a strided sample of the records how many the needle
     /// hits, and how many of those the kind filter admits.
-    fn sample(&self, finder: &Finder<'_>, kind: KindFilter) -> Option<(u64, u64)> {
+    fn sample(&self, finder: &Finder<'_>, sel: Select<'_>) -> Option<(u64, u64)> {
         let n = self.len();
         let windows = SAMPLE_WINDOWS.min(n / SAMPLE_FRACTION);
         if windows == 0 {
@@ -572,7 +617,7 @@ impl SearchIndex {
             let first = w * n / windows;
             let last = (first + per_window).min(n);
             let range = self.offsets[first] as usize..self.offsets[last] as usize;
-            let (_, yes, all) = self.scan(finder, kind, range, usize::MAX, 0, true);
+            let (_, yes, all) = self.scan(finder, sel, range, usize::MAX, 0, true);
             admitted += yes;
             hits += all;
             seen += (last - first) as u64;
@@ -588,7 +633,7 @@ impl SearchIndex {
     fn scan(
         &self,
         finder: &Finder<'_>,
-        kind: KindFilter,
+        sel: Select<'_>,
         range: std::ops::Range<usize>,
         page_from: usize,
         limit: usize,
@@ -604,7 +649,7 @@ impl SearchIndex {
             // end of this record is the end of the match's record.
             let end = hit + memchr::memchr(RECORD_END, &hay[hit..]).unwrap_or(hay.len() - hit);
             hits += 1;
-            if admits(kind, hay[end - 1]) {
+            if sel.admits_at(self, range.start + hit, hay[end - 1]) {
                 found += 1;
                 let at = range.start + hit;
                 if at >= page_from && page.len() <= limit {
@@ -627,7 +672,7 @@ impl SearchIndex {
     fn scan_parallel(
         &self,
         finder: &Finder<'_>,
-        kind: KindFilter,
+        sel: Select<'_>,
         page_from: usize,
         limit: usize,
     ) -> (Vec<usize>, u64) {
@@ -641,17 +686,17 @@ impl SearchIndex {
             .map(|p| self.offsets[p * n / parts] as usize)
             .collect();
         let results: Vec<(Vec<usize>, u64, u64)> = if parts == 1 {
-            vec![self.scan(finder, kind, 0..self.buf.len(), page_from, limit, true)]
+            vec![self.scan(finder, sel, 0..self.buf.len(), page_from, limit, true)]
         } else {
             std::thread::scope(|scope| {
                 let helpers: Vec<_> = (1..parts)
                     .map(|p| {
                         let range = bounds[p]..bounds[p + 1];
-                        scope.spawn(move || self.scan(finder, kind, range, page_from, limit, true))
+                        scope.spawn(move || self.scan(finder, sel, range, page_from, limit, true))
                     })
                     .collect();
                 let mut results =
-                    vec![self.scan(finder, kind, bounds[0]..bounds[1], page_from, limit, true)];
+                    vec![self.scan(finder, sel, bounds[0]..bounds[1], page_from, limit, true)];
                 for helper in helpers {
                     // A panicking helper would be a bug in `scan`; treat it
                     // as having found nothing rather than taking the caller down.

@@ -2,11 +2,15 @@
 //! file per view. No I/O and nothing slow: text was sanitised when it
 //! entered the state; here it is only laid out.
 
+mod bulk_confirm;
+mod bulk_menu;
 mod change_password;
 mod confirm;
+mod filter_menu;
 pub mod format;
 mod help;
 mod list;
+mod lockout;
 mod menu;
 mod notice;
 mod profile;
@@ -62,6 +66,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Dialog::ChangePassword(c) => change_password::draw(app, c, frame, area),
             Dialog::Notice(n) => notice::draw(app, n, frame, area),
             Dialog::Help(h) => help::draw(app, *h, frame, area),
+            Dialog::Filters(m) => filter_menu::draw(app, m, frame, area),
+            Dialog::BulkMenu(m) => bulk_menu::draw(app, m, frame, area),
+            Dialog::BulkConfirm(c) => bulk_confirm::draw(app, c, frame, area),
         }
     }
 }

@@ -122,6 +122,10 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         }
         None => spans.push(Span::styled("outbox …", t.muted)),
     }
+    if let Some(job) = &app.job {
+        spans.push(sep());
+        spans.push(Span::styled(job_text(app, job), t.accent));
+    }
     if let Some(reason) = &s.db_down {
         spans.push(sep());
         spans.push(Span::styled(
@@ -139,4 +143,28 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(text.as_str(), style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `Reset Password [======    ] 23/47 · x cancels`: a running bulk job.
+fn job_text(app: &App, job: &crate::tui::oncall::JobView) -> String {
+    const WIDTH: u64 = 10;
+    let p = job.progress;
+    let total = p.total.max(1);
+    let filled = (p.handled().min(total) * WIDTH / total) as usize;
+    let bar = format!(
+        "{}{}",
+        "=".repeat(filled),
+        " ".repeat(WIDTH as usize - filled)
+    );
+    let tail = if job.cancelling {
+        "cancelling…".to_owned()
+    } else {
+        format!("{} cancels", app.keymap.first_key(Command::CancelJob))
+    };
+    format!(
+        "{} [{bar}] {}/{} · {tail}",
+        job.action.title(),
+        p.handled(),
+        p.total
+    )
 }
