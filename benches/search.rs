@@ -1,7 +1,7 @@
 //! Contact search at a million contacts: the in-memory index (first page
 //! of 50 plus its match count, rows loaded from the store) against the
 //! plain SQL `LIKE` baseline, on SQLite and PostgreSQL, for every kind of
-//! query the console sees.
+//! query the console sees, plain and narrowed by a filter's id set.
 //!
 //! Data: 1,000,000 seeded contacts (seed 1), cached between runs in
 //! `target/bench-data/search-1m.db` and in the PostgreSQL database
@@ -21,6 +21,7 @@
 //!
 //! Run: `cargo bench --bench search` (add `-- --quick` for a shorter run).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -29,7 +30,9 @@ use keydesk::seed::{SeedOptions, seed};
 use keydesk::settings::{Settings, Sources};
 use keydesk::store::Store;
 use keydesk::store::contacts::{self, KindFilter, MatchCount, SearchQuery};
+use keydesk::store::id_set::IdSet;
 use keydesk::store::search::Searcher;
+use keydesk::store::search_index::Select;
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use tokio::runtime::Runtime;
 
@@ -137,10 +140,9 @@ struct Case {
 }
 
 async fn cases(store: &Store) -> Vec<Case> {
+    let n = count(store).await as i64;
     // An address that exists, from the middle of the data.
-    let some = keydesk::store::entity::contact::Entity::find_by_id(
-        500_000.min(count(store).await as i64 / 2),
-    )
+    let some = keydesk::store::entity::contact::Entity::find_by_id(500_000.min(n / 2))
     .one(store.conn())
     .await
     .expect("read a contact")
@@ -197,7 +199,37 @@ async fn cases(store: &Store) -> Vec<Case> {
             label: "'son', customers",
             query: q("son", KindFilter::Customers),
         },
+        // The console's filters (Locked, Holds offer X, ...): the same
+        // searches narrowed to an id set, as small and as large as they come.
+        Case {
+            label: "'son', filter 0.1%",
+            query: within(q("son", KindFilter::All), every(1000, n)),
+        },
+        Case {
+            label: "'an', filter 10%",
+            query: within(q("an", KindFilter::All), every(10, n)),
+        },
+        Case {
+            label: "empty, filter 0.1%",
+            query: within(q("", KindFilter::All), every(1000, n)),
+        },
+        Case {
+            label: "empty, filter 10%",
+            query: within(q("", KindFilter::All), every(10, n)),
+        },
     ]
+}
+
+/// Every `step`th contact id up to `n`: a filter's set.
+fn every(step: usize, n: i64) -> Arc<IdSet> {
+    Arc::new((1..=n).step_by(step).collect())
+}
+
+fn within(query: SearchQuery, set: Arc<IdSet>) -> SearchQuery {
+    SearchQuery {
+        only: Some(set),
+        ..query
+    }
 }
 
 fn quick() -> bool {
@@ -314,9 +346,11 @@ fn main() {
             let needle = case.query.needle();
             group.bench_function(case.label, |b| {
                 b.iter(|| {
-                    index
-                        .search(&needle, case.query.kind, None, 50)
-                        .expect("supported")
+                    let sel = Select {
+                        kind: case.query.kind,
+                        only: case.query.only.as_deref(),
+                    };
+                    index.search_only(&needle, sel, None, 50).expect("supported")
                 });
             });
         }
@@ -358,8 +392,12 @@ fn main() {
             let index = searcher.index().expect("index loaded");
             let needle = case.query.needle();
             let (median, p95, total) = time_runs(&rt, index_runs, || {
+                let sel = Select {
+                    kind: case.query.kind,
+                    only: case.query.only.as_deref(),
+                };
                 index
-                    .search(&needle, case.query.kind, None, 50)
+                    .search_only(&needle, sel, None, 50)
                     .expect("supported")
                     .total
             });

@@ -166,10 +166,6 @@ impl Command {
         Self::Bottom,
         Self::Open,
         Self::KindFilter,
-        Self::Filters,
-        Self::ClearFilters,
-        Self::Select,
-        Self::SelectAll,
         Self::ResetPassword,
         Self::MoreActions,
         Self::ChangePassword,
@@ -180,12 +176,18 @@ impl Command {
         Self::Generate,
         Self::ToggleShow,
         Self::ToggleRequire,
-        Self::CancelJob,
         Self::NextField,
         Self::PrevField,
         Self::Back,
         Self::Help,
         Self::Quit,
+        // The on-call keys come last, so the footer of an 80-column
+        // terminal keeps the everyday ones; `?` lists them all.
+        Self::Filters,
+        Self::ClearFilters,
+        Self::Select,
+        Self::SelectAll,
+        Self::CancelJob,
     ];
 
     /// The table row for this command.

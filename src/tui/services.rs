@@ -247,7 +247,9 @@ impl Services {
                 Ok(Some(m)) if m.state == "failed" => {
                     return format!("email failed: {}", super::sanitize::clean(&m.last_error));
                 }
-                Ok(Some(m)) if m.attempts > 0 => {
+                // Back in the queue after a failed attempt (a row being
+                // sent right now is waited for like a queued one).
+                Ok(Some(m)) if m.attempts > 0 && m.state == "queued" => {
                     return format!(
                         "email queued, will retry: {}",
                         super::sanitize::clean(&m.last_error)

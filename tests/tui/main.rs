@@ -10,6 +10,7 @@ mod support;
 
 mod faults;
 mod hostile_console;
+mod oncall;
 mod output_bytes;
 mod pty;
 mod snapshots;

@@ -83,16 +83,21 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         None => spans.push(Span::styled("operator …", t.muted)),
     }
     spans.push(sep());
-    spans.push(Span::styled(app.config.backend.as_str(), t.muted));
-    spans.push(sep());
-    spans.push(Span::styled(
-        format!("mail: {}", app.config.transport),
-        t.muted,
-    ));
-    spans.push(sep());
-    if let Some(site) = &app.config.site {
-        spans.push(Span::styled(format!("site: {site}"), t.muted));
+    // Below 100 columns a job's progress and the last message need the
+    // room more than the backend and the transport (`keydesk config` names them).
+    let tight = area.width < 100 && (app.job.is_some() || s.message.is_some());
+    if !tight {
+        spans.push(Span::styled(app.config.backend.as_str(), t.muted));
         spans.push(sep());
+        spans.push(Span::styled(
+            format!("mail: {}", app.config.transport),
+            t.muted,
+        ));
+        spans.push(sep());
+        if let Some(site) = &app.config.site {
+            spans.push(Span::styled(format!("site: {site}"), t.muted));
+            spans.push(sep());
+        }
     }
     match s.outbox {
         Some(o) => {
