@@ -143,10 +143,10 @@ async fn cases(store: &Store) -> Vec<Case> {
     let n = count(store).await as i64;
     // An address that exists, from the middle of the data.
     let some = keydesk::store::entity::contact::Entity::find_by_id(500_000.min(n / 2))
-    .one(store.conn())
-    .await
-    .expect("read a contact")
-    .expect("the contact exists");
+        .one(store.conn())
+        .await
+        .expect("read a contact")
+        .expect("the contact exists");
     let q = |text: &str, kind: KindFilter| SearchQuery {
         text: text.to_owned(),
         kind,
@@ -350,7 +350,9 @@ fn main() {
                         kind: case.query.kind,
                         only: case.query.only.as_deref(),
                     };
-                    index.search_only(&needle, sel, None, 50).expect("supported")
+                    index
+                        .search_only(&needle, sel, None, 50)
+                        .expect("supported")
                 });
             });
         }

@@ -11,6 +11,7 @@ use crate::store::Store;
 mod args;
 mod contacts;
 mod desk_commands;
+mod offers_notes;
 mod ops_commands;
 mod runbook;
 mod services;
@@ -52,8 +53,8 @@ pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
     }
 }
 pub use args::{
-    Cli, Command, CompletionShell, ContactsCommand, EXIT_CODES_HELP, KindArg, OperatorsCommand,
-    OutboxAction, OutboxArgs,
+    Cli, Command, CompletionShell, ContactsCommand, EXIT_CODES_HELP, KindArg, NotesCommand,
+    OffersCommand, OperatorsCommand, OutboxAction, OutboxArgs,
 };
 
 /// `EX_CONFIG` from sysexits.h: a bad setting. A unit's
@@ -284,6 +285,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
             | Command::Sessions { .. }
             | Command::Audit { .. }
             | Command::Contacts(_)
+            | Command::Offers(_)
+            | Command::Notes(_)
             | Command::Operators(_)),
         ) => {
             let store = open_store(&settings).await?;

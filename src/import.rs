@@ -88,6 +88,27 @@ fn parse_subscribed(value: &str) -> Option<bool> {
     }
 }
 
+/// Checks a contact's name: not empty, at most [`MAX_NAME_CHARS`]
+/// characters, no control characters. Returns it trimmed.
+///
+/// # Errors
+/// A sentence saying what is wrong.
+pub fn check_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err("the name contains control characters".into());
+    }
+    Ok(name.to_owned())
+}
+
 /// Checks an email address's syntax; returns the trimmed address.
 ///
 /// # Errors
@@ -176,28 +197,13 @@ pub fn parse(
             continue;
         }
         let field = |at: usize| record.get(at).unwrap_or_default();
-        let name = field(name_at).trim().to_owned();
-        if name.is_empty() {
-            errors.push(RowError {
-                line,
-                reason: "the name is empty".into(),
-            });
-            continue;
-        }
-        if name.chars().count() > MAX_NAME_CHARS {
-            errors.push(RowError {
-                line,
-                reason: format!("the name is longer than {MAX_NAME_CHARS} characters"),
-            });
-            continue;
-        }
-        if name.chars().any(|c| c.is_control()) {
-            errors.push(RowError {
-                line,
-                reason: "the name contains control characters".into(),
-            });
-            continue;
-        }
+        let name = match check_name(field(name_at)) {
+            Ok(name) => name,
+            Err(reason) => {
+                errors.push(RowError { line, reason });
+                continue;
+            }
+        };
         let email = match check_email(field(email_at)) {
             Ok(email) => email,
             Err(reason) => {

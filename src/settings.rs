@@ -322,6 +322,9 @@ pub struct ResetSettings {
     /// Resend cooldown.
     #[serde(with = "humantime_serde")]
     pub resend_cooldown: Duration,
+    /// Lifetime of the set-password link in a welcome email.
+    #[serde(with = "humantime_serde")]
+    pub welcome_ttl: Duration,
 }
 
 /// `[forgot]`
@@ -703,6 +706,14 @@ impl Settings {
                 "must be between 1m and 7d".into(),
             ));
         }
+        if self.reset.welcome_ttl < Duration::from_secs(60)
+            || self.reset.welcome_ttl > Duration::from_secs(30 * 24 * 3600)
+        {
+            return Err(invalid(
+                "reset.welcome_ttl",
+                "must be between 1m and 30d".into(),
+            ));
+        }
         if self.forgot.per_email == 0 {
             return Err(invalid("forgot.per_email", "must be at least 1".into()));
         }
@@ -941,6 +952,7 @@ mod tests {
         );
         assert_eq!(s.mail.file.dir, "/tmp/kd-test-data/mail");
         assert_eq!(s.reset.link_ttl, Duration::from_secs(6 * 3600));
+        assert_eq!(s.reset.welcome_ttl, Duration::from_secs(72 * 3600));
         assert_eq!(s.mail.transport, MailTransport::File);
         assert_eq!(s.password.min_length, 12);
     }

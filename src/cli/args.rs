@@ -27,7 +27,8 @@ Exit codes:
   11  conflict with existing data (e.g. removing the last admin)
   12  the store has pending migrations and database.auto_migrate is false (run `keydesk migrate`)
   13  the store's schema is newer than this keydesk (upgrade keydesk)
-  14  a bulk action (--from, --all-locked) failed for some contacts or lines (the summary lists them)
+  14  invalid input (an email mail cannot reach, a note too long, an edit that changes nothing)
+  15  a bulk action (--from, --all-locked) failed for some contacts or lines (the summary lists them)
   78  a bad setting (the message names the key and where it was set)";
 
 /// keydesk: the Contacts console for support agents.
@@ -78,7 +79,7 @@ pub enum Command {
         #[arg(long, conflicts_with = "from")]
         force: bool,
         /// Send to every customer in FILE (one email a line, `-` for stdin);
-        /// prints done, skipped with reasons, failed; exit 14 if any failed.
+        /// prints done, skipped with reasons, failed; exit 15 if any failed.
         #[arg(long, value_name = "FILE")]
         from: Option<PathBuf>,
     },
@@ -156,9 +157,15 @@ pub enum Command {
     /// Manage who may use keydesk, by OS user name.
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Operators(OperatorsCommand),
-    /// Search and read contacts (viewers and up).
+    /// Search, read and edit contacts (viewers read; admins edit).
     #[command(subcommand, after_help = EXIT_CODES_HELP)]
     Contacts(ContactsCommand),
+    /// List offers, grant one to a contact or revoke it (admins grant and revoke).
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Offers(OffersCommand),
+    /// Notes on a contact (agents and admins add; the author or an admin deletes).
+    #[command(subcommand, after_help = EXIT_CODES_HELP)]
+    Notes(NotesCommand),
     /// Fill an empty store with realistic demo contacts (deterministic for a seed).
     Seed {
         /// How many contacts to create.
@@ -307,13 +314,85 @@ pub enum ContactsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// One contact's profile: offers, account, open reset links, latest mail.
+    /// One contact's profile: offers, account, open reset links, notes, email history.
     Show {
         /// The contact's email (any case).
         email: String,
         /// One JSON object instead of text lines.
         #[arg(long)]
         json: bool,
+    },
+    /// Change a contact's name or email (admins). A customer's open reset
+    /// links are revoked and both addresses are told of a new email.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Edit {
+        /// The contact's current email (any case).
+        email: String,
+        /// The new email (checked, unique without regard to case).
+        #[arg(long = "email", value_name = "NEW")]
+        new_email: Option<String>,
+        /// The new name.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+}
+
+/// `keydesk offers ...`
+#[derive(Debug, Subcommand)]
+pub enum OffersCommand {
+    /// Every offer, with its products and how many contacts hold it.
+    List {
+        /// One JSON array instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Grant an offer to a contact (admins); a new Customer gets a welcome
+    /// email with a link to set a password (valid `reset.welcome_ttl`).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Grant {
+        /// The contact's email (any case).
+        email: String,
+        /// The offer's name, or a part of it that only one offer's name holds.
+        offer: String,
+        /// Send no welcome email.
+        #[arg(long)]
+        no_welcome: bool,
+    },
+    /// Revoke an offer from a contact (admins); with the last one the
+    /// login ends: site sessions and open links too.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Revoke {
+        /// The contact's email (any case).
+        email: String,
+        /// The offer's name, or a part of it that only one held offer's name holds.
+        offer: String,
+    },
+}
+
+/// `keydesk notes ...`
+#[derive(Debug, Subcommand)]
+pub enum NotesCommand {
+    /// Add a note to a contact (agents and admins); `-` reads it from standard input.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Add {
+        /// The contact's email (any case).
+        email: String,
+        /// The note (at most 2000 characters), or `-` for standard input.
+        text: String,
+    },
+    /// A contact's notes, newest first, with id, author and time.
+    List {
+        /// The contact's email (any case).
+        email: String,
+        /// One JSON array instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a note by id (its author or an admin).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Delete {
+        /// The note's id, as `notes list` shows it.
+        id: i64,
     },
 }
 

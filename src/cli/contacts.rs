@@ -1,13 +1,14 @@
-//! `keydesk contacts search` and `keydesk contacts show`: reading
-//! contacts from a shell, through desk (viewers and up), as text for a
-//! person or JSON for a script. Stored text goes through `printable`
+//! `keydesk contacts search`, `contacts show` and `contacts edit`:
+//! reading contacts from a shell, through desk (viewers and up; admins
+//! edit), as text for a person or JSON for a script. Stored text goes through `printable`
 //! before it reaches a terminal; JSON escapes it by itself.
 
 use serde_json::{Value, json};
 
-use super::desk_commands::printable;
+use super::desk_commands::{deliver_now, printable};
 use super::ops_commands::print_json;
 use super::{ContactsCommand, KindArg, out, outln};
+use crate::desk::contact_edit::ContactEdit;
 use crate::desk::{Desk, DeskError, Operator};
 use crate::store::contacts::{KindFilter, Profile, SearchQuery};
 
@@ -72,10 +73,69 @@ pub(super) async fn run(
         }
         ContactsCommand::Show { email, json } => {
             let profile = desk.contact_profile(op, &email).await?;
+            let notes = desk.list_notes(op, &email).await?;
+            let history = desk.email_history(op, &email).await?;
             if json {
-                print_json(&profile_json(&profile));
+                let mut shown = profile_json(&profile);
+                shown["notes"] = json!(notes);
+                shown["email_history"] = json!(history);
+                print_json(&shown);
             } else {
                 print_profile(&profile);
+                for n in &notes {
+                    outln!(
+                        "note {:<8} {} {}: {}",
+                        n.id,
+                        n.created_at.format("%Y-%m-%d %H:%M"),
+                        printable(&n.author),
+                        printable(&n.text.replace('\n', " / "))
+                    );
+                }
+                for m in &history {
+                    outln!(
+                        "email          {} {} to {} {} ({} attempt(s)){}",
+                        m.queued_at.format("%Y-%m-%d %H:%M"),
+                        printable(&m.kind),
+                        printable(&m.recipient),
+                        m.state,
+                        m.attempts,
+                        if m.last_error.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", printable(&m.last_error))
+                        }
+                    );
+                }
+            }
+            Ok(())
+        }
+        ContactsCommand::Edit {
+            email,
+            new_email,
+            name,
+        } => {
+            let edited = desk
+                .edit_contact(
+                    op,
+                    &email,
+                    &ContactEdit {
+                        name,
+                        email: new_email,
+                    },
+                )
+                .await?;
+            outln!(
+                "{} is now {} <{}>",
+                printable(&email),
+                printable(&edited.name),
+                printable(&edited.email)
+            );
+            if edited.notices > 0 {
+                outln!(
+                    "revoked {} open link(s); notices queued to the old and the new address",
+                    edited.links_revoked
+                );
+                outln!("{}", deliver_now(desk, edited.contact_id).await);
             }
             Ok(())
         }
@@ -104,7 +164,9 @@ fn profile_json(p: &Profile) -> Value {
         "customer": p.is_customer(),
         "customer_since": p.customer_since(),
         "subscriber": p.contact.subscribed,
-        "notes": p.contact.notes,
+        // The free-text notes that came with the contact (import, seed);
+        // the notes operators write are the `notes` list.
+        "platform_notes": p.contact.notes,
         "offers": p.offers.iter().map(|o| json!({
             "name": o.name,
             "products": o.products,

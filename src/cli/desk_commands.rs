@@ -141,6 +141,8 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         }
         Command::Operators(command) => operators(&desk, &op, command).await?,
         Command::Contacts(command) => super::contacts::run(&desk, &op, command).await,
+        Command::Offers(command) => super::offers_notes::offers(&desk, &op, command).await,
+        Command::Notes(command) => super::offers_notes::notes(&desk, &op, command).await?,
         // Not customer-access commands (or runbooks, handled above);
         // `cli::run` never sends them here.
         _ => Ok(()),
@@ -178,7 +180,7 @@ async fn reset_password(
 /// queueing mail it makes one bounded delivery pass, so the usual path to
 /// the inbox needs no `keydesk worker`, then says where the email stands.
 /// A failure here loses nothing: the row stays queued for any worker.
-async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
+pub(super) async fn deliver_now(desk: &Desk, contact_id: i64) -> String {
     let settings = desk.settings();
     let pass = match crate::mail::worker::Worker::new(
         desk.store().clone(),

@@ -7,7 +7,7 @@
 //! no contact has are skipped. The rest is one desk bulk job (planned,
 //! stored, walked contact by contact, each audited), with a progress bar
 //! when stderr is a terminal, then a summary: done, skipped with reasons,
-//! failed. Exit 0 only when nothing failed.
+//! failed. Exit 0 only when nothing failed (15 otherwise).
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Read};

@@ -232,6 +232,7 @@ impl Desk {
             DeskError::NotACustomer { .. }
             | DeskError::Cooldown { .. }
             | DeskError::Policy(_)
+            | DeskError::Invalid(_)
             | DeskError::Conflict(_) => "refused",
             _ => return,
         };

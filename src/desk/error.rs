@@ -118,6 +118,10 @@ pub enum DeskError {
     /// already exists, removing the last admin).
     #[error("{0}")]
     Conflict(String),
+    /// Input that cannot be used as given (an email mail cannot reach, a
+    /// note too long, an edit that changes nothing); nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
     /// The database cannot be reached; nothing was changed.
     #[error("the database is unavailable, nothing was changed; try again shortly ({0})")]
     Unavailable(String),
@@ -186,8 +190,10 @@ pub mod exit {
     pub const UNAVAILABLE: i32 = 10;
     /// A conflict with existing data (operator exists, last admin).
     pub const CONFLICT: i32 = 11;
+    /// Input that cannot be used as given (12 and 13 are the command line's).
+    pub const INVALID: i32 = 14;
     /// A bulk action failed for some contacts or input lines.
-    pub const BULK_FAILED: i32 = 14;
+    pub const BULK_FAILED: i32 = 15;
 }
 
 impl DeskError {
@@ -207,6 +213,7 @@ impl DeskError {
             | Self::SessionEnded => exit::SIGN_IN,
             Self::Unavailable(_) => exit::UNAVAILABLE,
             Self::Conflict(_) => exit::CONFLICT,
+            Self::Invalid(_) => exit::INVALID,
             Self::Store(_) | Self::Internal(_) => exit::FAILURE,
         }
     }
@@ -255,6 +262,7 @@ impl DeskError {
             Self::TemporaryExpired => "temporary_expired",
             Self::SessionEnded => "session_ended",
             Self::Conflict(_) => "conflict",
+            Self::Invalid(_) => "invalid",
             Self::Unavailable(_) => "unavailable",
             Self::Store(_) => "store",
             Self::Internal(_) => "internal",

@@ -17,10 +17,14 @@ pub mod audit;
 pub mod browse;
 pub mod bulk;
 pub mod console_sessions;
+pub mod contact_edit;
 mod customer_sessions;
+pub mod email_history;
 pub mod error;
 pub mod filters;
 mod login_limit;
+pub mod notes;
+pub mod offers;
 pub mod operator_keys;
 pub mod operators;
 mod outbox;
@@ -268,6 +272,38 @@ pub(crate) async fn lock_customer(
     email: &str,
 ) -> Result<Customer, DeskError> {
     find_customer(db, email, true).await
+}
+
+/// Locks the contact with this email (any case), customer or not, for the
+/// rest of the transaction.
+pub(crate) async fn lock_contact(
+    db: &impl ConnectionTrait,
+    email: &str,
+) -> Result<contact::Model, DeskError> {
+    contact::Entity::find()
+        .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or_else(|| audit::not_found(email))
+}
+
+/// Marks a contact changed now, so that every console's search index picks
+/// the change up (`contacts.updated_at` drives its refresh).
+pub(crate) async fn touch_contact(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), DeskError> {
+    contact::Entity::update_many()
+        .col_expr(
+            contact::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .filter(contact::Column::Id.eq(contact_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Like [`lock_customer`], by contact id.

@@ -78,6 +78,18 @@ pub enum Action {
     SignOutEverywhere,
     /// Add, change or remove operators.
     ManageOperators,
+    /// Change a contact's name or email.
+    EditContact,
+    /// Give a contact access to an offer.
+    GrantOffer,
+    /// Take an offer away from a contact.
+    RevokeOffer,
+    /// Send a new welcome email to a customer who never set a password.
+    ResendWelcome,
+    /// Write a note on a contact.
+    AddNote,
+    /// Delete a note (one's own; an admin's any).
+    DeleteNote,
 }
 
 impl Action {
@@ -86,11 +98,18 @@ impl Action {
     pub fn needed_role(self) -> Role {
         match self {
             Self::Browse => Role::Viewer,
-            Self::SendResetLink | Self::RevokeResetLinks => Role::Agent,
+            Self::SendResetLink
+            | Self::RevokeResetLinks
+            | Self::ResendWelcome
+            | Self::AddNote
+            | Self::DeleteNote => Role::Agent,
             Self::ChangePassword
             | Self::Unlock
             | Self::SignOutEverywhere
-            | Self::ManageOperators => Role::Admin,
+            | Self::ManageOperators
+            | Self::EditContact
+            | Self::GrantOffer
+            | Self::RevokeOffer => Role::Admin,
         }
     }
 
@@ -105,6 +124,12 @@ impl Action {
             Self::Unlock => "account.unlock",
             Self::SignOutEverywhere => "sessions.sign_out_everywhere",
             Self::ManageOperators => "operators.manage",
+            Self::EditContact => "contact.edit",
+            Self::GrantOffer => "offer.grant",
+            Self::RevokeOffer => "offer.revoke",
+            Self::ResendWelcome => "welcome.resend",
+            Self::AddNote => "note.add",
+            Self::DeleteNote => "note.delete",
         }
     }
 }
@@ -119,6 +144,12 @@ impl std::fmt::Display for Action {
             Self::Unlock => "Unlocking an account",
             Self::SignOutEverywhere => "Signing a customer out everywhere",
             Self::ManageOperators => "Managing operators",
+            Self::EditContact => "Editing a contact",
+            Self::GrantOffer => "Granting an offer",
+            Self::RevokeOffer => "Revoking an offer",
+            Self::ResendWelcome => "Resending a welcome email",
+            Self::AddNote => "Adding a note",
+            Self::DeleteNote => "Deleting a note",
         })
     }
 }

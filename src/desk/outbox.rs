@@ -8,6 +8,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 
 use super::error::DeskError;
 use crate::mail::compose::Composed;
+use crate::mail::queue::kind;
 use crate::store::entity::outbox;
 
 /// What a queued message is; the worker and the console read it.
@@ -17,13 +18,22 @@ pub(crate) enum Kind {
     ResetLink,
     /// "Your password was changed" (never holds a password).
     PasswordChanged,
+    /// The welcome email; like a reset link, the row names its link.
+    Welcome,
+    /// To the old address after an email change.
+    EmailChangedOld,
+    /// To the new address after an email change.
+    EmailChangedNew,
 }
 
 impl Kind {
     fn as_str(self) -> &'static str {
         match self {
-            Self::ResetLink => "reset_link",
-            Self::PasswordChanged => "password_changed",
+            Self::ResetLink => kind::RESET_LINK,
+            Self::PasswordChanged => kind::PASSWORD_CHANGED,
+            Self::Welcome => kind::WELCOME,
+            Self::EmailChangedOld => kind::EMAIL_CHANGED_OLD,
+            Self::EmailChangedNew => kind::EMAIL_CHANGED_NEW,
         }
     }
 }

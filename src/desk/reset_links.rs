@@ -253,9 +253,40 @@ impl Desk {
         requested_by: &str,
         now: DateTime<Utc>,
     ) -> Result<Issued, DeskError> {
+        let (link, revoked_older, url) = self
+            .new_link(db, account, requested_by, self.settings.reset.link_ttl, now)
+            .await?;
+        let composed = self
+            .composer
+            .reset_link(
+                &Self::recipient(&customer.contact),
+                &url,
+                link.expires_at,
+                now,
+            )
+            .map_err(|e| DeskError::Internal(format!("composing the reset mail: {e}")))?;
+        Ok(Issued {
+            link,
+            revoked_older,
+            composed,
+        })
+    }
+
+    /// Revokes the account's open links and writes a new one that works for
+    /// `ttl`: the one-live-link rule every link (reset or welcome) follows.
+    /// Returns the row, how many older links it replaced, and its address
+    /// (a secret: it goes into the mail and nowhere else).
+    pub(crate) async fn new_link(
+        &self,
+        db: &impl ConnectionTrait,
+        account: &account::Model,
+        requested_by: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<(reset_link::Model, u64, String), DeskError> {
         let revoked_older = revoke_open(db, account.id, now, None).await?;
         let minted = tokens::mint()?;
-        let expires_at = now + delta(self.settings.reset.link_ttl);
+        let expires_at = now + delta(ttl);
         let link = reset_link::ActiveModel {
             account_id: Set(account.id),
             token_sha256: Set(minted.sha256),
@@ -269,15 +300,7 @@ impl Desk {
         .insert(db)
         .await?;
         let url = link_for(&self.settings.site.base_url, &minted.raw);
-        let composed = self
-            .composer
-            .reset_link(&Self::recipient(&customer.contact), &url, expires_at, now)
-            .map_err(|e| DeskError::Internal(format!("composing the reset mail: {e}")))?;
-        Ok(Issued {
-            link,
-            revoked_older,
-            composed,
-        })
+        Ok((link, revoked_older, url))
     }
 
     /// Revokes every open reset link of a customer (agents and admins);

@@ -1,5 +1,6 @@
-//! Composing keydesk's two messages, the reset link and the
-//! password-changed notice: minijinja templates (`assets/mail/`, compiled in,
+//! Composing keydesk's messages (the reset link, the password-changed
+//! notice, and in [`notices`] the welcome email and the login-email-changed
+//! notices): minijinja templates (`assets/mail/`, compiled in,
 //! each overridable by a file of the same name in `mail.templates_dir`)
 //! rendered into a multipart/alternative (text + HTML) message built only
 //! with lettre's typed builders.
@@ -21,7 +22,7 @@ use minijinja::{Environment, UndefinedBehavior, Value, context};
 use crate::settings::Settings;
 
 /// The templates, by file name, with their built-in text.
-const TEMPLATES: [(&str, &str); 6] = [
+const TEMPLATES: [(&str, &str); 12] = [
     (
         RESET_SUBJECT,
         include_str!("../../assets/mail/reset_link.subject.txt"),
@@ -42,6 +43,30 @@ const TEMPLATES: [(&str, &str); 6] = [
     (
         CHANGED_HTML,
         include_str!("../../assets/mail/password_changed.html"),
+    ),
+    (
+        notices::WELCOME_SUBJECT,
+        include_str!("../../assets/mail/welcome.subject.txt"),
+    ),
+    (
+        notices::WELCOME_TEXT,
+        include_str!("../../assets/mail/welcome.txt"),
+    ),
+    (
+        notices::WELCOME_HTML,
+        include_str!("../../assets/mail/welcome.html"),
+    ),
+    (
+        notices::EMAIL_CHANGED_SUBJECT,
+        include_str!("../../assets/mail/email_changed.subject.txt"),
+    ),
+    (
+        notices::EMAIL_CHANGED_TEXT,
+        include_str!("../../assets/mail/email_changed.txt"),
+    ),
+    (
+        notices::EMAIL_CHANGED_HTML,
+        include_str!("../../assets/mail/email_changed.html"),
     ),
 ];
 const RESET_SUBJECT: &str = "reset_link.subject.txt";
@@ -346,6 +371,16 @@ impl Composer {
         self.reset_link(&sample, &link, now + chrono::TimeDelta::hours(6), now)?;
         self.password_changed(&sample, now, true)?;
         self.password_changed(&sample, now, false)?;
+        self.welcome(
+            &sample,
+            "Sample Offer",
+            &link,
+            now + chrono::TimeDelta::hours(72),
+            now,
+        )?;
+        for to_new in [true, false] {
+            self.email_changed(&sample, "new.address@example.org", to_new, now)?;
+        }
         Ok(())
     }
 }
@@ -465,7 +500,7 @@ fn display_name(s: &str) -> String {
 }
 
 /// Format characters that change how the text around them is shown.
-fn invisible(c: char) -> bool {
+pub(crate) fn invisible(c: char) -> bool {
     matches!(c,
         '\u{202a}'..='\u{202e}'
         | '\u{2066}'..='\u{2069}'
@@ -525,6 +560,9 @@ fn in_words(delta: chrono::TimeDelta) -> String {
 fn utc_words(at: DateTime<Utc>) -> String {
     at.format("%-d %B %Y at %H:%M UTC").to_string()
 }
+
+mod notices;
+pub use notices::masked_email;
 
 #[cfg(test)]
 mod tests;

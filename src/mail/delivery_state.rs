@@ -129,6 +129,9 @@ pub fn kind_label(kind_value: &str) -> &'static str {
     match kind_value {
         kind::RESET_LINK => "reset email",
         kind::PASSWORD_CHANGED => "password-changed notice",
+        kind::WELCOME => "welcome email",
+        kind::EMAIL_CHANGED_OLD => "email-changed notice (old address)",
+        kind::EMAIL_CHANGED_NEW => "email-changed notice (new address)",
         _ => "email",
     }
 }

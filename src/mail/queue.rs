@@ -40,6 +40,12 @@ pub mod kind {
     pub const RESET_LINK: &str = "reset_link";
     /// A notice that the password was changed.
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// A welcome email carrying a set-password link.
+    pub const WELCOME: &str = "welcome";
+    /// To the old address: the login email was changed.
+    pub const EMAIL_CHANGED_OLD: &str = "email_changed_old";
+    /// To the new address: this is now the login email.
+    pub const EMAIL_CHANGED_NEW: &str = "email_changed_new";
 }
 
 /// What one claim took.

@@ -10,7 +10,12 @@ use crate::support::db::TestDb;
 use crate::support::process::{self, run_with_stdin};
 use crate::support::{db, people};
 
-fn keydesk(db: &TestDb, home: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn keydesk(
+    db: &TestDb,
+    home: &std::path::Path,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Output {
     run_with_stdin(
         process::keydesk(home)
             .args(args)
@@ -22,11 +27,11 @@ fn keydesk(db: &TestDb, home: &std::path::Path, args: &[&str], stdin: Option<&st
     )
 }
 
-fn text(out: &[u8]) -> String {
+pub(crate) fn text(out: &[u8]) -> String {
     String::from_utf8_lossy(out).into_owned()
 }
 
-fn code(out: &Output) -> i32 {
+pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().expect("exited")
 }
 

@@ -18,6 +18,8 @@ mod load_resets;
 mod operator_keys;
 mod outage;
 mod passwords;
+mod profile;
+mod profile_cli;
 mod properties;
 mod reset_links;
 mod roles;

@@ -39,6 +39,14 @@ pub async fn places_holding(store: &Store, secret: &str) -> Vec<String> {
             .expect("scan"),
     );
     scan(
+        "notes",
+        note::Entity::find()
+            .into_json()
+            .all(conn)
+            .await
+            .expect("scan"),
+    );
+    scan(
         "offers",
         offer::Entity::find()
             .into_json()

@@ -46,14 +46,17 @@ async fn locked_through_the_site_found_and_unlocked_at_once(db: db::TestDb) {
     for (name, email) in people {
         site.customer(name, email, Some(PW)).await;
     }
-    site.customer("Otto Open", "otto@example.com", Some(PW)).await;
+    site.customer("Otto Open", "otto@example.com", Some(PW))
+        .await;
     let client = site.client();
     for (_, email) in people {
         for _ in 0..3 {
             client.login(email, "Wrong-Password-123456").await;
         }
     }
-    client.login("otto@example.com", "Wrong-Password-123456").await;
+    client
+        .login("otto@example.com", "Wrong-Password-123456")
+        .await;
     assert_eq!(rows(site.store(), "account.locked").await.len(), 3);
     people::make_operator(site.store(), &people::os_user(), "admin").await;
 
@@ -102,7 +105,10 @@ async fn locked_through_the_site_found_and_unlocked_at_once(db: db::TestDb) {
     c.assert_restored();
     site.stop().await;
 }
-on_every_backend!(lockout_view, locked_through_the_site_found_and_unlocked_at_once);
+on_every_backend!(
+    lockout_view,
+    locked_through_the_site_found_and_unlocked_at_once
+);
 
 /// Subjects the SMTP server got, with how often each.
 fn received(smtp: &SmtpServer, n: usize) -> BTreeMap<String, usize> {
@@ -120,8 +126,12 @@ async fn fifty_resets_each_arrive_once(db: db::TestDb) {
     smtp_env(&mut env, smtp.port);
     crate::support::console::open_desk(&env, &dir.path().join("data")).await;
     for i in 0..50 {
-        people::make_customer(&db.store, &format!("Wave {i:02}"), &format!("wave{i}@example.com"))
-            .await;
+        people::make_customer(
+            &db.store,
+            &format!("Wave {i:02}"),
+            &format!("wave{i}@example.com"),
+        )
+        .await;
     }
     let mut c = Console::start(&env, 80, 24);
     c.wait_for(&["(admin)"]);
@@ -154,8 +164,12 @@ async fn a_cancelled_bulk_sends_nothing_twice_after_a_restart(db: db::TestDb) {
     env.push(("KEYDESK__MAIL__MAX_PER_MINUTE".into(), "100000".into()));
     crate::support::console::open_desk(&env, &dir.path().join("data")).await;
     for i in 0..500 {
-        people::make_customer(&db.store, &format!("Many {i:03}"), &format!("many{i}@example.com"))
-            .await;
+        people::make_customer(
+            &db.store,
+            &format!("Many {i:03}"),
+            &format!("many{i}@example.com"),
+        )
+        .await;
     }
     let mut c = Console::start(&env, 120, 40);
     c.wait_for(&["(admin)"]);
@@ -177,7 +191,11 @@ async fn a_cancelled_bulk_sends_nothing_twice_after_a_restart(db: db::TestDb) {
     let queued = outbox::Entity::find().all(db.store.conn()).await.unwrap();
     let done = queued.len();
     assert!(done >= 20 && done < 500, "cancelled midway: {done}");
-    assert_eq!(rows(&db.store, "reset_link.sent").await.len(), done, "all audited");
+    assert_eq!(
+        rows(&db.store, "reset_link.sent").await.len(),
+        done,
+        "all audited"
+    );
     assert_eq!(rows(&db.store, "bulk.cancelled").await.len(), 1);
     c.send("q");
     c.wait_exit();
@@ -189,15 +207,26 @@ async fn a_cancelled_bulk_sends_nothing_twice_after_a_restart(db: db::TestDb) {
     assert_eq!(got.len(), done);
     assert!(got.values().all(|n| *n == 1), "none twice");
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(smtp.count(), done, "nothing after the restart beyond the queue");
     assert_eq!(
-        outbox::Entity::find().all(db.store.conn()).await.unwrap().len(),
+        smtp.count(),
+        done,
+        "nothing after the restart beyond the queue"
+    );
+    assert_eq!(
+        outbox::Entity::find()
+            .all(db.store.conn())
+            .await
+            .unwrap()
+            .len(),
         done
     );
     c.send("q");
     c.wait_exit();
 }
-on_every_backend!(cancel_and_restart, a_cancelled_bulk_sends_nothing_twice_after_a_restart);
+on_every_backend!(
+    cancel_and_restart,
+    a_cancelled_bulk_sends_nothing_twice_after_a_restart
+);
 
 /// The handled count in the status line's `Reset Password [===  ] 23/500`.
 fn progress(screen: &str) -> Option<u64> {

@@ -30,15 +30,15 @@ fn settings(env: &[(&str, &str)]) -> Settings {
     .unwrap()
 }
 
-fn composer() -> Composer {
+pub(crate) fn composer() -> Composer {
     Composer::new(&settings(&[])).unwrap()
 }
 
-fn now() -> DateTime<Utc> {
+pub(crate) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 3, 12, 30, 0).unwrap()
 }
 
-fn maria() -> Recipient {
+pub(crate) fn maria() -> Recipient {
     Recipient {
         name: "Maria Garcia".into(),
         email: "maria.garcia@example.com".into(),

@@ -7,6 +7,7 @@ pub mod bulk_job;
 pub mod bulk_job_item;
 pub mod contact;
 pub mod grant;
+pub mod note;
 pub mod offer;
 pub mod operator;
 pub mod operator_key;

@@ -5,7 +5,8 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_create_tables;
 mod m20261128_000002_operator_keys;
 mod m20261128_000003_store_keys;
-mod m20261203_000004_bulk_jobs;
+mod m20261203_000004_notes;
+mod m20261203_000005_bulk_jobs;
 
 /// Every migration keydesk knows.
 pub struct Migrator;
@@ -17,7 +18,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_create_tables::Migration),
             Box::new(m20261128_000002_operator_keys::Migration),
             Box::new(m20261128_000003_store_keys::Migration),
-            Box::new(m20261203_000004_bulk_jobs::Migration),
+            Box::new(m20261203_000004_notes::Migration),
+            Box::new(m20261203_000005_bulk_jobs::Migration),
         ]
     }
 }
