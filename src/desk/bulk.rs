@@ -100,6 +100,16 @@ impl BulkAction {
         }
     }
 
+    /// One word, for a status line: `Reset`, `Unlock`, `Sign out`.
+    #[must_use]
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::ResetPassword => "Reset",
+            Self::Unlock => "Unlock",
+            Self::SignOut => "Sign out",
+        }
+    }
+
     /// As the console and the command line title it.
     #[must_use]
     pub fn title(self) -> &'static str {

@@ -586,7 +586,7 @@ pub fn on_done(app: &mut App, result: Result<BulkSummary, TaskError>) -> Vec<Cmd
                 s.failed.len()
             );
             if s.cancelled {
-                text = format!("Cancelled. {text}; {} not reached", s.not_reached);
+                text = format!("Cancelled, {} not reached. {text}", s.not_reached);
             }
             let level = if s.failed.is_empty() {
                 Level::Success

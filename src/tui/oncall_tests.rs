@@ -187,7 +187,7 @@ fn a_bulk_above_the_threshold_needs_the_count_typed_back() {
     assert!(a.job.is_none());
     let (level, text) = a.status.message.clone().unwrap();
     assert_eq!(level, Level::Success);
-    assert!(text.starts_with("Cancelled."), "{text}");
+    assert!(text.starts_with("Cancelled, 12 not reached."), "{text}");
     assert!(
         text.contains("11 done") && text.contains("12 not reached"),
         "{text}"

@@ -19,7 +19,7 @@ pub fn draw(app: &App, frame: &mut Frame, inner: Rect, focused: bool) {
     let marks = !app.selection.is_empty();
     let mut widths = vec![
         Constraint::Fill(3),
-        Constraint::Length(if wide { 16 } else { 9 }),
+        Constraint::Length(if wide { 16 } else { 12 }),
         Constraint::Length(5),
         Constraint::Fill(2),
     ];
