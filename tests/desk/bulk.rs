@@ -156,6 +156,26 @@ on_every_backend!(
     a_bulk_reset_plans_skips_and_audits_each_contact_once
 );
 
+/// Runs a job in a task, its progress (contacts handled) on a watch.
+fn run_in_task(
+    desk: &keydesk::desk::Desk,
+    op: &keydesk::desk::Operator,
+    job: i64,
+) -> (
+    tokio::task::JoinHandle<Result<keydesk::desk::bulk::BulkSummary, keydesk::desk::DeskError>>,
+    tokio::sync::watch::Receiver<u64>,
+) {
+    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    let (desk, op) = (desk.clone(), op.clone());
+    let runner = tokio::spawn(async move {
+        desk.run_bulk(&op, job, move |p| {
+            let _ = tx.send(p.handled());
+        })
+        .await
+    });
+    (runner, rx)
+}
+
 async fn a_cancel_keeps_what_was_done_and_queues_nothing_more(db: TestDb) {
     let (desk, _clock) = db::desk(&db);
     let agent = people::make_operator(&db.store, "agent1", "agent").await;
@@ -165,16 +185,7 @@ async fn a_cancel_keeps_what_was_done_and_queues_nothing_more(db: TestDb) {
         .await
         .unwrap();
     let job = desk.start_bulk(&agent, &plan).await.unwrap();
-    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
-    let runner = {
-        let (desk, agent) = (desk.clone(), agent.clone());
-        tokio::spawn(async move {
-            desk.run_bulk(&agent, job, move |p| {
-                let _ = tx.send(p.handled());
-            })
-            .await
-        })
-    };
+    let (runner, mut rx) = run_in_task(&desk, &agent, job);
     rx.wait_for(|n| *n >= 10).await.unwrap();
     let cancelled = desk.cancel_bulk(&agent, job).await.unwrap();
     let summary = runner.await.unwrap().unwrap();
@@ -220,16 +231,7 @@ async fn a_job_killed_midway_resumes_without_acting_twice(db: TestDb) {
         .await
         .unwrap();
     let job = desk.start_bulk(&agent, &plan).await.unwrap();
-    let (tx, mut rx) = tokio::sync::watch::channel(0u64);
-    let runner = {
-        let (desk, agent) = (desk.clone(), agent.clone());
-        tokio::spawn(async move {
-            desk.run_bulk(&agent, job, move |p| {
-                let _ = tx.send(p.handled());
-            })
-            .await
-        })
-    };
+    let (runner, mut rx) = run_in_task(&desk, &agent, job);
     rx.wait_for(|n| *n >= 8).await.unwrap();
     // The process dies: the task is dropped wherever it is.
     runner.abort();

@@ -18,13 +18,40 @@ use crate::support::site::{PW, TestSite};
 use crate::support::smtp::SmtpServer;
 use crate::support::{db, people};
 
-fn smtp_env(env: &mut Vec<(String, String)>, port: u16) {
+/// A real SMTP server, the console's environment mailing to it (with
+/// `extra` settings), the OS user as admin, and `n` customers named
+/// `{name} 000`... with emails `{name}0@example.com`... (lowercase).
+async fn mailing(
+    db: &db::TestDb,
+    name: &str,
+    n: usize,
+    extra: &[(&str, &str)],
+) -> (SmtpServer, Vec<(String, String)>, tempfile::TempDir) {
+    let smtp = SmtpServer::plain();
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = console_env(&db.url, dir.path());
     env.extend([
         ("KEYDESK__MAIL__TRANSPORT".into(), "smtp".into()),
         ("KEYDESK__MAIL__SMTP__HOST".into(), "127.0.0.1".into()),
-        ("KEYDESK__MAIL__SMTP__PORT".into(), port.to_string()),
+        ("KEYDESK__MAIL__SMTP__PORT".into(), smtp.port.to_string()),
         ("KEYDESK__MAIL__SMTP__TLS".into(), "none".into()),
     ]);
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    crate::support::console::open_desk(&env, &dir.path().join("data")).await;
+    let lower = name.to_lowercase();
+    for i in 0..n {
+        people::make_customer(
+            &db.store,
+            &format!("{name} {i:03}"),
+            &format!("{lower}{i}@example.com"),
+        )
+        .await;
+    }
+    (smtp, env, dir)
 }
 
 async fn rows(store: &keydesk::store::Store, action: &str) -> Vec<audit_event::Model> {
@@ -120,19 +147,7 @@ fn received(smtp: &SmtpServer, n: usize) -> BTreeMap<String, usize> {
 }
 
 async fn fifty_resets_each_arrive_once(db: db::TestDb) {
-    let smtp = SmtpServer::plain();
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = console_env(&db.url, dir.path());
-    smtp_env(&mut env, smtp.port);
-    crate::support::console::open_desk(&env, &dir.path().join("data")).await;
-    for i in 0..50 {
-        people::make_customer(
-            &db.store,
-            &format!("Wave {i:02}"),
-            &format!("wave{i}@example.com"),
-        )
-        .await;
-    }
+    let (smtp, env, _dir) = mailing(&db, "Wave", 50, &[]).await;
     let mut c = Console::start(&env, 80, 24);
     c.wait_for(&["(admin)"]);
     c.send("wave");
@@ -156,21 +171,9 @@ async fn fifty_resets_each_arrive_once(db: db::TestDb) {
 on_every_backend!(fifty_resets, fifty_resets_each_arrive_once);
 
 async fn a_cancelled_bulk_sends_nothing_twice_after_a_restart(db: db::TestDb) {
-    let smtp = SmtpServer::plain();
-    let dir = tempfile::tempdir().unwrap();
-    let mut env = console_env(&db.url, dir.path());
-    smtp_env(&mut env, smtp.port);
     // The drain after the restart is timed by the relay, not the limit.
-    env.push(("KEYDESK__MAIL__MAX_PER_MINUTE".into(), "100000".into()));
-    crate::support::console::open_desk(&env, &dir.path().join("data")).await;
-    for i in 0..500 {
-        people::make_customer(
-            &db.store,
-            &format!("Many {i:03}"),
-            &format!("many{i}@example.com"),
-        )
-        .await;
-    }
+    let limit = [("KEYDESK__MAIL__MAX_PER_MINUTE", "100000")];
+    let (smtp, env, _dir) = mailing(&db, "Many", 500, &limit).await;
     let mut c = Console::start(&env, 120, 40);
     c.wait_for(&["(admin)"]);
     c.send("many");

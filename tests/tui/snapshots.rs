@@ -142,20 +142,25 @@ fn every_size_draws_without_panicking() {
     }
 }
 
-/// The console with the Locked filter on (`f`, Enter on the first line):
-/// three locked rows with their facts.
-fn lockout_view(w: u16, h: u16) -> App {
-    use keydesk::desk::filters::Lockout;
-    let mut app = console(w, h);
-    feed(&mut app, key('f'));
+/// `f`, the offers arrive, Enter on the first line (Locked): the menu open.
+fn locked_on(app: &mut App) {
+    feed(app, key('f'));
     feed(
-        &mut app,
+        app,
         Msg::OffersLoaded(Ok(vec![keydesk::desk::filters::OfferChoice {
             id: 1,
             name: "Rust Mastery".into(),
         }])),
     );
-    feed(&mut app, code(KeyCode::Enter));
+    feed(app, code(KeyCode::Enter));
+}
+
+/// The console with the Locked filter on (`f`, Enter on the first line):
+/// three locked rows with their facts.
+fn lockout_view(w: u16, h: u16) -> App {
+    use keydesk::desk::filters::Lockout;
+    let mut app = console(w, h);
+    locked_on(&mut app);
     feed(&mut app, code(KeyCode::Esc));
     let ids: Vec<i64> = app.list.rows.iter().take(3).map(|r| r.id).collect();
     let generation = app.filters.generation;
@@ -209,15 +214,7 @@ fn on_call_screens() {
     use keydesk::desk::bulk::{BulkAction, BulkPlan, BulkProgress, Skip};
     for (w, h) in [(80, 24), (120, 40)] {
         let mut app = console(w, h);
-        feed(&mut app, key('f'));
-        feed(
-            &mut app,
-            Msg::OffersLoaded(Ok(vec![keydesk::desk::filters::OfferChoice {
-                id: 1,
-                name: "Rust Mastery".into(),
-            }])),
-        );
-        feed(&mut app, code(KeyCode::Enter));
+        locked_on(&mut app);
         snap!(format!("filter_menu_{w}x{h}"), app);
 
         let mut app = lockout_view(w, h);
