@@ -1,14 +1,20 @@
-//! Contact search at a million contacts: the in-memory index (first page
+//! Contact search at a million contacts (or ten): the index (first page
 //! of 50 plus its match count, rows loaded from the store) against the
 //! plain SQL `LIKE` baseline, on SQLite and PostgreSQL, for every kind of
-//! query the console sees, plain and narrowed by a filter's id set.
+//! query the console sees (plain, and narrowed by a filter's id set); and
+//! the index file's full build time, the time
+//! a further process takes to map it, and the memory that process adds.
 //!
 //! Data: 1,000,000 seeded contacts (seed 1), cached between runs in
-//! `target/bench-data/search-1m.db` and in the PostgreSQL database
-//! `keydesk_bench` (`KEYDESK_BENCH_POSTGRES_URL`, default
+//! `target/bench-data/search-1m.db` (`KEYDESK_BENCH_DATA` moves the
+//! folder) and in the PostgreSQL database `keydesk_bench`
+//! (`KEYDESK_BENCH_POSTGRES_URL`, default
 //! `postgres://postgres@127.0.0.1:5432`); each is reused when it already
 //! holds exactly that many contacts. `KEYDESK_BENCH_CONTACTS` changes the
-//! size (another file / database name).
+//! size (another file / database name); the seeding time is printed when
+//! it seeds. The index files go in the same folder. The SQL `LIKE`
+//! baseline runs up to a million contacts (seconds a query beyond);
+//! `KEYDESK_BENCH_SQL=1` or `0` forces it on or off.
 //!
 //! Engines: `index` is `Searcher::search` as the console calls it (ids from
 //! the index, then the page's rows by primary key from the store);
@@ -32,7 +38,7 @@ use keydesk::store::Store;
 use keydesk::store::contacts::{self, KindFilter, MatchCount, SearchQuery};
 use keydesk::store::id_set::IdSet;
 use keydesk::store::search::Searcher;
-use keydesk::store::search_index::Select;
+use keydesk::store::search_index::LiveIndex;
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use tokio::runtime::Runtime;
 
@@ -88,15 +94,25 @@ async fn open_seeded(url: &str, n: u64) -> Store {
     store
 }
 
-async fn sqlite_store(n: u64) -> Store {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+fn data_dir() -> std::path::PathBuf {
+    let dir = std::env::var_os("KEYDESK_BENCH_DATA").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data"),
+        std::path::PathBuf::from,
+    );
     keydesk::files::private_dir_all(&dir).expect("bench data dir");
-    let suffix = if n == 1_000_000 {
+    dir
+}
+
+fn suffix(n: u64) -> String {
+    if n == 1_000_000 {
         "1m".to_owned()
     } else {
         n.to_string()
-    };
-    let path = dir.join(format!("search-{suffix}.db"));
+    }
+}
+
+async fn sqlite_store(n: u64) -> Store {
+    let path = data_dir().join(format!("search-{}.db", suffix(n)));
     open_seeded(&format!("sqlite://{}?mode=rwc", path.display()), n).await
 }
 
@@ -232,6 +248,19 @@ fn within(query: SearchQuery, set: Arc<IdSet>) -> SearchQuery {
     }
 }
 
+/// The index alone, narrowed like `Searcher::search` narrows it.
+fn index_only(index: &LiveIndex, query: &SearchQuery) -> MatchCount {
+    let keep = |id: i64| query.only.as_ref().is_some_and(|set| set.contains(id));
+    let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &query.only {
+        Some(_) => Some(&keep),
+        None => None,
+    };
+    index
+        .search_with(&query.needle(), query.kind, None, 50, keep)
+        .expect("supported")
+        .total
+}
+
 fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
 }
@@ -297,25 +326,38 @@ fn main() {
 
     let mut searchers = Vec::new();
     for (name, store) in &backends {
-        let searcher = Searcher::new(
-            store.clone(),
-            &settings("sqlite::memory:").search,
-            Clock::system(),
-        );
-        let rss_before = rss_bytes();
+        let mut search = settings("sqlite::memory:").search;
+        search.index_file = data_dir()
+            .join(format!("search-{}-{name}.index", suffix(n)))
+            .display()
+            .to_string();
+        // The full build: read every contact, sort, write and map the file.
+        let builder = Searcher::new(store.clone(), &search, Clock::system());
         let began = Instant::now();
-        rt.block_on(searcher.load()).expect("load the index");
-        let took = began.elapsed();
+        rt.block_on(builder.rebuild()).expect("build the index");
+        let built = began.elapsed();
+        let file_bytes = builder.index().expect("index built").base().image_bytes();
+        drop(builder);
+        // A further process: maps the file, catches up with the store.
+        let rss_before = rss_bytes();
+        let searcher = Searcher::new(store.clone(), &search, Clock::system());
+        let began = Instant::now();
+        rt.block_on(searcher.load()).expect("map the index");
+        let mapped = began.elapsed();
         let index = searcher.index().expect("index loaded");
         eprintln!(
-            "{name}: index of {} contacts loaded in {:.2}s; {:.1} MiB held, resident memory grew {:.1} MiB",
+            "{name}: index of {} contacts built in {:.2}s ({:.0} MiB file); a further searcher mapped it in {} ms, holding {:.1} MiB of its own, resident memory grew {:.1} MiB",
             index.len(),
-            took.as_secs_f64(),
+            built.as_secs_f64(),
+            file_bytes as f64 / (1 << 20) as f64,
+            mapped.as_millis(),
             index.memory_bytes() as f64 / (1 << 20) as f64,
             (rss_bytes().saturating_sub(rss_before)) as f64 / (1 << 20) as f64,
         );
         // The build alone, without the database read.
-        let entries: Vec<_> = (0..index.len()).filter_map(|i| index.entry(i)).collect();
+        let entries: Vec<_> = (0..index.len())
+            .filter_map(|i| index.base().entry(i))
+            .collect();
         let began = Instant::now();
         let rebuilt = keydesk::store::search_index::SearchIndex::build(entries).expect("build");
         eprintln!(
@@ -326,6 +368,7 @@ fn main() {
         drop(rebuilt);
         searchers.push((*name, store.clone(), searcher, rt.block_on(cases(store))));
     }
+    let with_sql = std::env::var("KEYDESK_BENCH_SQL").map_or(n <= 1_000_000, |v| v != "0");
 
     let mut criterion = Criterion::default()
         .configure_from_args()
@@ -343,20 +386,14 @@ fn main() {
         let mut group = criterion.benchmark_group(format!("{name}/index-only"));
         group.measurement_time(Duration::from_secs(2));
         for case in cases {
-            let needle = case.query.needle();
             group.bench_function(case.label, |b| {
-                b.iter(|| {
-                    let sel = Select {
-                        kind: case.query.kind,
-                        only: case.query.only.as_deref(),
-                    };
-                    index
-                        .search_only(&needle, sel, None, 50)
-                        .expect("supported")
-                });
+                b.iter(|| index_only(&index, &case.query));
             });
         }
         group.finish();
+        if !with_sql {
+            continue;
+        }
         let mut group = criterion.benchmark_group(format!("{name}/sql-like"));
         group
             .sample_size(10)
@@ -392,17 +429,8 @@ fn main() {
                 runs: index_runs,
             });
             let index = searcher.index().expect("index loaded");
-            let needle = case.query.needle();
-            let (median, p95, total) = time_runs(&rt, index_runs, || {
-                let sel = Select {
-                    kind: case.query.kind,
-                    only: case.query.only.as_deref(),
-                };
-                index
-                    .search_only(&needle, sel, None, 50)
-                    .expect("supported")
-                    .total
-            });
+            let (median, p95, total) =
+                time_runs(&rt, index_runs, || index_only(&index, &case.query));
             rows.push(Row {
                 backend: name,
                 case: case.label,
@@ -412,6 +440,9 @@ fn main() {
                 total,
                 runs: index_runs,
             });
+            if !with_sql {
+                continue;
+            }
             let (median, p95, total) = time_runs(&rt, sql_runs, || {
                 rt.block_on(contacts::search_sql(store.conn(), &case.query))
                     .expect("search")

@@ -405,6 +405,42 @@ pub struct SearchSettings {
     /// How often to pick up other processes' changes.
     #[serde(with = "humantime_serde")]
     pub refresh_interval: Duration,
+    /// The index file every keydesk process on this host maps; empty in
+    /// the file means derived from the store (see [`index_file_for`]),
+    /// empty after resolving means none (each process builds its own).
+    pub index_file: String,
+}
+
+/// Where a store's index file goes by default: beside a SQLite store
+/// (`keydesk.db.search-index`), or in `<data dir>/search/` named after a
+/// server store's host, port and database. `None` for an in-memory store.
+#[must_use]
+pub fn index_file_for(url: &str, data_dir: &Path) -> Option<PathBuf> {
+    if url.starts_with("sqlite:") {
+        if url.contains("mode=memory") {
+            return None;
+        }
+        let path = crate::store::sqlite_path(url)?;
+        let mut name = PathBuf::from(path).into_os_string();
+        name.push(".search-index");
+        return Some(PathBuf::from(name));
+    }
+    let (scheme, rest) = url.split_once("://")?;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, db) = rest.split_once('/').unwrap_or((rest, ""));
+    // Credentials never become part of a file name.
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let clean: String = format!("{scheme}-{host}-{db}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    Some(data_dir.join("search").join(format!("{clean}.index")))
 }
 
 /// `ui.theme`
@@ -589,6 +625,11 @@ impl Settings {
         }
         if self.mail.file.dir.is_empty() {
             self.mail.file.dir = data_dir.join("mail").display().to_string();
+        }
+        if self.search.index_file.is_empty() {
+            self.search.index_file = index_file_for(&self.database.url, data_dir)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
         }
         if !self.mail.smtp.password_file.is_empty() {
             self.mail.smtp.password = Secret::new(read_secret_file(

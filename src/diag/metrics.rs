@@ -44,7 +44,8 @@ pub struct Metrics {
     pub search_seconds: Histogram,
     /// `keydesk_search_index_contacts`: contacts in the loaded index.
     pub search_index_contacts: IntGauge,
-    /// `keydesk_search_index_bytes`: memory the loaded index holds.
+    /// `keydesk_search_index_bytes`: heap memory this process holds for the
+    /// index (a mapped index file's pages are the shared page cache).
     pub search_index_bytes: IntGauge,
 }
 
@@ -172,7 +173,7 @@ impl Metrics {
             ),
             search_index_bytes: int_gauge(
                 "search_index_bytes",
-                "Memory held by the loaded search index, in bytes.",
+                "Heap memory this process holds for the search index, in bytes (a mapped index file is not counted).",
             ),
             registry,
         }

@@ -14,11 +14,14 @@
 //! Contacts get explicit ids from 1 (so grants and accounts can point at
 //! them without a round trip); PostgreSQL's sequence is moved past them.
 //!
-//! Writes go in multi-row `INSERT`s (see [`insert`]), one transaction per
-//! batch, so a million contacts take well under a minute on SQLite. Every
-//! contact's `updated_at` is the time its batch was written, as the search
-//! index's writer contract asks (see `store::search`); `created_at` is
-//! spread over the three years before the seed started.
+//! Writes go in multi-row `INSERT`s (see [`insert`]), all in one
+//! transaction with the secondary indexes dropped for the load and built
+//! once at the end ([`crate::store::bulk`]): the store is seeded whole or
+//! not at all, and ten million contacts write a few times the final store
+//! size rather than dozens. Every contact's `updated_at` is the time its
+//! batch was written, as the search index's writer contract asks (see
+//! `store::search`); `created_at` is spread over the three years before
+//! the seed started.
 
 mod batch;
 mod insert;
@@ -37,14 +40,14 @@ use sea_orm::{
 use crate::clock::Clock;
 use crate::settings::Argon2Settings;
 use crate::store::entity::{contact, offer};
-use crate::store::{Store, StoreError, classify};
+use crate::store::{Store, StoreError, bulk, classify};
 use batch::{Batch, Generator, Plan};
 use people::WordLists;
 
 /// The password every seeded customer with a password has. Demo data only.
 pub const DEMO_PASSWORD: &str = "violet-harbor-lantern-42";
 
-/// Contacts written per transaction.
+/// Contacts generated and written per batch.
 const DEFAULT_BATCH: usize = 10_000;
 
 /// What can go wrong while seeding.
@@ -98,7 +101,7 @@ pub struct SeedOptions {
     pub password: String,
     /// argon2id cost of that hash (match `password.argon2` so logins do not re-hash).
     pub argon2: Argon2Settings,
-    /// Contacts per transaction.
+    /// Contacts per batch.
     pub batch: usize,
 }
 
@@ -152,7 +155,7 @@ pub struct SeedReport {
 ///
 /// # Errors
 /// [`SeedError::NotEmpty`] when contacts exist; a store error otherwise
-/// (batches already committed stay).
+/// (nothing is written then).
 pub async fn seed(
     store: &Store,
     opts: &SeedOptions,
@@ -191,24 +194,29 @@ pub async fn seed(
             }
         }
     });
-    let sqlite = store.backend() == DbBackend::Sqlite;
+    let txn = store.begin_write().await?;
+    if store.backend() == DbBackend::Sqlite {
+        // Building the indexes at the end sorts in the page cache: give it room.
+        txn.execute_unprepared("PRAGMA cache_size = -262144")
+            .await?;
+    }
+    let deferred = bulk::defer_indexes(&txn, &["contacts", "grants", "accounts"]).await?;
     while let Some(mut batch) = rx.recv().await {
-        let txn = store.begin_write().await?;
-        if sqlite {
-            // The email index takes random inserts; a page cache that holds
-            // it saves re-reading pages from the OS on every batch.
-            txn.execute_unprepared("PRAGMA cache_size = -65536").await?;
-        }
         batch.contacts.flush(&txn).await?;
         batch.grants.flush(&txn).await?;
         batch.accounts.flush(&txn).await?;
-        txn.commit().await?;
         report.add(&batch.tally);
         progress(report.contacts);
     }
     producer
         .await
         .map_err(|e| SeedError::WordLists(format!("the generator stopped: {e}")))?;
+    deferred.restore(&txn).await?;
+    if store.backend() == DbBackend::Sqlite {
+        // Back to SQLite's default for whoever uses this connection next.
+        txn.execute_unprepared("PRAGMA cache_size = -2000").await?;
+    }
+    txn.commit().await?;
     if store.backend() == DbBackend::Postgres && report.contacts > 0 {
         // Explicit ids do not move the sequence; the next insert must not collide.
         db.execute_unprepared(

@@ -2,6 +2,7 @@
 //! chosen by `database.url`. It does I/O and holds no rules; `desk` decides.
 
 pub mod backup;
+pub mod bulk;
 pub mod contacts;
 pub mod entity;
 pub mod id_set;

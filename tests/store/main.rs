@@ -8,6 +8,7 @@
 mod support;
 
 mod import;
+mod index_file;
 mod schema;
 mod search;
 mod seed;

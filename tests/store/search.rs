@@ -29,6 +29,7 @@ fn settings(memory_index: bool, refresh_interval: Duration) -> SearchSettings {
     SearchSettings {
         memory_index,
         refresh_interval,
+        index_file: String::new(),
     }
 }
 

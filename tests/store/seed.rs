@@ -30,9 +30,38 @@ fn share(part: u64, whole: u64) -> f64 {
     part as f64 / whole as f64
 }
 
+/// Secondary index names on the seeded tables, from the catalogue.
+async fn index_names(db: &TestDb) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = match db.store.backend() {
+        sea_orm::DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('contacts', 'grants', 'accounts') ORDER BY name"
+        }
+        sea_orm::DbBackend::Postgres => {
+            "SELECT indexname AS name FROM pg_indexes WHERE tablename IN ('contacts', 'grants', 'accounts') ORDER BY indexname"
+        }
+        _ => {
+            "SELECT DISTINCT index_name AS name FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name IN ('contacts', 'grants', 'accounts') ORDER BY index_name"
+        }
+    };
+    let conn = db.store.conn();
+    let rows = conn
+        .query_all_raw(Statement::from_string(conn.get_database_backend(), sql))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "name").unwrap())
+        .collect()
+}
+
 async fn seeding_is_deterministic_realistic_and_consistent(db: TestDb) {
     let opts = options();
     let now = opts.clock.now();
+    let indexes = index_names(&db).await;
+    assert!(
+        indexes.iter().any(|n| n == "ux_contacts_email_lower"),
+        "{indexes:?}"
+    );
     let calls = Mutex::new(Vec::new());
     let report = seed(&db.store, &opts, |n| calls.lock().unwrap().push(n))
         .await
@@ -44,6 +73,8 @@ async fn seeding_is_deterministic_realistic_and_consistent(db: TestDb) {
         "progress after each batch"
     );
     assert_eq!(report.contacts, N);
+    // Dropped for the load, built again after the rows.
+    assert_eq!(index_names(&db).await, indexes);
 
     let conn = db.store.conn();
     let contacts = contact::Entity::find()

@@ -1,10 +1,24 @@
 //! Contact search as the console and the CLI call it: [`Searcher::search`].
 //!
-//! It answers from the in-memory [`SearchIndex`] when one is loaded and
-//! from SQL (`contacts::search_sql`) otherwise, so the first frame never
-//! waits for the index. The page's rows are always read from the store by
+//! It answers from the index ([`LiveIndex`]) when one is loaded and from
+//! SQL (`contacts::search_sql`) otherwise, so the first frame never waits
+//! for the index. The page's rows are always read from the store by
 //! primary key, so what is shown is current even when the index is a few
 //! seconds behind.
+//!
+//! # One index per host
+//!
+//! With `search.index_file` set (by default beside the SQLite store, or in
+//! the data dir for a server store), the index is a file that every
+//! keydesk process on the host maps read-only ([`index_file`]): a console
+//! started on a host where it exists searches within moments, and each
+//! further console adds only its small delta to memory, the file's pages
+//! being the kernel's page cache, shared. The first process that finds no
+//! valid file (or must reload) builds it under a lock; the others wait for
+//! that build and map its result. The file records when the store read it
+//! reflects began (its watermark); a process that maps it then polls the
+//! changes since, like any other poll. Without a file each process builds
+//! its own copy in memory, as before.
 //!
 //! # Keeping the index in step
 //!
@@ -27,10 +41,13 @@
 //! in the count), or when a poll
 //! returns too many changes to patch cheaply, the index is reloaded in
 //! full (at most once per a few load durations) while the old one keeps
-//! answering.
+//! answering. Polled changes go into the delta; once it holds
+//! [`FOLD_AT`] contacts it is folded into a new file (by whichever process
+//! gets the lock first; the others map the result).
 //!
 //! `search.memory_index = false` turns the index off: SQL answers everything.
 
+mod index_file;
 mod load;
 
 use std::collections::HashMap;
@@ -38,17 +55,24 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::contacts::{self, SearchPage, SearchQuery};
-use super::search_index::{IndexEntry, IndexError, SearchIndex, Select, Tuning};
+use super::search_index::{IndexEntry, IndexError, LiveIndex, Tuning};
 use super::{Store, StoreError};
 use crate::clock::{Clock, delta};
 use crate::settings::SearchSettings;
 use chrono::{DateTime, Utc};
+use index_file::{BuildLock, IndexFile, Opened};
 
 /// How far before the previous poll the next one looks.
 pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
 /// Every this many polls also count the contacts (and take the highest
 /// id), to notice deletions and writes that broke the contract.
 pub const DEEP_CHECK_EVERY: u64 = 5;
+/// A delta of this many changed contacts is folded into a new base.
+pub const FOLD_AT: usize = 20_000;
+/// How long a search waits for an index file that exists to be mapped
+/// (checking it takes a fraction of a second even at ten million
+/// contacts), rather than asking SQL, which takes seconds there.
+pub const MAP_WAIT: Duration = Duration::from_secs(2);
 
 /// Why loading or refreshing the index failed (search itself then uses SQL).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +86,14 @@ pub enum SearchError {
     /// The thread building the index stopped (a bug).
     #[error("the search index builder stopped: {0}")]
     Task(String),
+    /// The index file could not be read or written.
+    #[error("search index file {path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 /// Where the in-memory index stands.
@@ -75,8 +107,11 @@ pub enum IndexStatus {
     Ready {
         /// Contacts held.
         contacts: usize,
-        /// Heap bytes held.
+        /// Heap bytes this process holds for it.
         memory_bytes: usize,
+        /// Bytes of the index file mapped (shared by every process on the
+        /// host); 0 when the index is this process's own.
+        mapped_bytes: usize,
     },
     /// The last load failed (the message says why); SQL answers, and the
     /// load is retried every refresh interval.
@@ -86,7 +121,7 @@ pub enum IndexStatus {
 /// What one [`Searcher::refresh`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefreshOutcome {
-    /// The whole index was (re)loaded.
+    /// The whole index was (re)loaded, built or mapped from the file.
     Loaded {
         /// Contacts held.
         contacts: usize,
@@ -125,8 +160,11 @@ struct Shared {
     clock: Clock,
     enabled: bool,
     interval: Duration,
+    file: Option<IndexFile>,
     tuning: RwLock<Option<Tuning>>,
-    index: RwLock<Option<Arc<SearchIndex>>>,
+    index: RwLock<Option<Arc<LiveIndex>>>,
+    /// Turns true once an index is in use.
+    ready: tokio::sync::watch::Sender<bool>,
     status: RwLock<IndexStatus>,
     sync: tokio::sync::Mutex<SyncState>,
 }
@@ -166,10 +204,13 @@ impl Searcher {
                 clock,
                 enabled: settings.memory_index,
                 interval: settings.refresh_interval,
+                file: (!settings.index_file.is_empty())
+                    .then(|| IndexFile::new(settings.index_file.clone().into())),
                 tuning: RwLock::new(None),
                 index: RwLock::new(None),
                 status: RwLock::new(status),
                 sync: tokio::sync::Mutex::new(SyncState::default()),
+                ready: tokio::sync::watch::Sender::new(false),
             }),
             task: None,
         }
@@ -207,7 +248,7 @@ impl Searcher {
         let current = self.index();
         if let Some(index) = current {
             self.shared
-                .swap(Arc::new(SearchIndex::clone(&index).with_tuning(tuning)));
+                .swap(Arc::new(LiveIndex::clone(&index).with_tuning(tuning)));
         }
     }
 
@@ -223,17 +264,33 @@ impl Searcher {
 
     async fn search_timed(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
         let needle = query.needle();
-        if let Some(index) = self.index().filter(|_| SearchIndex::supports(&needle)) {
+        let existing_file = self.shared.enabled
+            && self.index().is_none()
+            && self
+                .shared
+                .file
+                .as_ref()
+                .is_some_and(|f| f.current().ok().flatten().is_some());
+        if existing_file {
+            let mut ready = self.shared.ready.subscribe();
+            let _ = tokio::time::timeout(MAP_WAIT, ready.wait_for(|r| *r)).await;
+        }
+        if let Some(index) = self
+            .index()
+            .filter(|_| super::search_index::SearchIndex::supports(&needle))
+        {
             let kind = query.kind;
             let after = query.after.clone();
             let limit = query.page_size();
             let only = query.only.clone();
             let found = tokio::task::spawn_blocking(move || {
-                let sel = Select {
-                    kind,
-                    only: only.as_deref(),
+                // The console's filters: each record is asked whether its id is in the set.
+                let keep = |id: i64| only.as_ref().is_some_and(|set| set.contains(id));
+                let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &only {
+                    Some(_) => Some(&keep),
+                    None => None,
                 };
-                index.search_only(&needle, sel, after.as_ref(), limit)
+                index.search_with(&needle, kind, after.as_ref(), limit, keep)
             })
             .await;
             // A failed scan task (a bug) falls through to SQL rather than failing the search.
@@ -251,7 +308,7 @@ impl Searcher {
 
     /// The index in use, if loaded.
     #[must_use]
-    pub fn index(&self) -> Option<Arc<SearchIndex>> {
+    pub fn index(&self) -> Option<Arc<LiveIndex>> {
         self.shared
             .index
             .read()
@@ -269,7 +326,9 @@ impl Searcher {
             .clone()
     }
 
-    /// Loads the whole index now, replacing any loaded one.
+    /// Loads the whole index now, replacing any loaded one: maps the
+    /// index file when there is a valid one (and catches up with the
+    /// changes since it was written), builds it otherwise.
     ///
     /// # Errors
     /// When the store fails; the previous index (if any) stays in use.
@@ -278,7 +337,21 @@ impl Searcher {
             return Ok(RefreshOutcome::Off);
         }
         let mut sync = self.shared.sync.lock().await;
-        self.shared.load(&mut sync).await
+        self.shared.open_or_build(&mut sync).await
+    }
+
+    /// Builds the index from the store now, writing the index file when
+    /// there is one (benchmarks and tests; a corrupt file is rebuilt the
+    /// same way).
+    ///
+    /// # Errors
+    /// When the store or the file fails; the previous index stays in use.
+    pub async fn rebuild(&self) -> Result<RefreshOutcome, SearchError> {
+        if !self.shared.enabled {
+            return Ok(RefreshOutcome::Off);
+        }
+        let mut sync = self.shared.sync.lock().await;
+        self.shared.build(&mut sync).await
     }
 
     /// Loads the index if it is not loaded, else picks up changes now
@@ -292,17 +365,23 @@ impl Searcher {
 }
 
 impl Shared {
-    fn swap(&self, index: Arc<SearchIndex>) {
+    fn swap(&self, index: Arc<LiveIndex>) {
         let status = IndexStatus::Ready {
             contacts: index.len(),
             memory_bytes: index.memory_bytes(),
+            mapped_bytes: if index.base().file_id().is_some() {
+                index.base().image_bytes()
+            } else {
+                0
+            },
         };
         crate::diag::metrics::metrics().observe_index(index.len(), index.memory_bytes());
         *self.index.write().unwrap_or_else(PoisonError::into_inner) = Some(index);
         *self.status.write().unwrap_or_else(PoisonError::into_inner) = status;
+        self.ready.send_replace(true);
     }
 
-    fn current(&self) -> Option<Arc<SearchIndex>> {
+    fn current(&self) -> Option<Arc<LiveIndex>> {
         self.index
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -313,13 +392,33 @@ impl Shared {
         *self.tuning.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn file_error(&self, source: std::io::Error) -> SearchError {
+        SearchError::File {
+            path: self
+                .file
+                .as_ref()
+                .map(|f| f.path().display().to_string())
+                .unwrap_or_default(),
+            source,
+        }
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, SearchError> {
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| SearchError::Task(e.to_string()))
+    }
+
     async fn refresh(&self) -> Result<RefreshOutcome, SearchError> {
         if !self.enabled {
             return Ok(RefreshOutcome::Off);
         }
         let mut sync = self.sync.lock().await;
         let Some(index) = self.current() else {
-            return match self.load(&mut sync).await {
+            return match self.open_or_build(&mut sync).await {
                 Ok(outcome) => Ok(outcome),
                 Err(err) => {
                     *self.status.write().unwrap_or_else(PoisonError::into_inner) =
@@ -328,31 +427,156 @@ impl Shared {
                 }
             };
         };
-        self.poll(&mut sync, &index).await
+        // Another process wrote a new file: map it instead.
+        if let Some(file) = &self.file {
+            let now = file.current().ok().flatten();
+            if now.is_some() && now != index.base().file_id() {
+                return self.open_or_build(&mut sync).await;
+            }
+        }
+        self.poll(&mut sync, &index, false).await
     }
 
-    async fn load(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
+    /// Maps the index file if it is valid and catches up with the store
+    /// since it was written; builds it otherwise.
+    async fn open_or_build(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
+        let Some(file) = self.file.clone() else {
+            return self.build(sync).await;
+        };
         let began = Instant::now();
+        let opened = match self.blocking(move || file.open()).await? {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::warn!(error = %self.file_error(e), "cannot read the search index file");
+                Opened::Missing
+            }
+        };
+        match opened {
+            Opened::Ready(index) if index.watermark().is_some() => {
+                self.adopt(sync, *index, began).await
+            }
+            Opened::Ready(_) | Opened::Missing => self.build(sync).await,
+            Opened::Refused(why) => {
+                tracing::warn!(reason = %why, "the search index file is unusable; rebuilding it");
+                self.build(sync).await
+            }
+        }
+    }
+
+    /// Starts using a mapped index file and polls the changes since it
+    /// was written, checking the count against the store.
+    async fn adopt(
+        &self,
+        sync: &mut SyncState,
+        index: super::search_index::SearchIndex,
+        began: Instant,
+    ) -> Result<RefreshOutcome, SearchError> {
+        let index = match self.tuning() {
+            Some(t) => index.with_tuning(t),
+            None => index,
+        };
+        let live = Arc::new(LiveIndex::new(index));
+        sync.polled_at = live.base().watermark();
+        sync.recent.clear();
+        self.swap(Arc::clone(&live));
+        // Boxed: a poll may rebuild, and a rebuild may adopt another file.
+        let outcome = Box::pin(self.poll(sync, &live, true)).await?;
+        if let RefreshOutcome::Loaded { .. } = outcome {
+            return Ok(outcome);
+        }
+        let contacts = self.current().map_or(0, |i| i.len());
+        tracing::info!(
+            contacts,
+            took_ms = began.elapsed().as_millis(),
+            "search index file mapped"
+        );
+        Ok(RefreshOutcome::Loaded {
+            contacts,
+            took: began.elapsed(),
+        })
+    }
+
+    /// Takes the build lock of the index file, waiting for another
+    /// builder; `Err` with the outcome when that builder's file was
+    /// adopted instead. No lock (build in memory) when there is no file or
+    /// it cannot be locked: search must not depend on the file's folder.
+    async fn lock_for_build(
+        &self,
+        sync: &mut SyncState,
+        began: Instant,
+    ) -> Result<Result<Option<BuildLock>, RefreshOutcome>, SearchError> {
+        let Some(file) = self.file.clone() else {
+            return Ok(Ok(None));
+        };
+        let before = file.current().ok().flatten();
+        let waiting = file.clone();
+        let lock = match self.blocking(move || waiting.lock()).await? {
+            Ok(lock) => lock,
+            Err(e) => {
+                tracing::warn!(error = %self.file_error(e), "cannot lock the search index file; this process keeps its own index");
+                return Ok(Ok(None));
+            }
+        };
+        let now = file.current().ok().flatten();
+        let mine = self.current().and_then(|i| i.base().file_id());
+        if now.is_none() || now == before || now == mine {
+            return Ok(Ok(Some(lock)));
+        }
+        // Somebody built it while this process waited: use theirs.
+        drop(lock);
+        let reopened = file.clone();
+        if let Ok(Opened::Ready(index)) = self.blocking(move || reopened.open()).await?
+            && index.watermark().is_some()
+        {
+            return Ok(Err(self.adopt(sync, *index, began).await?));
+        }
+        Ok(Ok(self.blocking(move || file.lock()).await?.ok()))
+    }
+
+    /// Builds the index from the store: into the index file when there is
+    /// one (under its lock; if another process built it meanwhile, that
+    /// one is used), else in memory.
+    async fn build(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
+        let began = Instant::now();
+        let lock = match self.lock_for_build(sync, began).await? {
+            Ok(lock) => lock,
+            Err(adopted) => return Ok(adopted),
+        };
         let polled_at = self.clock.now();
         let builder = load::load_all(self.store.conn()).await?;
         let tuning = self.tuning();
-        let index = tokio::task::spawn_blocking(move || {
-            builder.finish().map(|index| match tuning {
-                Some(t) => index.with_tuning(t),
-                None => index,
+        let file = self.file.clone();
+        let index = self
+            .blocking(move || -> Result<_, SearchError> {
+                let built = builder.finish_at(Some(polled_at))?;
+                let index = match (&file, &lock) {
+                    (Some(file), Some(lock)) => match file.write(lock, &built) {
+                        Ok(Opened::Ready(mapped)) => *mapped,
+                        Ok(_) => built,
+                        Err(source) => {
+                            // Searching goes on from this process's own copy.
+                            tracing::warn!(file = %file.path().display(), error = %source, "cannot write the search index file");
+                            built
+                        }
+                    },
+                    _ => built,
+                };
+                drop(lock);
+                Ok(match tuning {
+                    Some(t) => index.with_tuning(t),
+                    None => index,
+                })
             })
-        })
-        .await
-        .map_err(|e| SearchError::Task(e.to_string()))??;
+            .await??;
         let contacts = index.len();
         let took = began.elapsed();
         tracing::info!(
             contacts,
-            memory_mib = index.memory_bytes() / (1 << 20),
+            file_mib = index.image_bytes() / (1 << 20),
             took_ms = took.as_millis(),
-            "search index loaded"
+            "search index built"
         );
-        self.swap(Arc::new(index));
+        self.swap(Arc::new(LiveIndex::new(index)));
         sync.polled_at = Some(polled_at);
         sync.recent.clear();
         sync.last_load = Some((Instant::now(), took));
@@ -370,15 +594,16 @@ impl Shared {
     async fn poll(
         &self,
         sync: &mut SyncState,
-        index: &Arc<SearchIndex>,
+        index: &Arc<LiveIndex>,
+        deep: bool,
     ) -> Result<RefreshOutcome, SearchError> {
         if sync.reload_due && self.reload_allowed(sync) {
-            return self.load(sync).await;
+            return self.build(sync).await;
         }
         let started = self.clock.now();
         let since = sync.polled_at.map(|at| at - delta(CHANGE_MARGIN));
         sync.polls += 1;
-        let deep = sync.polls.is_multiple_of(DEEP_CHECK_EVERY);
+        let deep = deep || sync.polls.is_multiple_of(DEEP_CHECK_EVERY);
         let cap = (index.len() / 5).max(20_000);
         let snapshot = load::read_changes(&self.store, since, cap, deep).await?;
         let Some(rows) = snapshot.rows else {
@@ -400,9 +625,9 @@ impl Shared {
         if !changes.is_empty() {
             let base = Arc::clone(index);
             let written = changes.len();
-            let patched = tokio::task::spawn_blocking(move || base.apply(changes, &[]))
-                .await
-                .map_err(|e| SearchError::Task(e.to_string()))??;
+            let patched = self
+                .blocking(move || base.with_changes(changes, &[]))
+                .await??;
             if let Some(patched) = patched {
                 changed = written;
                 current = Arc::new(patched);
@@ -427,6 +652,9 @@ impl Shared {
             );
             return self.reload_or_defer(sync).await;
         }
+        if current.changed() >= FOLD_AT {
+            self.fold(&current, started).await?;
+        }
         Ok(if changed == 0 {
             RefreshOutcome::Unchanged
         } else {
@@ -434,9 +662,56 @@ impl Shared {
         })
     }
 
+    /// Folds the delta into a new base: a new index file when this process
+    /// gets the lock (another one folding already will do instead).
+    async fn fold(
+        &self,
+        live: &Arc<LiveIndex>,
+        polled_at: DateTime<Utc>,
+    ) -> Result<(), SearchError> {
+        let live = Arc::clone(live);
+        let file = self.file.clone();
+        let folded = self
+            .blocking(move || -> Result<Option<LiveIndex>, SearchError> {
+                let lock = match &file {
+                    Some(file) => match file.try_lock() {
+                        Ok(Some(lock)) => Some(lock),
+                        Ok(None) => return Ok(None),
+                        Err(source) => {
+                            return Err(SearchError::File {
+                                path: file.path().display().to_string(),
+                                source,
+                            });
+                        }
+                    },
+                    None => None,
+                };
+                let tuning = live.base().tuning();
+                let mut index = live.fold(Some(polled_at))?;
+                if let (Some(file), Some(lock)) = (&file, &lock) {
+                    match file.write(lock, &index) {
+                        Ok(Opened::Ready(mapped)) => index = *mapped,
+                        Ok(_) => {}
+                        Err(source) => {
+                            return Err(SearchError::File {
+                                path: file.path().display().to_string(),
+                                source,
+                            });
+                        }
+                    }
+                }
+                Ok(Some(LiveIndex::new(index.with_tuning(tuning))))
+            })
+            .await??;
+        if let Some(folded) = folded {
+            self.swap(Arc::new(folded));
+        }
+        Ok(())
+    }
+
     async fn reload_or_defer(&self, sync: &mut SyncState) -> Result<RefreshOutcome, SearchError> {
         if self.reload_allowed(sync) {
-            self.load(sync).await
+            self.build(sync).await
         } else {
             sync.reload_due = true;
             Ok(RefreshOutcome::Deferred)

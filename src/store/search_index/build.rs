@@ -3,7 +3,89 @@
 
 use std::collections::HashMap;
 
-use super::{FIELD_SEP, IndexEntry, IndexError, RECORD_END, SearchIndex, Tuning, flags_byte};
+use chrono::{DateTime, Utc};
+
+use super::image::{Bytes, Header, Sections};
+use super::{
+    ByteRanks, FIELD_SEP, IndexEntry, IndexError, KindFilter, RECORD_END, SearchIndex, Tuning,
+    admits, filter, flags_byte, kind_slot,
+};
+
+/// Records in sort order, before the derived sections (ranks, filter)
+/// are computed and the image is assembled.
+pub(super) struct Parts {
+    buf: Vec<u8>,
+    /// Start of each record, plus one past the last once finished.
+    offsets: Vec<u32>,
+    ids: Vec<i64>,
+    totals: [u64; 4],
+    tuning: Tuning,
+}
+
+impl Parts {
+    pub(super) fn with_capacity(records: usize, bytes: usize) -> Self {
+        Self {
+            buf: Vec::with_capacity(bytes),
+            offsets: Vec::with_capacity(records + 1),
+            ids: Vec::with_capacity(records),
+            totals: [0; 4],
+            tuning: Tuning::default(),
+        }
+    }
+
+    /// Appends a record; records come in `(name_lower, id)` order.
+    fn push(&mut self, id: i64, record: &[u8]) {
+        // Lengths were checked against u32 before pushing.
+        self.offsets
+            .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
+        self.buf.extend_from_slice(record);
+        self.ids.push(id);
+        let flags = record[record.len() - 2];
+        for kind in [
+            KindFilter::All,
+            KindFilter::Customers,
+            KindFilter::Subscribers,
+            KindFilter::Neither,
+        ] {
+            if admits(kind, flags) {
+                self.totals[kind_slot(kind)] += 1;
+            }
+        }
+    }
+
+    /// Computes the byte ranks and the block filter and assembles the
+    /// image; `watermark` is when the store read it reflects began.
+    pub(super) fn finish(
+        mut self,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<SearchIndex, IndexError> {
+        let size = self.buf.len();
+        let end = u32::try_from(size).map_err(|_| IndexError::TooLarge(size))?;
+        self.offsets.push(end);
+        let ranks = ByteRanks::of(&self.buf);
+        let (blocks, bits) = filter::build(&self.buf, &self.offsets);
+        let sections = Sections {
+            header: Header {
+                records: self.ids.len(),
+                watermark: watermark.map_or(i64::MIN, |w| w.timestamp_micros()),
+                max_id: self.ids.iter().copied().max(),
+                totals: self.totals,
+                blocks,
+                text_len: size,
+            },
+            ranks: &ranks.0,
+            ids: &self.ids,
+            offsets: &self.offsets,
+            bits: &bits,
+            text: &self.buf,
+        };
+        let (words, _) = sections.assemble()?;
+        let tuning = self.tuning;
+        drop(self);
+        drop(bits);
+        Ok(SearchIndex::from_bytes(Bytes::Owned(words), tuning)?)
+    }
+}
 
 /// Where one pushed record sits in the builder's unsorted buffer.
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +166,19 @@ impl IndexBuilder {
     ///
     /// # Errors
     /// [`IndexError::TooLarge`] past 4 GiB of text.
-    pub fn finish(mut self) -> Result<SearchIndex, IndexError> {
+    pub fn finish(self) -> Result<SearchIndex, IndexError> {
+        self.finish_at(None)
+    }
+
+    /// [`IndexBuilder::finish`], recording that the contacts were read
+    /// from a load that began at `watermark`.
+    ///
+    /// # Errors
+    /// [`IndexError::TooLarge`] past 4 GiB of text.
+    pub fn finish_at(
+        mut self,
+        watermark: Option<DateTime<Utc>>,
+    ) -> Result<SearchIndex, IndexError> {
         // Keep the last push of each id. Loading pushes in id order, so
         // this sort finds one run and costs a single pass.
         let mut order: Vec<usize> = (0..self.pending.len()).collect();
@@ -107,12 +201,13 @@ impl IndexBuilder {
         if u32::try_from(size).is_err() {
             return Err(IndexError::TooLarge(size));
         }
-        let mut index = SearchIndex::with_capacity(kept.len(), size, Tuning::default());
+        let mut parts = Parts::with_capacity(kept.len(), size);
         for p in &kept {
-            index.push(p.id, &raw[p.start..p.start + p.len]);
+            parts.push(p.id, &raw[p.start..p.start + p.len]);
         }
-        index.finish();
-        Ok(index)
+        drop(kept);
+        self.raw = Vec::new();
+        parts.finish(watermark)
     }
 }
 
@@ -139,14 +234,29 @@ impl SearchIndex {
 
     /// A new index with `changes` written over this one (an entry per
     /// contact added or changed) and `removed` ids dropped. `None` when
-    /// nothing would differ, so the caller keeps the current index.
+    /// nothing would differ, so the caller keeps the current index. The
+    /// new index keeps this one's watermark and tuning.
     ///
     /// # Errors
     /// [`IndexError::TooLarge`] past 4 GiB of text.
     pub fn apply(
         &self,
+        changes: Vec<IndexEntry>,
+        removed: &[i64],
+    ) -> Result<Option<Self>, IndexError> {
+        self.apply_at(changes, removed, self.watermark())
+    }
+
+    /// [`SearchIndex::apply`] with a new watermark: the changes cover the
+    /// store up to a poll that began at `watermark`.
+    ///
+    /// # Errors
+    /// [`IndexError::TooLarge`] past 4 GiB of text.
+    pub fn apply_at(
+        &self,
         mut changes: Vec<IndexEntry>,
         removed: &[i64],
+        watermark: Option<DateTime<Utc>>,
     ) -> Result<Option<Self>, IndexError> {
         for entry in &mut changes {
             entry.sanitise();
@@ -178,7 +288,7 @@ impl SearchIndex {
         let mut drop_old = vec![false; self.len()];
         let mut present_changed = 0usize;
         let mut differs = false;
-        for (i, id) in self.ids.iter().enumerate() {
+        for (i, id) in self.ids().iter().enumerate() {
             if *id < min || *id > max {
                 continue;
             }
@@ -195,18 +305,20 @@ impl SearchIndex {
         }
         sort_entries(&mut changes);
 
-        let size = self.buf.len() + changes.iter().map(|e| e.record().len()).sum::<usize>();
+        let size = self.buf().len() + changes.iter().map(|e| e.record().len()).sum::<usize>();
         if u32::try_from(size).is_err() {
             return Err(IndexError::TooLarge(size));
         }
-        let mut next = Self::with_capacity(self.len() + changes.len(), size, self.tuning);
+        let mut next = Parts::with_capacity(self.len() + changes.len(), size);
+        next.tuning = self.tuning;
+        let ids = self.ids();
         let mut new_iter = changes.iter().peekable();
         for (i, dropped) in drop_old.iter().enumerate() {
             if *dropped {
                 continue;
             }
             let name = self.name(i);
-            let id = self.ids[i];
+            let id = ids[i];
             while let Some(entry) = new_iter.peek() {
                 let before = entry
                     .name_lower
@@ -225,8 +337,7 @@ impl SearchIndex {
         for entry in new_iter {
             next.push(entry.id, &entry.record());
         }
-        next.finish();
-        Ok(Some(next))
+        next.finish(watermark).map(Some)
     }
 }
 

@@ -9,10 +9,8 @@
 //! of its trigrams' buckets, so ANDing those rows gives the candidate
 //! blocks. There are no false negatives; false positives only cost a scan.
 //!
-//! At a million contacts the filter is 16 MiB (4096 buckets x 31,250
+//! The filter is a section of the index image. At a million contacts it is 16 MiB (4096 buckets x 31,250
 //! blocks, one bit each) and takes about a tenth of a second to build.
-
-use super::SearchIndex;
 
 /// Records per block.
 pub(super) const BLOCK_RECORDS: usize = 32;
@@ -26,80 +24,58 @@ fn bucket(a: u8, b: u8, c: u8) -> usize {
     (trigram.wrapping_mul(0x9E37_79B1) >> BUCKET_SHIFT) as usize
 }
 
-/// The filter: bucket-major rows of block bits.
-#[derive(Debug, Clone, Default)]
-pub(super) struct BlockFilter {
-    blocks: usize,
-    /// `u64` words per bucket row.
-    words: usize,
-    bits: Vec<u64>,
+/// Builds the filter over records sorted into `text` at `offsets`:
+/// bucket-major rows of `ceil(blocks / 64)` words each.
+pub(super) fn build(text: &[u8], offsets: &[u32]) -> (usize, Vec<u64>) {
+    let n = offsets.len().saturating_sub(1);
+    let blocks = n.div_ceil(BLOCK_RECORDS);
+    let words = blocks.div_ceil(64);
+    let mut bits = vec![0u64; words * BUCKETS];
+    let mut seen = [0u64; BUCKETS / 64];
+    for block in 0..blocks {
+        let from = offsets[block * BLOCK_RECORDS] as usize;
+        let to = offsets[((block + 1) * BLOCK_RECORDS).min(n)] as usize;
+        seen.fill(0);
+        for w in text[from..to].windows(3) {
+            let b = bucket(w[0], w[1], w[2]);
+            seen[b / 64] |= 1 << (b % 64);
+        }
+        // Blocks go in order, so one word per bucket row is written for
+        // 64 blocks in a row: the writes stay within a cache-sized set.
+        let (word, bit) = (block / 64, 1u64 << (block % 64));
+        for (i, &mask) in seen.iter().enumerate() {
+            let mut mask = mask;
+            while mask != 0 {
+                let b = i * 64 + mask.trailing_zeros() as usize;
+                bits[b * words + word] |= bit;
+                mask &= mask - 1;
+            }
+        }
+    }
+    (blocks, bits)
 }
 
-impl BlockFilter {
-    /// Builds the filter for an index's buffer.
-    pub(super) fn of(index: &SearchIndex) -> Self {
-        let n = index.len();
-        let blocks = n.div_ceil(BLOCK_RECORDS);
-        let words = blocks.div_ceil(64);
-        let mut bits = vec![0u64; words * BUCKETS];
-        let mut seen = [0u64; BUCKETS / 64];
-        for block in 0..blocks {
-            let bytes = index.block_bytes(block);
-            seen.fill(0);
-            for w in bytes.windows(3) {
-                let b = bucket(w[0], w[1], w[2]);
-                seen[b / 64] |= 1 << (b % 64);
-            }
-            // Blocks go in order, so one word per bucket row is written for
-            // 64 blocks in a row: the writes stay within a cache-sized set.
-            let (word, bit) = (block / 64, 1u64 << (block % 64));
-            for (i, &mask) in seen.iter().enumerate() {
-                let mut mask = mask;
-                while mask != 0 {
-                    let b = i * 64 + mask.trailing_zeros() as usize;
-                    bits[b * words + word] |= bit;
-                    mask &= mask - 1;
-                }
-            }
-        }
-        Self {
-            blocks,
-            words,
-            bits,
+/// The blocks that may hold `needle`, as a bitmap (bit `k` = block `k`);
+/// `None` when the needle is too short to filter.
+pub(super) fn candidates(bits: &[u64], blocks: usize, needle: &[u8]) -> Option<Vec<u64>> {
+    if needle.len() < 3 || blocks == 0 {
+        return None;
+    }
+    let words = blocks.div_ceil(64);
+    let mut buckets: Vec<usize> = needle
+        .windows(3)
+        .map(|w| bucket(w[0], w[1], w[2]))
+        .collect();
+    buckets.sort_unstable();
+    buckets.dedup();
+    let mut out = bits[buckets[0] * words..(buckets[0] + 1) * words].to_vec();
+    for &b in &buckets[1..] {
+        let row = &bits[b * words..(b + 1) * words];
+        for (o, r) in out.iter_mut().zip(row) {
+            *o &= r;
         }
     }
-
-    /// Heap bytes held.
-    pub(super) fn memory_bytes(&self) -> usize {
-        self.bits.capacity() * std::mem::size_of::<u64>()
-    }
-
-    /// The blocks that may hold `needle`, as a bitmap (bit `k` = block
-    /// `k`); `None` when the needle is too short to filter.
-    pub(super) fn candidates(&self, needle: &[u8]) -> Option<Vec<u64>> {
-        if needle.len() < 3 || self.blocks == 0 {
-            return None;
-        }
-        let mut buckets: Vec<usize> = needle
-            .windows(3)
-            .map(|w| bucket(w[0], w[1], w[2]))
-            .collect();
-        buckets.sort_unstable();
-        buckets.dedup();
-        let mut out = self.bits[buckets[0] * self.words..(buckets[0] + 1) * self.words].to_vec();
-        for &b in &buckets[1..] {
-            let row = &self.bits[b * self.words..(b + 1) * self.words];
-            for (o, r) in out.iter_mut().zip(row) {
-                *o &= r;
-            }
-        }
-        Some(out)
-    }
-
-    /// Blocks in the filter.
-    pub(super) fn blocks(&self) -> usize {
-        self.blocks
-    }
+    Some(out)
 }
 
 /// The set bits of a bitmap, in order, merged into runs of consecutive

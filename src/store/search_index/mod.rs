@@ -28,20 +28,28 @@
 //! becomes [`MatchCount::Estimate`] projected from the sample (three
 //! significant digits), and the scan stops once the page is full.
 //!
-//! The index is immutable; a change makes a new one ([`SearchIndex::apply`])
-//! which the owner swaps in behind an `Arc`.
+//! All of it (records, ids, offsets, the block filter) is one byte image
+//! ([`image`]) that is the same in memory and in the index file, so the
+//! searcher can map a file another process wrote instead of building its
+//! own copy. The index is immutable; changes since it was built sit in a
+//! small [`LiveIndex`] delta beside it, and folding them in makes a new one
+//! ([`SearchIndex::apply`]).
 
 mod build;
 mod filter;
+mod image;
+mod live;
 
 use memchr::arch::all::packedpair::HeuristicFrequencyRank;
 use memchr::memmem::{Finder, FinderBuilder};
 
 pub use build::IndexBuilder;
-use filter::{BLOCK_RECORDS, BlockFilter};
+use filter::BLOCK_RECORDS;
+pub use image::ImageError;
+use image::{Bytes, Header, Layout, words};
+pub use live::{LiveIndex, RowFilter};
 
 use super::contacts::{Cursor, KindFilter, MatchCount};
-use super::id_set::IdSet;
 
 const FIELD_SEP: u8 = 0x1f;
 const RECORD_END: u8 = b'\n';
@@ -107,31 +115,6 @@ fn admits(kind: KindFilter, flags: u8) -> bool {
     kind.admits(flags & FLAG_CUSTOMER != 0, flags & FLAG_SUBSCRIBER != 0)
 }
 
-/// What a search admits besides its text: a kind, and maybe only the ids
-/// of a set (the console's filters).
-#[derive(Debug, Clone, Copy)]
-pub struct Select<'a> {
-    /// The kind filter.
-    pub kind: KindFilter,
-    /// Only these contacts, when set.
-    pub only: Option<&'a IdSet>,
-}
-
-impl Select<'_> {
-    fn admits(&self, id: i64, flags: u8) -> bool {
-        admits(self.kind, flags) && self.only.is_none_or(|set| set.contains(id))
-    }
-
-    /// For a match found at byte `pos` of the buffer: the record's id is
-    /// looked up only when a set asks for it.
-    fn admits_at(&self, index: &SearchIndex, pos: usize, flags: u8) -> bool {
-        admits(self.kind, flags)
-            && self
-                .only
-                .is_none_or(|set| set.contains(index.ids[index.record_at(pos)]))
-    }
-}
-
 fn kind_slot(kind: KindFilter) -> usize {
     match kind {
         KindFilter::All => 0,
@@ -147,6 +130,9 @@ pub enum IndexError {
     /// Offsets are 32-bit to keep the index small.
     #[error("the search index would exceed 4 GiB ({0} bytes); use SQL search")]
     TooLarge(usize),
+    /// An index image (a file) was refused.
+    #[error("the search index file is unusable: {0}")]
+    Image(#[from] ImageError),
 }
 
 /// Knobs for the count, exposed so tests and benchmarks can move them.
@@ -193,20 +179,16 @@ pub struct IndexHits {
     pub next: Option<Cursor>,
 }
 
-/// The index itself; immutable once built.
+/// The index itself; immutable once built. Cheap to clone: clones share
+/// the image.
 #[derive(Debug, Clone)]
 pub struct SearchIndex {
-    buf: Vec<u8>,
-    /// Start of each record, plus one past the last.
-    offsets: Vec<u32>,
-    ids: Vec<i64>,
-    /// Contacts per kind filter, in [`kind_slot`] order.
-    totals: [u64; 4],
+    bytes: std::sync::Arc<Bytes>,
+    header: Header,
+    layout: Layout,
     tuning: Tuning,
-    /// How common each byte is in this buffer, for memmem's prefilter.
+    /// How common each byte is in the text, for memmem's prefilter.
     ranks: ByteRanks,
-    /// Which blocks of records may hold a given needle.
-    filter: BlockFilter,
 }
 
 /// Byte frequencies of the buffer itself, ranked 0 (absent or rarest) to
@@ -262,19 +244,63 @@ impl HeuristicFrequencyRank for &ByteRanks {
 
 impl Default for SearchIndex {
     fn default() -> Self {
-        Self {
-            buf: Vec::new(),
-            offsets: vec![0],
-            ids: Vec::new(),
-            totals: [0; 4],
-            tuning: Tuning::default(),
-            ranks: ByteRanks::default(),
-            filter: BlockFilter::default(),
-        }
+        // An empty index is a few hundred bytes and cannot be too large.
+        build::Parts::with_capacity(0, 0)
+            .finish(None)
+            .unwrap_or_else(|_| unreachable!("an empty index always fits"))
     }
 }
 
 impl SearchIndex {
+    /// An index over an image, after checking it (see [`image`]).
+    fn from_bytes(bytes: Bytes, tuning: Tuning) -> Result<Self, ImageError> {
+        let (header, layout) = image::check(bytes.get())?;
+        let mut ranks = [0u8; 256];
+        ranks.copy_from_slice(&bytes.get()[layout.ranks.clone()]);
+        Ok(Self {
+            bytes: std::sync::Arc::new(bytes),
+            header,
+            layout,
+            tuning,
+            ranks: ByteRanks(ranks),
+        })
+    }
+
+    /// Maps an index file read-only and checks it: its length, its
+    /// checksum, its layout. A file that fails any check is refused.
+    ///
+    /// # Errors
+    /// [`IndexError::Image`] for a file that is not a whole, valid index
+    /// (the caller rebuilds it); the I/O error when it cannot be mapped.
+    pub fn open(path: &std::path::Path) -> Result<Result<Self, IndexError>, std::io::Error> {
+        let map = mapped_file::MappedFile::open(path)?;
+        Ok(Self::from_bytes(Bytes::Mapped(map), Tuning::default()).map_err(IndexError::from))
+    }
+
+    /// The image's bytes: what an index file holds.
+    #[must_use]
+    pub fn image(&self) -> &[u8] {
+        self.bytes.get()
+    }
+
+    /// Which file this index was mapped from, if it was.
+    #[must_use]
+    pub fn file_id(&self) -> Option<mapped_file::FileId> {
+        match self.bytes.as_ref() {
+            Bytes::Mapped(map) => Some(map.id()),
+            Bytes::Owned(_) => None,
+        }
+    }
+
+    /// When the store read this index was built from began (see
+    /// [`image`]): changes from about then on are not in it.
+    #[must_use]
+    pub fn watermark(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        (self.header.watermark != i64::MIN)
+            .then(|| chrono::DateTime::from_timestamp_micros(self.header.watermark))
+            .flatten()
+    }
+
     /// The same index with other tuning.
     #[must_use]
     pub fn with_tuning(mut self, tuning: Tuning) -> Self {
@@ -288,47 +314,20 @@ impl SearchIndex {
         self.tuning
     }
 
-    fn with_capacity(records: usize, bytes: usize, tuning: Tuning) -> Self {
-        Self {
-            buf: Vec::with_capacity(bytes),
-            offsets: Vec::with_capacity(records + 1),
-            ids: Vec::with_capacity(records),
-            totals: [0; 4],
-            tuning,
-            ranks: ByteRanks::default(),
-            filter: BlockFilter::default(),
-        }
+    fn buf(&self) -> &[u8] {
+        &self.bytes.get()[self.layout.text.clone()]
     }
 
-    fn push(&mut self, id: i64, record: &[u8]) {
-        // Lengths were checked against u32 before pushing.
-        self.offsets
-            .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
-        self.buf.extend_from_slice(record);
-        self.ids.push(id);
-        let flags = record[record.len() - 2];
-        for kind in [
-            KindFilter::All,
-            KindFilter::Customers,
-            KindFilter::Subscribers,
-            KindFilter::Neither,
-        ] {
-            if admits(kind, flags) {
-                self.totals[kind_slot(kind)] += 1;
-            }
-        }
+    fn offsets(&self) -> &[u32] {
+        words(&self.bytes.get()[self.layout.offsets.clone()])
     }
 
-    fn finish(&mut self) {
-        self.offsets
-            .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
-        self.ranks = ByteRanks::of(&self.buf);
-        self.filter = BlockFilter::of(self);
+    fn ids(&self) -> &[i64] {
+        words(&self.bytes.get()[self.layout.ids.clone()])
     }
 
-    /// The text of block `block` (see [`filter`]).
-    fn block_bytes(&self, block: usize) -> &[u8] {
-        &self.buf[self.block_range(block, 1)]
+    fn filter_bits(&self) -> &[u64] {
+        words(&self.bytes.get()[self.layout.bits.clone()])
     }
 
     /// The bytes of `count` blocks from `first`.
@@ -336,40 +335,49 @@ impl SearchIndex {
         let n = self.len();
         let from = (first * BLOCK_RECORDS).min(n);
         let to = ((first + count) * BLOCK_RECORDS).min(n);
-        self.offsets[from] as usize..self.offsets[to] as usize
+        let offsets = self.offsets();
+        offsets[from] as usize..offsets[to] as usize
     }
 
     /// Contacts held.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.header.records
     }
 
     /// Whether it holds no contact.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.header.records == 0
     }
 
     /// Contacts admitted by a kind filter.
     #[must_use]
     pub fn total(&self, kind: KindFilter) -> u64 {
-        self.totals[kind_slot(kind)]
+        self.header.totals[kind_slot(kind)]
     }
 
     /// The highest contact id held.
     #[must_use]
     pub fn max_id(&self) -> Option<i64> {
-        self.ids.iter().copied().max()
+        self.header.max_id
     }
 
-    /// Heap bytes held by the index (buffer, offsets, ids, block filter).
+    /// Heap bytes this process holds for the index: the image when it was
+    /// built here; nothing when it is a mapped file, whose pages are the
+    /// kernel's page cache, shared by every process that maps it.
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
-        self.filter.memory_bytes()
-            + self.buf.capacity()
-            + self.offsets.capacity() * std::mem::size_of::<u32>()
-            + self.ids.capacity() * std::mem::size_of::<i64>()
+        match self.bytes.as_ref() {
+            Bytes::Owned(words) => words.capacity() * 8,
+            Bytes::Mapped(_) => 0,
+        }
+    }
+
+    /// Bytes of the image (the size of the index file).
+    #[must_use]
+    pub fn image_bytes(&self) -> usize {
+        self.layout.total
     }
 
     /// Whether a (trimmed, lowercased) needle can be searched here: it
@@ -381,7 +389,8 @@ impl SearchIndex {
     }
 
     fn record(&self, i: usize) -> &[u8] {
-        &self.buf[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        let offsets = self.offsets();
+        &self.buf()[offsets[i] as usize..offsets[i + 1] as usize]
     }
 
     fn name(&self, i: usize) -> &[u8] {
@@ -391,13 +400,13 @@ impl SearchIndex {
     }
 
     fn flags(&self, i: usize) -> u8 {
-        self.buf[self.offsets[i + 1] as usize - 2]
+        self.buf()[self.offsets()[i + 1] as usize - 2]
     }
 
     /// The entry at position `i` in sort order (tests and diagnostics).
     #[must_use]
     pub fn entry(&self, i: usize) -> Option<IndexEntry> {
-        let id = *self.ids.get(i)?;
+        let id = *self.ids().get(i)?;
         let record = self.record(i);
         let sep = memchr::memchr(FIELD_SEP, record)?;
         let flags = record[record.len() - 2];
@@ -429,7 +438,7 @@ impl SearchIndex {
             let past = match self.name(mid).cmp(name) {
                 std::cmp::Ordering::Less => false,
                 std::cmp::Ordering::Greater => true,
-                std::cmp::Ordering::Equal => self.ids[mid] > after.id,
+                std::cmp::Ordering::Equal => self.ids()[mid] > after.id,
             };
             if past {
                 hi = mid;
@@ -440,16 +449,21 @@ impl SearchIndex {
         lo
     }
 
-    /// The record holding byte `pos`.
-    fn record_at(&self, pos: usize) -> usize {
-        self.offsets.partition_point(|&o| o as usize <= pos) - 1
+    /// The record holding byte `pos`, at or after record `from`.
+    fn record_at(&self, from: usize, pos: usize) -> usize {
+        from + self.offsets()[from..].partition_point(|&o| o as usize <= pos) - 1
     }
 
     fn cursor(&self, i: usize) -> Cursor {
         Cursor {
             name_lower: String::from_utf8_lossy(self.name(i)).into_owned(),
-            id: self.ids[i],
+            id: self.ids()[i],
         }
+    }
+
+    /// `(name, id)` of record `i`: the sort key.
+    fn key(&self, i: usize) -> (&[u8], i64) {
+        (self.name(i), self.ids()[i])
     }
 
     /// Finds the page of `limit` contacts after `after` whose name or email
@@ -466,47 +480,73 @@ impl SearchIndex {
         after: Option<&Cursor>,
         limit: usize,
     ) -> Option<IndexHits> {
-        self.search_only(needle, Select { kind, only: None }, after, limit)
+        self.search_with(needle, kind, after, limit, &RowFilter::default())
     }
 
-    /// [`SearchIndex::search`] narrowed to the contacts `sel.only` holds
-    /// (a console filter): the same scans, each record also asked whether
-    /// its id is in the set.
+    /// [`SearchIndex::search`] over only the rows `rows` keeps.
     #[must_use]
-    pub fn search_only(
+    pub fn search_with(
         &self,
         needle: &str,
-        sel: Select<'_>,
+        kind: KindFilter,
         after: Option<&Cursor>,
         limit: usize,
+        rows: &RowFilter<'_>,
     ) -> Option<IndexHits> {
+        let limit = limit.max(1);
+        let (page, total) = self.find_page(needle, kind, after, limit, rows)?;
+        Some(self.hits(page, total, limit))
+    }
+
+    /// The page as record positions (up to `limit + 1`, the extra one
+    /// telling that there is a next page) and the count.
+    fn find_page(
+        &self,
+        needle: &str,
+        kind: KindFilter,
+        after: Option<&Cursor>,
+        limit: usize,
+        rows: &RowFilter<'_>,
+    ) -> Option<(Vec<usize>, MatchCount)> {
         if !Self::supports(needle) {
             return None;
         }
-        let limit = limit.max(1);
         let start = self.start_after(after);
-        let (page, total) = if needle.is_empty() {
-            let admitted = |i: &usize| sel.admits(self.ids[*i], self.flags(*i));
+        Some(if needle.is_empty() {
+            let ids = self.ids();
             let page = (start..self.len())
-                .filter(admitted)
+                .filter(|&i| admits(kind, self.flags(i)) && rows.keeps(ids[i]))
                 .take(limit + 1)
                 .collect();
-            let total = match sel.only {
-                None => self.total(sel.kind),
-                Some(_) => (0..self.len()).filter(admitted).count() as u64,
-            };
-            (page, MatchCount::Exact(total))
+            (page, MatchCount::Exact(self.total_with(kind, rows)))
         } else {
-            self.find(needle.as_bytes(), sel, start, limit, after.is_none())
-        };
-        Some(self.hits(page, total, limit))
+            self.find(needle.as_bytes(), kind, start, limit, after.is_none(), rows)
+        })
+    }
+
+    /// Contacts a kind filter and a row filter admit.
+    fn total_with(&self, kind: KindFilter, rows: &RowFilter<'_>) -> u64 {
+        if rows.only.is_some() {
+            let ids = self.ids();
+            return (0..self.len())
+                .filter(|&i| admits(kind, self.flags(i)) && rows.keeps(ids[i]))
+                .count() as u64;
+        }
+        let hidden = rows.hidden.map_or(0, |hidden| {
+            hidden
+                .values()
+                .filter(|&&i| admits(kind, self.flags(i)))
+                .count() as u64
+        });
+        self.total(kind).saturating_sub(hidden)
     }
 
     fn hits(&self, mut page: Vec<usize>, total: MatchCount, limit: usize) -> IndexHits {
         let next = (page.len() > limit).then(|| self.cursor(page[limit - 1]));
         page.truncate(limit);
+        let ids = self.ids();
         IndexHits {
-            ids: page.iter().map(|&i| self.ids[i]).collect(),
+            ids: page.iter().map(|&i| ids[i]).collect(),
             total,
             next,
         }
@@ -515,42 +555,44 @@ impl SearchIndex {
     fn find(
         &self,
         needle: &[u8],
-        sel: Select<'_>,
+        kind: KindFilter,
         start: usize,
         limit: usize,
         first_page: bool,
+        rows: &RowFilter<'_>,
     ) -> (Vec<usize>, MatchCount) {
         let finder = FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle);
-        let start_byte = self.offsets[start] as usize;
+        let scan = Scan {
+            finder: &finder,
+            kind,
+            rows,
+            limit,
+        };
+        let start_byte = self.offsets()[start] as usize;
         // The trigram filter bounds the hits from above: when its candidate
         // blocks hold few enough records, count them exactly straight away.
-        let candidates = self.filter.candidates(needle);
-        if let Some(bitmap) = &candidates {
-            let covered = bitmap
+        let candidates = filter::candidates(self.filter_bits(), self.header.blocks, needle);
+        let covered = candidates.as_ref().map(|bitmap| {
+            bitmap
                 .iter()
                 .map(|w| w.count_ones() as usize)
-                .sum::<usize>();
-            if (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above {
-                return self.scan_blocks(bitmap, &finder, sel, start_byte, limit);
-            }
+                .sum::<usize>()
+        });
+        if let (Some(bitmap), Some(covered)) = (&candidates, covered)
+            && (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above
+        {
+            return self.scan_blocks(bitmap, &scan, start_byte);
         }
         // Counting costs by the records the needle hits, whether or not the
         // kind filter then admits them; so density is judged on hits.
         let dense = if self.len() >= self.tuning.small {
-            self.sample(&finder, sel)
+            self.sample(&scan)
                 .filter(|(hits, _)| *hits > self.tuning.estimate_above)
         } else {
             None
         };
         if let Some((_, projected)) = dense {
-            let (page, ..) = self.scan(
-                &finder,
-                sel,
-                start_byte..self.buf.len(),
-                start_byte,
-                limit,
-                false,
-            );
+            let (page, ..) = self.scan(&scan, start_byte..self.buf().len(), start_byte, false);
             let total = if first_page && page.len() <= limit {
                 // The whole result fits the page: the sample misjudged.
                 MatchCount::Exact(page.len() as u64)
@@ -559,17 +601,13 @@ impl SearchIndex {
             };
             return (page, total);
         }
-        if let Some(bitmap) = &candidates {
-            let covered = bitmap
-                .iter()
-                .map(|w| w.count_ones() as usize)
-                .sum::<usize>();
+        if let (Some(bitmap), Some(covered)) = (&candidates, covered)
             // Past a quarter of the blocks, a parallel scan of everything is as quick.
-            if covered * 4 <= self.filter.blocks() {
-                return self.scan_blocks(bitmap, &finder, sel, start_byte, limit);
-            }
+            && covered * 4 <= self.header.blocks
+        {
+            return self.scan_blocks(bitmap, &scan, start_byte);
         }
-        let (page, count) = self.scan_parallel(&finder, sel, start_byte, limit);
+        let (page, count) = self.scan_parallel(&scan, start_byte);
         (page, MatchCount::Exact(count))
     }
 
@@ -577,25 +615,23 @@ impl SearchIndex {
     fn scan_blocks(
         &self,
         candidates: &[u64],
-        finder: &Finder<'_>,
-        sel: Select<'_>,
+        scan: &Scan<'_, '_>,
         page_from: usize,
-        limit: usize,
     ) -> (Vec<usize>, MatchCount) {
-        let mut page = Vec::with_capacity(limit + 1);
+        let mut page = Vec::with_capacity(scan.limit + 1);
         let mut count = 0;
         for (first, len) in filter::runs(candidates) {
             let range = self.block_range(first, len);
             // Once the page is full, later blocks are only counted.
-            let from = if page.len() > limit {
+            let from = if page.len() > scan.limit {
                 usize::MAX
             } else {
                 page_from
             };
-            let (found, matches, _) = self.scan(finder, sel, range, from, limit, true);
+            let (found, matches, _) = self.scan(scan, range, from, true);
             count += matches;
             for i in found {
-                if page.len() <= limit {
+                if page.len() <= scan.limit {
                     page.push(i);
                 }
             }
@@ -604,20 +640,22 @@ impl SearchIndex {
     }
 
     /// Projects from a strided sample of the records how many the needle
-    /// hits, and how many of those the kind filter admits.
-    fn sample(&self, finder: &Finder<'_>, sel: Select<'_>) -> Option<(u64, u64)> {
+    /// hits, and how many of those the filters admit.
+    fn sample(&self, scan: &Scan<'_, '_>) -> Option<(u64, u64)> {
         let n = self.len();
         let windows = SAMPLE_WINDOWS.min(n / SAMPLE_FRACTION);
         if windows == 0 {
             return None;
         }
         let per_window = (n / (windows * SAMPLE_FRACTION)).max(1);
+        let offsets = self.offsets();
+        let sampling = Scan { limit: 0, ..*scan };
         let (mut hits, mut admitted, mut seen) = (0u64, 0u64, 0u64);
         for w in 0..windows {
             let first = w * n / windows;
             let last = (first + per_window).min(n);
-            let range = self.offsets[first] as usize..self.offsets[last] as usize;
-            let (_, yes, all) = self.scan(finder, sel, range, usize::MAX, 0, true);
+            let range = offsets[first] as usize..offsets[last] as usize;
+            let (_, yes, all) = self.scan(&sampling, range, usize::MAX, true);
             admitted += yes;
             hits += all;
             seen += (last - first) as u64;
@@ -627,35 +665,46 @@ impl SearchIndex {
     }
 
     /// Scans `range` (whole records): counts the records the needle hits
-    /// and, of those, the ones the kind filter admits (the matches), and
+    /// and, of those, the ones the filters admit (the matches), and
     /// collects up to `limit + 1` matches that start at or after
     /// `page_from`. Without `count` it stops once the page is full.
     fn scan(
         &self,
-        finder: &Finder<'_>,
-        sel: Select<'_>,
+        scan: &Scan<'_, '_>,
         range: std::ops::Range<usize>,
         page_from: usize,
-        limit: usize,
         count: bool,
     ) -> (Vec<usize>, u64, u64) {
-        let hay = &self.buf[range.clone()];
+        let hay = &self.buf()[range.clone()];
+        let ids = self.ids();
         let mut page = Vec::new();
         let (mut found, mut hits) = (0u64, 0u64);
+        // Hits come in order, so each record lookup starts from the last.
+        let mut record = 0;
         let mut pos = 0;
-        while let Some(i) = finder.find(&hay[pos..]) {
+        while let Some(i) = scan.finder.find(&hay[pos..]) {
             let hit = pos + i;
             // Records end in '\n' and a needle cannot contain one, so the
             // end of this record is the end of the match's record.
             let end = hit + memchr::memchr(RECORD_END, &hay[hit..]).unwrap_or(hay.len() - hit);
             hits += 1;
-            if sel.admits_at(self, range.start + hit, hay[end - 1]) {
-                found += 1;
-                let at = range.start + hit;
-                if at >= page_from && page.len() <= limit {
-                    page.push(self.record_at(at));
-                    if !count && page.len() > limit {
-                        break;
+            let at = range.start + hit;
+            let collect = at >= page_from && page.len() <= scan.limit;
+            if admits(scan.kind, hay[end - 1]) {
+                let kept = if scan.rows.is_everything() {
+                    true
+                } else {
+                    record = self.record_at(record, at);
+                    scan.rows.keeps(ids[record])
+                };
+                if kept {
+                    found += 1;
+                    if collect {
+                        record = self.record_at(record, at);
+                        page.push(record);
+                        if !count && page.len() > scan.limit {
+                            break;
+                        }
                     }
                 }
             }
@@ -669,34 +718,28 @@ impl SearchIndex {
 
     /// An exact count over the whole buffer, split over the tuning's
     /// threads, collecting the page on the way.
-    fn scan_parallel(
-        &self,
-        finder: &Finder<'_>,
-        sel: Select<'_>,
-        page_from: usize,
-        limit: usize,
-    ) -> (Vec<usize>, u64) {
+    fn scan_parallel(&self, scan: &Scan<'_, '_>, page_from: usize) -> (Vec<usize>, u64) {
         let parts = if self.len() < self.tuning.small {
             1
         } else {
             self.tuning.threads.max(1)
         };
         let n = self.len();
+        let offsets = self.offsets();
         let bounds: Vec<usize> = (0..=parts)
-            .map(|p| self.offsets[p * n / parts] as usize)
+            .map(|p| offsets[p * n / parts] as usize)
             .collect();
         let results: Vec<(Vec<usize>, u64, u64)> = if parts == 1 {
-            vec![self.scan(finder, sel, 0..self.buf.len(), page_from, limit, true)]
+            vec![self.scan(scan, 0..self.buf().len(), page_from, true)]
         } else {
             std::thread::scope(|scope| {
                 let helpers: Vec<_> = (1..parts)
                     .map(|p| {
                         let range = bounds[p]..bounds[p + 1];
-                        scope.spawn(move || self.scan(finder, sel, range, page_from, limit, true))
+                        scope.spawn(move || self.scan(scan, range, page_from, true))
                     })
                     .collect();
-                let mut results =
-                    vec![self.scan(finder, sel, bounds[0]..bounds[1], page_from, limit, true)];
+                let mut results = vec![self.scan(scan, bounds[0]..bounds[1], page_from, true)];
                 for helper in helpers {
                     // A panicking helper would be a bug in `scan`; treat it
                     // as having found nothing rather than taking the caller down.
@@ -705,18 +748,27 @@ impl SearchIndex {
                 results
             })
         };
-        let mut page = Vec::with_capacity(limit + 1);
+        let mut page = Vec::with_capacity(scan.limit + 1);
         let mut count = 0;
         for (part_page, part_count, _) in results {
             count += part_count;
             for i in part_page {
-                if page.len() <= limit {
+                if page.len() <= scan.limit {
                     page.push(i);
                 }
             }
         }
         (page, count)
     }
+}
+
+/// What one search scans for.
+#[derive(Clone, Copy)]
+struct Scan<'f, 'r> {
+    finder: &'f Finder<'f>,
+    kind: KindFilter,
+    rows: &'r RowFilter<'r>,
+    limit: usize,
 }
 
 /// Rounds to `digits` significant digits, so an estimate does not pretend

@@ -1,0 +1,255 @@
+//! The index's bytes: one image that is the same in memory and on disk,
+//! so a process can search a file another process wrote by mapping it.
+//!
+//! ```text
+//! header   16 x u64 (128 bytes): magic, version, byte-order mark, checksum,
+//!          total length, records, watermark, highest id, totals[4],
+//!          blocks, text length, two reserved words
+//! ranks    256 bytes: byte frequency ranks of the text (memmem's prefilter)
+//! ids      records x i64, in (name_lower, id) order
+//! offsets  (records + 1) x u32, padded to 8 bytes
+//! filter   ceil(blocks / 64) x BUCKETS x u64 (see `filter`)
+//! text     the records, padded to 8 bytes
+//! ```
+//!
+//! Integers are in the writing machine's byte order (the mark refuses a
+//! file from another). The checksum is xxh3-64 over everything after it
+//! (header words 4.. and every section); a file whose length, layout,
+//! checksum or record boundaries do not hold is refused, never searched.
+
+use std::ops::Range;
+
+use xxhash_rust::xxh3::Xxh3;
+use zerocopy::{FromBytes, IntoBytes};
+
+use super::filter::BUCKETS;
+
+const MAGIC: [u8; 8] = *b"KDSEARCH";
+/// Bumped whenever the layout changes; an older file is rebuilt.
+pub(super) const VERSION: u64 = 1;
+const BYTE_ORDER: u64 = 0x0102_0304_0506_0708;
+const HEADER_WORDS: usize = 16;
+const HEADER_BYTES: usize = HEADER_WORDS * 8;
+/// The checksum covers the bytes from here on.
+const CHECKED_FROM: usize = 32;
+const RANKS_BYTES: usize = 256;
+
+/// Why an image was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ImageError {
+    /// Not an index file, or one from another keydesk version or machine.
+    #[error("not a search index of this version ({0})")]
+    Format(&'static str),
+    /// Shorter or longer than its header says: cut off while written or copied.
+    #[error("truncated: {actual} bytes where the header says {expected}")]
+    Length {
+        /// What the header says.
+        expected: u64,
+        /// What there is.
+        actual: u64,
+    },
+    /// The bytes changed after they were written.
+    #[error("checksum mismatch")]
+    Checksum,
+    /// The sections do not describe records (a writer bug, or tampering).
+    #[error("inconsistent sections: {0}")]
+    Layout(&'static str),
+}
+
+/// What the header says, besides the layout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Header {
+    pub(super) records: usize,
+    /// When the load this index was built from began (microseconds since
+    /// the epoch, by the builder's clock), or `i64::MIN` when unknown: changes
+    /// at or after it (less the poll margin) are what a reader must add.
+    pub(super) watermark: i64,
+    pub(super) max_id: Option<i64>,
+    pub(super) totals: [u64; 4],
+    pub(super) blocks: usize,
+    pub(super) text_len: usize,
+}
+
+/// Byte ranges of the sections.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct Layout {
+    pub(super) ranks: Range<usize>,
+    pub(super) ids: Range<usize>,
+    pub(super) offsets: Range<usize>,
+    pub(super) bits: Range<usize>,
+    pub(super) text: Range<usize>,
+    pub(super) total: usize,
+}
+
+fn pad8(n: usize) -> Option<usize> {
+    n.checked_next_multiple_of(8)
+}
+
+impl Layout {
+    fn of(header: &Header) -> Option<Self> {
+        let n = header.records;
+        let ranks = HEADER_BYTES..HEADER_BYTES + RANKS_BYTES;
+        let ids = ranks.end..ranks.end.checked_add(n.checked_mul(8)?)?;
+        let offsets = ids.end..ids.end.checked_add(n.checked_add(1)?.checked_mul(4)?)?;
+        let bits_start = pad8(offsets.end)?;
+        let words = header.blocks.div_ceil(64).checked_mul(BUCKETS)?;
+        let bits = bits_start..bits_start.checked_add(words.checked_mul(8)?)?;
+        let text = bits.end..bits.end.checked_add(header.text_len)?;
+        let total = pad8(text.end)?;
+        Some(Self {
+            ranks,
+            ids,
+            offsets,
+            bits,
+            text,
+            total,
+        })
+    }
+}
+
+/// Where the image's bytes live.
+#[derive(Debug)]
+pub(super) enum Bytes {
+    /// Built in this process; `u64` words so every section is aligned.
+    Owned(Vec<u64>),
+    /// A file mapped read-only (see the `mapped-file` crate).
+    Mapped(mapped_file::MappedFile),
+}
+
+impl Bytes {
+    pub(super) fn get(&self) -> &[u8] {
+        match self {
+            Self::Owned(words) => words.as_bytes(),
+            Self::Mapped(map) => map.bytes(),
+        }
+    }
+}
+
+/// Typed views of a section; sections are checked for alignment and
+/// length when the image is accepted, so these never come back empty
+/// for a valid image.
+pub(super) fn words<T: FromBytes + zerocopy::Immutable>(bytes: &[u8]) -> &[T] {
+    <[T]>::ref_from_bytes(bytes).unwrap_or(&[])
+}
+
+fn header_words(header: &Header, layout: &Layout) -> [u64; HEADER_WORDS] {
+    let mut words = [0u64; HEADER_WORDS];
+    words[0] = u64::from_ne_bytes(MAGIC);
+    words[1] = VERSION;
+    words[2] = BYTE_ORDER;
+    words[4] = layout.total as u64;
+    words[5] = header.records as u64;
+    words[6] = header.watermark.cast_unsigned();
+    words[7] = header.max_id.unwrap_or(i64::MIN).cast_unsigned();
+    words[8..12].copy_from_slice(&header.totals);
+    words[12] = header.blocks as u64;
+    words[13] = header.text_len as u64;
+    words
+}
+
+/// The sections an image is made of, before it is assembled.
+pub(super) struct Sections<'a> {
+    pub(super) header: Header,
+    pub(super) ranks: &'a [u8; 256],
+    pub(super) ids: &'a [i64],
+    pub(super) offsets: &'a [u32],
+    pub(super) bits: &'a [u64],
+    pub(super) text: &'a [u8],
+}
+
+impl Sections<'_> {
+    /// Assembles the image in memory.
+    pub(super) fn assemble(&self) -> Result<(Vec<u64>, Layout), ImageError> {
+        let layout = Layout::of(&self.header).ok_or(ImageError::Layout("too large"))?;
+        if layout.bits.len() != self.bits.len() * 8 || self.offsets.len() != self.ids.len() + 1 {
+            return Err(ImageError::Layout("section sizes disagree with the header"));
+        }
+        let mut words = vec![0u64; layout.total / 8];
+        let mut header = header_words(&self.header, &layout);
+        let mut hash = Xxh3::new();
+        hash.update(&header.as_bytes()[CHECKED_FROM..]);
+        {
+            let out = words.as_mut_bytes();
+            let mut put = |range: &Range<usize>, bytes: &[u8]| {
+                out[range.start..range.start + bytes.len()].copy_from_slice(bytes);
+            };
+            put(&layout.ranks, self.ranks);
+            put(&layout.ids, self.ids.as_bytes());
+            put(&layout.offsets, self.offsets.as_bytes());
+            put(&layout.bits, self.bits.as_bytes());
+            put(&layout.text, self.text);
+        }
+        hash.update(&words.as_bytes()[HEADER_BYTES..]);
+        header[3] = hash.digest();
+        words[..HEADER_WORDS].copy_from_slice(&header);
+        Ok((words, layout))
+    }
+}
+
+/// Checks an image and reads its header: magic, version, byte order,
+/// length, checksum, then that the offsets describe whole records.
+pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
+    if bytes.len() < HEADER_BYTES {
+        return Err(ImageError::Length {
+            expected: HEADER_BYTES as u64,
+            actual: bytes.len() as u64,
+        });
+    }
+    let head: &[u64] = words(&bytes[..HEADER_BYTES]);
+    if head.len() != HEADER_WORDS {
+        return Err(ImageError::Format("misaligned"));
+    }
+    if head[0] != u64::from_ne_bytes(MAGIC) {
+        return Err(ImageError::Format("bad magic"));
+    }
+    if head[2] != BYTE_ORDER {
+        return Err(ImageError::Format("other byte order"));
+    }
+    if head[1] != VERSION {
+        return Err(ImageError::Format("other version"));
+    }
+    if head[4] != bytes.len() as u64 {
+        return Err(ImageError::Length {
+            expected: head[4],
+            actual: bytes.len() as u64,
+        });
+    }
+    if xxhash_rust::xxh3::xxh3_64(&bytes[CHECKED_FROM..]) != head[3] {
+        return Err(ImageError::Checksum);
+    }
+    let as_usize = |w: u64| usize::try_from(w).map_err(|_| ImageError::Layout("too large"));
+    let max_id = head[7].cast_signed();
+    let header = Header {
+        records: as_usize(head[5])?,
+        watermark: head[6].cast_signed(),
+        max_id: (max_id != i64::MIN).then_some(max_id),
+        totals: [head[8], head[9], head[10], head[11]],
+        blocks: as_usize(head[12])?,
+        text_len: as_usize(head[13])?,
+    };
+    let layout = Layout::of(&header).ok_or(ImageError::Layout("too large"))?;
+    if layout.total != bytes.len() {
+        return Err(ImageError::Layout("section sizes disagree with the length"));
+    }
+    if header.blocks != header.records.div_ceil(super::BLOCK_RECORDS) {
+        return Err(ImageError::Layout("block count"));
+    }
+    let offsets: &[u32] = words(&bytes[layout.offsets.clone()]);
+    let ids: &[i64] = words(&bytes[layout.ids.clone()]);
+    if offsets.len() != header.records + 1 || ids.len() != header.records {
+        return Err(ImageError::Layout("misaligned sections"));
+    }
+    let text = &bytes[layout.text.clone()];
+    // Every record is at least separator, flags and end, and ends in '\n':
+    // the search code relies on both.
+    if offsets[0] != 0 || offsets[header.records] as usize != text.len() {
+        return Err(ImageError::Layout("offsets do not span the text"));
+    }
+    for pair in offsets.windows(2) {
+        let (from, to) = (pair[0] as usize, pair[1] as usize);
+        if to < from + 3 || text[to - 1] != super::RECORD_END {
+            return Err(ImageError::Layout("a record is malformed"));
+        }
+    }
+    Ok((header, layout))
+}
