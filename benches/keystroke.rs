@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use portable_pty::{Child, MasterPty, PtySize, native_pty_system};
 
 /// Query shapes: one letter, common names, rare substrings, email
 /// domains, no match.
@@ -61,13 +61,7 @@ fn spawn(url: &str, dir: &std::path::Path) -> (Console, Instant) {
             pixel_height: 0,
         })
         .expect("pty");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("KEYDESK__DATABASE__URL", url);
-    cmd.env("KEYDESK__LOG__FILE", dir.join("keydesk.log"));
-    cmd.env("KEYDESK__MAIL__FILE__DIR", dir.join("mail"));
-    cmd.env("XDG_DATA_HOME", dir.join("data"));
-    cmd.env("XDG_CONFIG_HOME", dir.join("config"));
+    let mut cmd = support::console_command(url, dir);
     if let Some(file) = index_file() {
         cmd.env("KEYDESK__SEARCH__INDEX_FILE", file);
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 mod support;
 
 use criterion::Criterion;
-use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+use portable_pty::{PtySize, native_pty_system};
 
 /// Seeds the store once; the user running the bench may browse it.
 fn prepare(url: &str) {
@@ -40,13 +40,7 @@ fn launch(url: &str, dir: &std::path::Path) -> (Duration, Duration) {
             pixel_height: 0,
         })
         .expect("pty");
-    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
-    cmd.env("TERM", "xterm-256color");
-    cmd.env("KEYDESK__DATABASE__URL", url);
-    cmd.env("KEYDESK__LOG__FILE", dir.join("keydesk.log"));
-    cmd.env("KEYDESK__MAIL__FILE__DIR", dir.join("mail"));
-    cmd.env("XDG_DATA_HOME", dir.join("data"));
-    cmd.env("XDG_CONFIG_HOME", dir.join("config"));
+    let cmd = support::console_command(url, dir);
     let started = Instant::now();
     let mut child = pty.slave.spawn_command(cmd).expect("spawn keydesk");
     drop(pty.slave);

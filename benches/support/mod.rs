@@ -88,3 +88,17 @@ pub async fn ensure_viewer(store: &Store, name: &str) {
         .expect("bench operator");
     }
 }
+
+/// The release `keydesk` binary as a user starts the console, on `url`,
+/// with its log, mail, data and config in `dir`.
+#[allow(dead_code, reason = "the tui bench drives the console in-process")]
+pub fn console_command(url: &str, dir: &std::path::Path) -> portable_pty::CommandBuilder {
+    let mut cmd = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
+    cmd.env("TERM", "xterm-256color");
+    cmd.env("KEYDESK__DATABASE__URL", url);
+    cmd.env("KEYDESK__LOG__FILE", dir.join("keydesk.log"));
+    cmd.env("KEYDESK__MAIL__FILE__DIR", dir.join("mail"));
+    cmd.env("XDG_DATA_HOME", dir.join("data"));
+    cmd.env("XDG_CONFIG_HOME", dir.join("config"));
+    cmd
+}

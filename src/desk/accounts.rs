@@ -7,7 +7,7 @@
 //! verified; if it changed meanwhile the attempt is treated as failed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
@@ -16,8 +16,8 @@ use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
 use super::throttle;
 use super::{
-    Desk, ensure_account, find_customer, find_customer_by_id, lock_customer, lock_customer_by_id,
-    retry, sessions,
+    Customer, Desk, ensure_account, find_customer, find_customer_by_id, lock_customer,
+    lock_customer_by_id, retry, sessions,
 };
 use crate::clock::delta;
 use crate::store::contacts;
@@ -586,10 +586,25 @@ impl Desk {
     }
 
     async fn unlock_once(&self, op: &Operator, email: &str) -> Result<bool, DeskError> {
-        let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         operators::require(&txn, op, Action::Unlock).await?;
         let customer = lock_customer(&txn, email).await?;
+        let was_locked = self.unlock_in(&txn, op, customer, None).await?;
+        txn.commit().await?;
+        Ok(was_locked)
+    }
+
+    /// The body of [`Desk::unlock`] inside the caller's transaction, the
+    /// role checked and the customer locked; `job` names the bulk job it
+    /// is part of, for the audit row.
+    pub(crate) async fn unlock_in(
+        &self,
+        txn: &DatabaseTransaction,
+        op: &Operator,
+        customer: Customer,
+        job: Option<i64>,
+    ) -> Result<bool, DeskError> {
+        let now = self.clock.now();
         let was_locked = match customer.account {
             Some(account) => {
                 let was_locked = account.locked_until.is_some_and(|until| until > now);
@@ -597,20 +612,22 @@ impl Desk {
                 row.locked_until = Set(None);
                 row.failed_logins = Set(0);
                 row.failed_window_started_at = Set(None);
-                row.update(&txn).await?;
+                row.update(txn).await?;
                 was_locked
             }
             None => false,
         };
         audit::write(
-            &txn,
+            txn,
             now,
             &Actor::operator(op),
-            Event::ok("account.unlocked", Some(customer.contact.id))
-                .detail("was_locked", was_locked),
+            audit::in_job(
+                Event::ok("account.unlocked", Some(customer.contact.id))
+                    .detail("was_locked", was_locked),
+                job,
+            ),
         )
         .await?;
-        txn.commit().await?;
         tracing::info!(by = ?op.name, contact = customer.contact.id, was_locked, "account unlocked");
         Ok(was_locked)
     }

@@ -15,11 +15,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod browse;
+pub mod bulk;
 pub mod console_sessions;
 pub mod contact_edit;
 mod customer_sessions;
 pub mod email_history;
 pub mod error;
+pub mod filters;
 mod login_limit;
 pub mod notes;
 pub mod offers;

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::audit::{self, Actor, Event};
@@ -176,13 +176,32 @@ impl Desk {
         email: &str,
         force: bool,
     ) -> Result<LinkSent, DeskError> {
-        let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         operators::require(&txn, op, Action::SendResetLink).await?;
-        let mut customer = lock_customer(&txn, email).await?;
-        let account = ensure_account(&txn, &mut customer, now).await?;
+        let customer = lock_customer(&txn, email).await?;
+        let sent = self
+            .send_reset_link_in(&txn, op, customer, force, None)
+            .await?;
+        txn.commit().await?;
+        Ok(sent)
+    }
+
+    /// The body of [`Desk::send_reset_link`] inside the caller's
+    /// transaction, the role checked and the customer locked; `job` names
+    /// the bulk job it is part of, for the audit row. Refuses within the
+    /// cooldown before writing anything.
+    pub(crate) async fn send_reset_link_in(
+        &self,
+        txn: &DatabaseTransaction,
+        op: &Operator,
+        mut customer: Customer,
+        force: bool,
+        job: Option<i64>,
+    ) -> Result<LinkSent, DeskError> {
+        let now = self.clock.now();
+        let account = ensure_account(txn, &mut customer, now).await?;
         let cooldown = self.settings.reset.resend_cooldown;
-        if let Some(remaining) = cooldown_left(&txn, account.id, now, cooldown).await?
+        if let Some(remaining) = cooldown_left(txn, account.id, now, cooldown).await?
             && !force
         {
             return Err(DeskError::Cooldown {
@@ -190,20 +209,23 @@ impl Desk {
                 cooldown: HumanDuration(cooldown),
             });
         }
-        let issued = self.issue(&txn, &customer, &account, &op.name, now).await?;
+        let issued = self.issue(txn, &customer, &account, &op.name, now).await?;
         audit::write(
-            &txn,
+            txn,
             now,
             &Actor::operator(op),
-            Event::ok("reset_link.sent", Some(customer.contact.id))
-                .detail("link_id", issued.link.id)
-                .detail("expires_at", issued.link.expires_at.to_rfc3339())
-                .detail("revoked_older", issued.revoked_older)
-                .detail("forced", force),
+            audit::in_job(
+                Event::ok("reset_link.sent", Some(customer.contact.id))
+                    .detail("link_id", issued.link.id)
+                    .detail("expires_at", issued.link.expires_at.to_rfc3339())
+                    .detail("revoked_older", issued.revoked_older)
+                    .detail("forced", force),
+                job,
+            ),
         )
         .await?;
         outbox::queue(
-            &txn,
+            txn,
             Kind::ResetLink,
             &customer.contact.email,
             customer.contact.id,
@@ -212,7 +234,6 @@ impl Desk {
             now,
         )
         .await?;
-        txn.commit().await?;
         Ok(LinkSent {
             contact_id: customer.contact.id,
             recipient: customer.contact.email,

@@ -246,23 +246,40 @@ impl Desk {
     }
 
     async fn sign_out_everywhere_once(&self, op: &Operator, email: &str) -> Result<u64, DeskError> {
-        let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         operators::require(&txn, op, Action::SignOutEverywhere).await?;
         let customer = super::lock_customer(&txn, email).await?;
+        let ended = self.sign_out_in(&txn, op, &customer, None).await?;
+        txn.commit().await?;
+        Ok(ended)
+    }
+
+    /// The body of [`Desk::sign_out_everywhere`] inside the caller's
+    /// transaction, the role checked and the customer locked; `job` names
+    /// the bulk job it is part of, for the audit row.
+    pub(crate) async fn sign_out_in(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        op: &Operator,
+        customer: &super::Customer,
+        job: Option<i64>,
+    ) -> Result<u64, DeskError> {
+        let now = self.clock.now();
         let ended = match &customer.account {
-            Some(account) => revoke_all(&txn, account.id, now, self.session_idle()).await?,
+            Some(account) => revoke_all(txn, account.id, now, self.session_idle()).await?,
             None => 0,
         };
         audit::write(
-            &txn,
+            txn,
             now,
             &Actor::operator(op),
-            Event::ok("sessions.sign_out_everywhere", Some(customer.contact.id))
-                .detail("sessions_ended", ended),
+            audit::in_job(
+                Event::ok("sessions.sign_out_everywhere", Some(customer.contact.id))
+                    .detail("sessions_ended", ended),
+                job,
+            ),
         )
         .await?;
-        txn.commit().await?;
         tracing::info!(by = ?op.name, contact = customer.contact.id, ended, "signed out everywhere");
         Ok(ended)
     }

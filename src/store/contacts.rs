@@ -80,6 +80,8 @@ pub struct SearchQuery {
     pub kind: KindFilter,
     /// Continue after this row.
     pub after: Option<Cursor>,
+    /// Only these contacts (the console's filters: Locked, Holds offer X, ...).
+    pub only: Option<std::sync::Arc<super::id_set::IdSet>>,
     /// Page size; `0` means [`PAGE_SIZE`].
     pub limit: usize,
 }
@@ -208,6 +210,16 @@ fn matching(query: &SearchQuery) -> SelectStatement {
             )
             .to_owned(),
     );
+    if let Some(only) = &query.only {
+        // Integers only, so writing them into the statement is safe; a
+        // bound list would run into SQLite's limit on parameters.
+        let ids: Vec<String> = only.iter().map(|id| id.to_string()).collect();
+        select.and_where(if ids.is_empty() {
+            Expr::cust("1 = 0")
+        } else {
+            Expr::cust(format!("id IN ({})", ids.join(",")))
+        });
+    }
     match query.kind {
         KindFilter::All => {}
         KindFilter::Customers => {

@@ -28,6 +28,10 @@ pub enum Context {
     EditContact,
     /// Notes (printable keys type into the note).
     Notes,
+    /// The filter menu (printable keys find an offer).
+    Filters,
+    /// The confirmation of a bulk action (digits type the count).
+    BulkConfirm,
 }
 
 impl Context {
@@ -41,6 +45,8 @@ impl Context {
                 | Self::OfferPicker
                 | Self::EditContact
                 | Self::Notes
+                | Self::Filters
+                | Self::BulkConfirm
         )
     }
     /// The title the help screen gives this context.
@@ -58,6 +64,8 @@ impl Context {
             Self::OfferPicker => "Offer picker",
             Self::EditContact => "Edit contact",
             Self::Notes => "Notes",
+            Self::Filters => "Filters",
+            Self::BulkConfirm => "Bulk action",
         }
     }
 }
@@ -127,6 +135,16 @@ pub enum Command {
     DeleteNote,
     /// Save the note (in Notes).
     Save,
+    /// Open the filter menu.
+    Filters,
+    /// Clear every filter.
+    ClearFilters,
+    /// Select or unselect the highlighted contact (or filter).
+    Select,
+    /// Select everything matching the search and the filters.
+    SelectAll,
+    /// Cancel the running bulk action.
+    CancelJob,
 }
 
 /// The fixed facts about a command.
@@ -155,14 +173,37 @@ const MOVING: &[Context] = &[
     C::Profile,
     C::Menu,
     C::Help,
+    C::Filters,
     C::OfferPicker,
     C::Notes,
 ];
-const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword, C::EditContact, C::Notes];
+const DIALOGS: &[Context] = &[
+    C::Confirm,
+    C::ChangePassword,
+    C::BulkConfirm,
+    C::EditContact,
+    C::Notes,
+];
+/// Everywhere: quitting and closing work on every screen.
+const EVERYWHERE: &[Context] = &[
+    C::List,
+    C::Search,
+    C::Profile,
+    C::Confirm,
+    C::Menu,
+    C::ChangePassword,
+    C::Notice,
+    C::Help,
+    C::Filters,
+    C::BulkConfirm,
+    C::OfferPicker,
+    C::EditContact,
+    C::Notes,
+];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 31] = [
+    pub const ALL: [Self; 36] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -194,6 +235,13 @@ impl Command {
         Self::Back,
         Self::Help,
         Self::Quit,
+        // The on-call keys come last, so the footer of an 80-column
+        // terminal keeps the everyday ones; `?` lists them all.
+        Self::Filters,
+        Self::ClearFilters,
+        Self::Select,
+        Self::SelectAll,
+        Self::CancelJob,
     ];
 
     /// The table row for this command.
@@ -212,19 +260,7 @@ impl Command {
                 "quit",
                 "Quit keydesk",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                    C::OfferPicker,
-                    C::EditContact,
-                    C::Notes,
-                ],
+                EVERYWHERE,
                 &["q", "ctrl-c"],
                 Some("Quit"),
             ),
@@ -291,35 +327,25 @@ impl Command {
                     C::OfferPicker,
                     C::EditContact,
                     C::Notes,
+                    C::Filters,
+                    C::BulkConfirm,
                 ],
                 &["enter"],
                 Some("Open"),
             ),
             Self::Back => (
                 "back",
-                "Close the dialog / back to the list",
+                "Close the dialog / clear the selection / back to the list",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                    C::OfferPicker,
-                    C::EditContact,
-                    C::Notes,
-                ],
+                EVERYWHERE,
                 &["esc"],
                 Some("Back"),
             ),
             Self::ResetPassword => (
                 "reset_password",
-                "Reset Password: email a reset link",
+                "Reset Password: email a reset link (to the selection, if any)",
                 true,
-                BROWSE,
+                &[C::List, C::Profile, C::Menu],
                 &["r"],
                 Some("Reset Password"),
             ),
@@ -475,6 +501,46 @@ impl Command {
                 &[C::Notes],
                 &["delete"],
                 Some("Delete"),
+            ),
+            Self::Filters => (
+                "filters",
+                "Filters: Locked, Open reset link, Must change password, …, Holds offer X",
+                false,
+                BROWSE,
+                &["f"],
+                Some("Filters"),
+            ),
+            Self::ClearFilters => (
+                "clear_filters",
+                "Clear every filter",
+                false,
+                BROWSE,
+                &["F"],
+                Some("Clear filters"),
+            ),
+            Self::Select => (
+                "select",
+                "Select or unselect the contact",
+                false,
+                &[C::List],
+                &["space"],
+                Some("Select"),
+            ),
+            Self::SelectAll => (
+                "select_all",
+                "Select everything matching the search and filters",
+                false,
+                &[C::List],
+                &["V"],
+                Some("Select all"),
+            ),
+            Self::CancelJob => (
+                "cancel_job",
+                "Cancel the running bulk action",
+                false,
+                BROWSE,
+                &["x"],
+                Some("Cancel job"),
             ),
         };
         CommandInfo {

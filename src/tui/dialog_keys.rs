@@ -8,6 +8,7 @@ use super::app::{App, Level, Target};
 use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Help, Notice};
 use super::keymap::{Command, Context};
 use super::msg::{Action, Cmd};
+use super::oncall;
 use crate::settings::Secret;
 
 /// Handles a key on the top dialog. Returns the commands to run.
@@ -123,6 +124,13 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
         Dialog::OfferPicker(_) => super::profile_keys::offer_picker_key(app, key, command),
         Dialog::EditContact(_) => super::profile_keys::edit_key(app, key, command),
         Dialog::Notes(_) => super::profile_keys::notes_key(app, key, command),
+        Dialog::Filters(_) => {
+            oncall::filter_menu_key(app, to_input_request(&Event::Key(key)), command)
+        }
+        Dialog::BulkMenu(_) => oncall::bulk_menu_key(app, command),
+        Dialog::BulkConfirm(_) => {
+            oncall::bulk_confirm_key(app, to_input_request(&Event::Key(key)), command)
+        }
     }
 }
 

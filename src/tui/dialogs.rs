@@ -28,6 +28,12 @@ pub enum Dialog {
     EditContact(super::contact_form::EditContact),
     /// Notes.
     Notes(super::note_editor::NoteEditor),
+    /// The filter menu.
+    Filters(super::oncall::FilterMenu),
+    /// More Actions with a selection: the bulk actions.
+    BulkMenu(super::oncall::BulkMenu),
+    /// The confirmation of a bulk action.
+    BulkConfirm(super::oncall::BulkConfirm),
 }
 
 impl Dialog {
@@ -43,6 +49,9 @@ impl Dialog {
             Self::OfferPicker(_) => Context::OfferPicker,
             Self::EditContact(_) => Context::EditContact,
             Self::Notes(_) => Context::Notes,
+            Self::Filters(_) => Context::Filters,
+            Self::BulkMenu(_) => Context::Menu,
+            Self::BulkConfirm(_) => Context::BulkConfirm,
         }
     }
     /// Whether it waits on a task.

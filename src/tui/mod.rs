@@ -17,6 +17,7 @@ pub mod keymap;
 pub mod msg;
 pub mod note_editor;
 pub mod offer_picker;
+pub mod oncall;
 pub mod profile_extra;
 pub mod profile_keys;
 mod profile_services;
@@ -70,6 +71,7 @@ pub fn ui_config(settings: &Settings, store: &Store) -> app::UiConfig {
         backend: store.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
         site: None,
+        bulk_confirm_over: settings.bulk.confirm_over,
     }
 }
 
@@ -211,5 +213,7 @@ pub async fn run_local(
     Ok(result?)
 }
 
+#[cfg(test)]
+mod oncall_tests;
 #[cfg(test)]
 mod update_tests;

@@ -5,6 +5,10 @@
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
+use std::collections::HashMap;
+
+use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
+use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::settings::Secret;
 use crate::store::contacts::{Profile, SearchPage, SearchQuery};
 
@@ -188,12 +192,33 @@ pub enum Msg {
     /// The database answered a ping (or not).
     Pinged(Result<(), TaskError>),
     /// The offers for the offer picker loaded.
-    OffersLoaded {
+    PickerOffersLoaded {
         /// The contact the picker is for.
         contact_id: i64,
         /// Every offer, or why not.
         result: Result<Vec<crate::desk::offers::OfferEntry>, TaskError>,
     },
+    /// The contacts the active filters admit (`None`: no filter).
+    FilterSetLoaded {
+        /// The filter generation it answers.
+        generation: u64,
+        /// The set, or why not.
+        result: Result<Option<IdSet>, TaskError>,
+    },
+    /// The offers, for Holds offer X.
+    OffersLoaded(Result<Vec<OfferChoice>, TaskError>),
+    /// The lockout view's facts for the rows shown.
+    LockoutsLoaded(Result<HashMap<i64, Lockout>, TaskError>),
+    /// Every contact matching the search and filters (`V`).
+    AllMatching(Result<Vec<i64>, TaskError>),
+    /// A bulk action planned: who gets it, who is skipped.
+    BulkPlanned(Result<BulkPlan, TaskError>),
+    /// The bulk job is stored and running.
+    BulkStarted(i64),
+    /// The running bulk job moved on.
+    BulkProgress(BulkProgress),
+    /// The bulk job ended (or was cancelled).
+    BulkDone(Result<BulkSummary, TaskError>),
 }
 
 /// Which action finished (without its payload, which may be a secret).
@@ -303,10 +328,34 @@ pub enum Cmd {
     /// Check whether the database is back.
     Ping,
     /// Load the offers for the offer picker.
-    LoadOffers {
+    LoadPickerOffers {
         /// The contact the picker is for.
         contact_id: i64,
         /// Only the ones the contact holds (Revoke Offer); else every offer.
         held: bool,
     },
+    /// Read the contacts the filters admit.
+    LoadFilterSet {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// The filters, all of which a contact must pass.
+        filters: Vec<Filter>,
+    },
+    /// Read the offers (Holds offer X).
+    LoadOffers,
+    /// Read the lockout view's facts for these contacts.
+    LoadLockouts(Vec<i64>),
+    /// Find every contact matching this search (select all).
+    SelectAll(SearchQuery),
+    /// Plan a bulk action on these contacts.
+    PlanBulk {
+        /// What.
+        action: BulkAction,
+        /// On whom.
+        contact_ids: Vec<i64>,
+    },
+    /// Store and run a planned bulk action in the background.
+    RunBulk(BulkPlan),
+    /// Cancel the running bulk job.
+    CancelBulk(i64),
 }

@@ -206,7 +206,7 @@ pub fn open_picker(app: &mut App, target: Target, command: Command) -> Vec<Cmd> 
     };
     app.dialogs
         .push(Dialog::OfferPicker(OfferPicker::new(target, purpose, None)));
-    vec![Cmd::LoadOffers {
+    vec![Cmd::LoadPickerOffers {
         contact_id,
         held: purpose == PickFor::Revoke,
     }]

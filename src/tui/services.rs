@@ -5,12 +5,15 @@
 //! Search goes through [`Services::search`] so switching from the SQL path
 //! to the in-memory `Searcher` is one line.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use super::msg::{Action, ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, TaskError};
 use crate::clock::Clock;
+use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
+use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::{Desk, DeskError, Identity, Operator, PolicyContext};
 use crate::settings::{Secret, Settings};
 use crate::store::contacts::{self, Profile, SearchPage, SearchQuery};
@@ -233,7 +236,7 @@ impl Services {
     ///
     /// # Errors
     /// When the person at the keyboard is not an operator or the database fails.
-    pub async fn offers(
+    pub async fn picker_offers(
         &self,
         contact_id: i64,
         held: bool,
@@ -275,7 +278,9 @@ impl Services {
                 Ok(Some(m)) if m.state == "failed" => {
                     return format!("email failed: {}", super::sanitize::clean(&m.last_error));
                 }
-                Ok(Some(m)) if m.attempts > 0 => {
+                // Back in the queue after a failed attempt (a row being
+                // sent right now is waited for like a queued one).
+                Ok(Some(m)) if m.attempts > 0 && m.state == "queued" => {
                     return format!(
                         "email queued, will retry: {}",
                         super::sanitize::clean(&m.last_error)
@@ -288,6 +293,98 @@ impl Services {
                 Err(_) => return "email queued".into(),
             }
         }
+    }
+
+    /// Desk's answer to a call made as the operator at the keyboard
+    /// (resolved again now: desk checks the role in the store).
+    async fn as_operator(&self) -> Result<Operator, TaskError> {
+        self.desk.operator(&self.identity).await.map_err(task_error)
+    }
+
+    /// The contacts the filters admit (`None`: no filter).
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn filter_set(&self, filters: &[Filter]) -> Result<Option<IdSet>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.filter_set(&op, filters).await.map_err(task_error)
+    }
+
+    /// The offers, for Holds offer X.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn offers(&self) -> Result<Vec<OfferChoice>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.offer_choices(&op).await.map_err(task_error)
+    }
+
+    /// The lockout view's facts for these contacts.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn lockouts(&self, ids: &[i64]) -> Result<HashMap<i64, Lockout>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.lockouts(&op, ids).await.map_err(task_error)
+    }
+
+    /// Every contact a search matches, page by page through the same
+    /// search the list uses.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn all_matching(&self, query: SearchQuery) -> Result<Vec<i64>, TaskError> {
+        let mut query = query;
+        let mut ids = Vec::new();
+        loop {
+            let page = self.search(&query).await?;
+            ids.extend(page.rows.iter().map(|r| r.id));
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+
+    /// Who a bulk action would reach, and who it would skip and why.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn plan_bulk(&self, action: BulkAction, ids: &[i64]) -> Result<BulkPlan, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk
+            .plan_bulk(&op, action, ids)
+            .await
+            .map_err(task_error)
+    }
+
+    /// Stores and runs a planned bulk job; `started` learns its id,
+    /// `progress` each step.
+    ///
+    /// # Errors
+    /// A refusal or a store failure (what was done stays done).
+    pub async fn run_bulk(
+        &self,
+        plan: &BulkPlan,
+        started: impl FnOnce(i64),
+        progress: impl Fn(BulkProgress) + Send + Sync,
+    ) -> Result<BulkSummary, TaskError> {
+        let op = self.as_operator().await?;
+        let job = self.desk.start_bulk(&op, plan).await.map_err(task_error)?;
+        started(job);
+        self.desk
+            .run_bulk(&op, job, progress)
+            .await
+            .map_err(task_error)
+    }
+
+    /// Cancels a bulk job.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn cancel_bulk(&self, job: i64) -> Result<BulkSummary, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.cancel_bulk(&op, job).await.map_err(task_error)
     }
 
     /// A temporary password that meets the policy.
@@ -323,6 +420,14 @@ impl Services {
                 strength: None,
             },
         }
+    }
+}
+
+/// A desk failure as a task's.
+fn task_error(err: DeskError) -> TaskError {
+    match err {
+        DeskError::Unavailable(e) => TaskError::Unavailable(e),
+        other => TaskError::Other(other.to_string()),
     }
 }
 

@@ -10,6 +10,7 @@ mod support;
 
 mod faults;
 mod hostile_console;
+mod oncall;
 mod output_bytes;
 mod profile_snapshots;
 mod profile_walkthrough;

@@ -70,7 +70,7 @@ fn grant_offer_picker() {
         let contact_id = app.target().unwrap().contact_id;
         feed(
             &mut app,
-            Msg::OffersLoaded {
+            Msg::PickerOffersLoaded {
                 contact_id,
                 result: Ok(vec![
                     offer(1, "Community", ""),
@@ -95,7 +95,7 @@ fn revoke_offer_picker() {
         let contact_id = app.target().unwrap().contact_id;
         feed(
             &mut app,
-            Msg::OffersLoaded {
+            Msg::PickerOffersLoaded {
                 contact_id,
                 result: Ok(vec![
                     offer(1, "Rust Mastery", "Course: Rust"),

@@ -2,12 +2,16 @@
 //! file per view. No I/O and nothing slow: text was sanitised when it
 //! entered the state; here it is only laid out.
 
+mod bulk_confirm;
+mod bulk_menu;
 mod change_password;
 mod confirm;
 mod edit_contact;
+mod filter_menu;
 pub mod format;
 mod help;
 mod list;
+mod lockout;
 mod menu;
 mod notes;
 mod notice;
@@ -76,6 +80,9 @@ pub fn draw(app: &App, frame: &mut Frame) {
                 frame,
                 area,
             ),
+            Dialog::Filters(m) => filter_menu::draw(app, m, frame, area),
+            Dialog::BulkMenu(m) => bulk_menu::draw(app, m, frame, area),
+            Dialog::BulkConfirm(c) => bulk_confirm::draw(app, c, frame, area),
         }
     }
 }
