@@ -1,7 +1,8 @@
 //! Contact search at a million contacts (or ten): the index (first page
 //! of 50 plus its match count, rows loaded from the store) against the
 //! plain SQL `LIKE` baseline, on SQLite and PostgreSQL, for every kind of
-//! query the console sees; and the index file's full build time, the time
+//! query the console sees (plain, and narrowed by a filter's id set); and
+//! the index file's full build time, the time
 //! a further process takes to map it, and the memory that process adds.
 //!
 //! Data: 1,000,000 seeded contacts (seed 1), cached between runs in
@@ -26,6 +27,7 @@
 //!
 //! Run: `cargo bench --bench search` (add `-- --quick` for a shorter run).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
@@ -34,7 +36,9 @@ use keydesk::seed::{SeedOptions, seed};
 use keydesk::settings::{Settings, Sources};
 use keydesk::store::Store;
 use keydesk::store::contacts::{self, KindFilter, MatchCount, SearchQuery};
+use keydesk::store::id_set::IdSet;
 use keydesk::store::search::Searcher;
+use keydesk::store::search_index::LiveIndex;
 use sea_orm::{ConnectionTrait, Database, EntityTrait};
 use tokio::runtime::Runtime;
 
@@ -152,19 +156,19 @@ struct Case {
 }
 
 async fn cases(store: &Store) -> Vec<Case> {
+    let n = count(store).await as i64;
     // An address that exists, from the middle of the data.
-    let some = keydesk::store::entity::contact::Entity::find_by_id(
-        500_000.min(count(store).await as i64 / 2),
-    )
-    .one(store.conn())
-    .await
-    .expect("read a contact")
-    .expect("the contact exists");
+    let some = keydesk::store::entity::contact::Entity::find_by_id(500_000.min(n / 2))
+        .one(store.conn())
+        .await
+        .expect("read a contact")
+        .expect("the contact exists");
     let q = |text: &str, kind: KindFilter| SearchQuery {
         text: text.to_owned(),
         kind,
         after: None,
         limit: 50,
+        only: None,
     };
     vec![
         Case {
@@ -211,7 +215,50 @@ async fn cases(store: &Store) -> Vec<Case> {
             label: "'son', customers",
             query: q("son", KindFilter::Customers),
         },
+        // The console's filters (Locked, Holds offer X, ...): the same
+        // searches narrowed to an id set, as small and as large as they come.
+        Case {
+            label: "'son', filter 0.1%",
+            query: within(q("son", KindFilter::All), every(1000, n)),
+        },
+        Case {
+            label: "'an', filter 10%",
+            query: within(q("an", KindFilter::All), every(10, n)),
+        },
+        Case {
+            label: "empty, filter 0.1%",
+            query: within(q("", KindFilter::All), every(1000, n)),
+        },
+        Case {
+            label: "empty, filter 10%",
+            query: within(q("", KindFilter::All), every(10, n)),
+        },
     ]
+}
+
+/// Every `step`th contact id up to `n`: a filter's set.
+fn every(step: usize, n: i64) -> Arc<IdSet> {
+    Arc::new((1..=n).step_by(step).collect())
+}
+
+fn within(query: SearchQuery, set: Arc<IdSet>) -> SearchQuery {
+    SearchQuery {
+        only: Some(set),
+        ..query
+    }
+}
+
+/// The index alone, narrowed like `Searcher::search` narrows it.
+fn index_only(index: &LiveIndex, query: &SearchQuery) -> MatchCount {
+    let keep = |id: i64| query.only.as_ref().is_some_and(|set| set.contains(id));
+    let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &query.only {
+        Some(_) => Some(&keep),
+        None => None,
+    };
+    index
+        .search_with(&query.needle(), query.kind, None, 50, keep)
+        .expect("supported")
+        .total
 }
 
 fn quick() -> bool {
@@ -339,13 +386,8 @@ fn main() {
         let mut group = criterion.benchmark_group(format!("{name}/index-only"));
         group.measurement_time(Duration::from_secs(2));
         for case in cases {
-            let needle = case.query.needle();
             group.bench_function(case.label, |b| {
-                b.iter(|| {
-                    index
-                        .search(&needle, case.query.kind, None, 50)
-                        .expect("supported")
-                });
+                b.iter(|| index_only(&index, &case.query));
             });
         }
         group.finish();
@@ -387,13 +429,8 @@ fn main() {
                 runs: index_runs,
             });
             let index = searcher.index().expect("index loaded");
-            let needle = case.query.needle();
-            let (median, p95, total) = time_runs(&rt, index_runs, || {
-                index
-                    .search(&needle, case.query.kind, None, 50)
-                    .expect("supported")
-                    .total
-            });
+            let (median, p95, total) =
+                time_runs(&rt, index_runs, || index_only(&index, &case.query));
             rows.push(Row {
                 backend: name,
                 case: case.label,

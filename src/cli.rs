@@ -13,6 +13,7 @@ mod contacts;
 mod desk_commands;
 mod offers_notes;
 mod ops_commands;
+mod runbook;
 mod services;
 
 /// Prints to standard output like `print!`, but a reader that has gone

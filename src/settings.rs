@@ -121,6 +121,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The diagnostics endpoint.
     pub diag: DiagSettings,
+    /// Bulk actions from the console and the command line.
+    pub bulk: BulkSettings,
     /// The data dir every default path is under (not a setting: the OS's, or a test's).
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -197,6 +199,9 @@ pub struct MailSettings {
     pub smtp: SmtpSettings,
     /// `[mail.sendmail]`
     pub sendmail: SendmailSettings,
+    /// The outbox never sends faster than this, summed over every worker
+    /// on the store (a bulk of 10,000 must not flood the relay).
+    pub max_per_minute: u32,
 }
 
 /// `[mail.file]`
@@ -460,6 +465,14 @@ pub enum ThemeName {
     Mono,
 }
 
+/// `[bulk]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSettings {
+    /// A bulk action on more contacts than this needs the count typed back.
+    pub confirm_over: u32,
+}
+
 /// `[ui]`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -661,6 +674,9 @@ impl Settings {
         }
         if self.mail.smtp.pool_size == 0 {
             return Err(invalid("mail.smtp.pool_size", "must be at least 1".into()));
+        }
+        if self.mail.max_per_minute == 0 {
+            return Err(invalid("mail.max_per_minute", "must be at least 1".into()));
         }
         if self.outbox.max_attempts == 0 {
             return Err(invalid("outbox.max_attempts", "must be at least 1".into()));

@@ -28,6 +28,7 @@ Exit codes:
   12  the store has pending migrations and database.auto_migrate is false (run `keydesk migrate`)
   13  the store's schema is newer than this keydesk (upgrade keydesk)
   14  invalid input (an email mail cannot reach, a note too long, an edit that changes nothing)
+  15  a bulk action (--from, --all-locked) failed for some contacts or lines (the summary lists them)
   78  a bad setting (the message names the key and where it was set)";
 
 /// keydesk: the Contacts console for support agents.
@@ -72,10 +73,15 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     ResetPassword {
         /// The customer's email.
-        email: String,
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        email: Option<String>,
         /// Send even within `reset.resend_cooldown` of the previous link.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "from")]
         force: bool,
+        /// Send to every customer in FILE (one email a line, `-` for stdin);
+        /// prints done, skipped with reasons, failed; exit 15 if any failed.
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
     },
     /// Set a customer's password (admins): a generated one, or one read from stdin.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -101,16 +107,30 @@ pub enum Command {
     #[command(after_help = EXIT_CODES_HELP)]
     Unlock {
         /// The customer's email.
-        email: String,
+        #[arg(required_unless_present_any = ["from", "all_locked"], conflicts_with_all = ["from", "all_locked"])]
+        email: Option<String>,
+        /// Unlock every customer in FILE (one email a line, `-` for stdin).
+        #[arg(long, value_name = "FILE", conflicts_with = "all_locked")]
+        from: Option<PathBuf>,
+        /// Unlock every account locked now.
+        #[arg(long)]
+        all_locked: bool,
+        /// With --all-locked: only locks that began within DURATION (e.g. 2h).
+        #[arg(long, value_name = "DURATION", requires = "all_locked")]
+        since: Option<String>,
     },
     /// End every site session of a customer, or one with --session (admins).
     #[command(after_help = EXIT_CODES_HELP)]
     SignOut {
         /// The customer's email.
-        email: String,
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
+        email: Option<String>,
         /// End only this session (an id from `keydesk sessions EMAIL`).
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", conflicts_with = "from")]
         session: Option<i64>,
+        /// Sign out every customer in FILE (one email a line, `-` for stdin).
+        #[arg(long, value_name = "FILE")]
+        from: Option<PathBuf>,
     },
     /// List a customer's live site sessions: id, signed in, last seen, client.
     #[command(after_help = EXIT_CODES_HELP)]

@@ -36,6 +36,7 @@ pub(super) async fn run(
                 },
                 after: None,
                 limit: usize::from(limit),
+                only: None,
             };
             let page = desk.search_contacts(op, &query).await?;
             if json {

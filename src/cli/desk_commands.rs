@@ -40,15 +40,24 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         Ok(op) => op,
         Err(err) => return Ok(refused(&err)),
     };
+    if let Some(runbook) = super::runbook::Runbook::of(&command) {
+        return super::runbook::run(&desk, &op, runbook).await;
+    }
     let outcome = match command {
-        Command::ResetPassword { email, force } => reset_password(&desk, &op, &email, force).await,
+        Command::ResetPassword {
+            email: Some(email),
+            force,
+            ..
+        } => reset_password(&desk, &op, &email, force).await,
         Command::ChangePassword {
             email,
             generate,
             password_stdin: _,
             no_require_change,
         } => change_password(&desk, &op, &email, generate, !no_require_change).await?,
-        Command::Unlock { email } => desk.unlock(&op, &email).await.map(|was_locked| {
+        Command::Unlock {
+            email: Some(email), ..
+        } => desk.unlock(&op, &email).await.map(|was_locked| {
             if was_locked {
                 outln!("{} is unlocked", printable(&email));
             } else {
@@ -59,14 +68,16 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
             }
         }),
         Command::SignOut {
-            email,
+            email: Some(email),
             session: None,
+            ..
         } => desk.sign_out_everywhere(&op, &email).await.map(|n| {
             outln!("ended {n} site session(s) of {}", printable(&email));
         }),
         Command::SignOut {
-            email,
+            email: Some(email),
             session: Some(id),
+            ..
         } => desk
             .end_customer_session(&op, &email, id)
             .await
@@ -133,7 +144,8 @@ pub(super) async fn run(store: Store, settings: Settings, command: Command) -> R
         Command::Contacts(command) => super::contacts::run(&desk, &op, command).await,
         Command::Offers(command) => super::offers_notes::offers(&desk, &op, command).await,
         Command::Notes(command) => super::offers_notes::notes(&desk, &op, command).await?,
-        // Not customer-access commands; `cli::run` never sends them here.
+        // Not customer-access commands (or runbooks, handled above);
+        // `cli::run` never sends them here.
         _ => Ok(()),
     };
     Ok(match outcome {

@@ -7,7 +7,7 @@
 //! verified; if it changed meanwhile the attempt is treated as failed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
 use super::action::Action;
 use super::audit::{self, Actor, Event};
@@ -18,7 +18,7 @@ use super::reset_links::revoke_open;
 use super::roles::{self, Operator};
 use super::throttle;
 use super::{
-    ContactRef, Desk, ensure_account, find_customer, find_customer_by_id, lock_customer,
+    ContactRef, Customer, Desk, ensure_account, find_customer, find_customer_by_id, lock_customer,
     lock_customer_by_id, sessions,
 };
 use crate::clock::delta;
@@ -553,26 +553,36 @@ impl Desk {
         let who = who.into();
         let (contact, was_locked) = self
             .operate(op, Action::Unlock, Some(who), move |txn, now| async move {
-                let txn = &*txn;
-                let customer = lock_customer(txn, who).await?;
-                let was_locked = match customer.account {
-                    Some(account) => {
-                        let was_locked = account.locked_until.is_some_and(|until| until > now);
-                        let mut row: account::ActiveModel = account.into();
-                        row.locked_until = Set(None);
-                        row.failed_logins = Set(0);
-                        row.failed_window_started_at = Set(None);
-                        row.update(txn).await?;
-                        was_locked
-                    }
-                    None => false,
-                };
-                let event = Event::ok(Action::Unlock.audit_name(), Some(customer.contact.id))
-                    .detail("was_locked", was_locked);
-                Ok(Done::new((customer.contact.id, was_locked), event))
+                let customer = lock_customer(&*txn, who).await?;
+                unlock_step(&txn, customer, now).await
             })
             .await?;
         tracing::info!(by = ?op.name, contact, was_locked, "account unlocked");
         Ok(was_locked)
     }
+}
+
+/// What [`Desk::unlock`] does to one customer, locked in `txn`, and the
+/// record of it: also each contact's step of a bulk unlock. Answers the
+/// contact and whether the account was locked.
+pub(crate) async fn unlock_step(
+    txn: &DatabaseTransaction,
+    customer: Customer,
+    now: DateTime<Utc>,
+) -> Result<Done<(i64, bool)>, DeskError> {
+    let was_locked = match customer.account {
+        Some(account) => {
+            let was_locked = account.locked_until.is_some_and(|until| until > now);
+            let mut row: account::ActiveModel = account.into();
+            row.locked_until = Set(None);
+            row.failed_logins = Set(0);
+            row.failed_window_started_at = Set(None);
+            row.update(txn).await?;
+            was_locked
+        }
+        None => false,
+    };
+    let event = Event::ok(Action::Unlock.audit_name(), Some(customer.contact.id))
+        .detail("was_locked", was_locked);
+    Ok(Done::new((customer.contact.id, was_locked), event))
 }

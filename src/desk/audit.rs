@@ -96,6 +96,15 @@ impl Event {
     }
 }
 
+/// The event with the bulk job it was part of, if any.
+#[must_use]
+pub(crate) fn in_job(event: Event, job: Option<i64>) -> Event {
+    match job {
+        Some(id) => event.detail("bulk_job", id),
+        None => event,
+    }
+}
+
 /// Appends an event (inside the caller's transaction).
 pub(crate) async fn write(
     db: &impl ConnectionTrait,

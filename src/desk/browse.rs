@@ -7,13 +7,14 @@
 //! [`Searcher`] (its in-memory index) from [`Desk::start_searcher`], the
 //! command line's `contacts search` reads through [`Desk::search_contacts`].
 
-use super::Desk;
 use super::action::Action;
 use super::error::DeskError;
 use super::roles::{self, Identity, Operator};
+use super::{ContactRef, Desk};
 pub use crate::store::contacts::{
     ContactRow, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery,
 };
+use crate::store::entity::contact;
 pub use crate::store::search::Searcher;
 
 impl Desk {
@@ -59,5 +60,18 @@ impl Desk {
             &self.settings().search,
             self.clock().clone(),
         )
+    }
+
+    /// The contact `who` names, for an operator who may browse (a refusal
+    /// is audited): the opening of every reader about one contact.
+    pub(crate) async fn browse_contact(
+        &self,
+        op: &Operator,
+        who: ContactRef<'_>,
+    ) -> Result<contact::Model, DeskError> {
+        let db = self.store().conn();
+        let allowed = roles::require(db, op, Action::Browse).await;
+        self.audited(op, Action::Browse, Some(who), allowed).await?;
+        super::find_contact(db, who, false).await
     }
 }

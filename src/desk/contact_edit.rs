@@ -15,7 +15,7 @@ use super::error::DeskError;
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
 use super::roles::{self, Operator};
-use super::{Desk, lock_contact};
+use super::{ContactRef, Desk, lock_contact};
 use crate::mail::compose::Recipient;
 use crate::store::entity::{account, contact, grant};
 
@@ -86,13 +86,14 @@ impl Desk {
     pub async fn edit_contact(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         edit: &ContactEdit,
     ) -> Result<Edited, DeskError> {
+        let who = who.into();
         let result = match checked(edit) {
             Ok((name, new_email)) => {
                 self.retrying(|| {
-                    self.edit_contact_once(op, email, name.as_deref(), new_email.as_deref())
+                    self.edit_contact_once(op, who, name.as_deref(), new_email.as_deref())
                 })
                 .await
             }
@@ -105,7 +106,7 @@ impl Desk {
                 }
             }
         };
-        self.audit_refusal(op, Action::EditContact, Some(email.into()), &result)
+        self.audit_refusal(op, Action::EditContact, Some(who), &result)
             .await;
         if let Ok(edited) = &result {
             if edited.notices > 0 {
@@ -119,14 +120,14 @@ impl Desk {
     async fn edit_contact_once(
         &self,
         op: &Operator,
-        email: &str,
+        who: ContactRef<'_>,
         name: Option<&str>,
         new_email: Option<&str>,
     ) -> Result<Edited, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         roles::require(&txn, op, Action::EditContact).await?;
-        let old = lock_contact(&txn, email).await?;
+        let old = lock_contact(&txn, who).await?;
         let new_name = name.unwrap_or(&old.name).to_owned();
         let new_email = new_email.unwrap_or(&old.email).to_owned();
         let email_changed = new_email != old.email;

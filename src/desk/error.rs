@@ -192,6 +192,8 @@ pub mod exit {
     pub const CONFLICT: i32 = 11;
     /// Input that cannot be used as given (12 and 13 are the command line's).
     pub const INVALID: i32 = 14;
+    /// A bulk action failed for some contacts or input lines.
+    pub const BULK_FAILED: i32 = 15;
 }
 
 impl DeskError {

@@ -16,11 +16,13 @@ pub mod accounts;
 pub mod action;
 pub mod audit;
 pub mod browse;
+pub mod bulk;
 pub mod console_sessions;
 pub mod contact_edit;
 mod customer_sessions;
 pub mod email_history;
 pub mod error;
+pub mod filters;
 mod login_limit;
 pub mod notes;
 pub mod offers;
@@ -308,14 +310,9 @@ pub(crate) async fn lock_customer(
 /// rest of the transaction.
 pub(crate) async fn lock_contact(
     db: &impl ConnectionTrait,
-    email: &str,
+    who: ContactRef<'_>,
 ) -> Result<contact::Model, DeskError> {
-    contact::Entity::find()
-        .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase()))
-        .lock_exclusive()
-        .one(db)
-        .await?
-        .ok_or_else(|| audit::not_found(email))
+    find_contact(db, who, true).await
 }
 
 /// Marks a contact changed now, so that every console's search index picks
@@ -351,6 +348,17 @@ pub(crate) async fn find_customer(
     who: ContactRef<'_>,
     lock: bool,
 ) -> Result<Customer, DeskError> {
+    let contact = find_contact(db, who, lock).await?;
+    customer_of(db, contact).await
+}
+
+/// The contact `who` names, locked for the rest of the transaction when
+/// `lock`, customer or not.
+pub(crate) async fn find_contact(
+    db: &impl ConnectionTrait,
+    who: ContactRef<'_>,
+    lock: bool,
+) -> Result<contact::Model, DeskError> {
     let mut query = match who {
         ContactRef::Email(email) => contact::Entity::find()
             .filter(contact::Column::EmailLower.eq(email.trim().to_lowercase())),
@@ -359,11 +367,10 @@ pub(crate) async fn find_customer(
     if lock {
         query = query.lock_exclusive();
     }
-    let contact = query.one(db).await?.ok_or_else(|| match who {
+    query.one(db).await?.ok_or_else(|| match who {
         ContactRef::Email(email) => audit::not_found(email),
         ContactRef::Id(id) => DeskError::NotFound(format!("contact {id} no longer exists")),
-    })?;
-    customer_of(db, contact).await
+    })
 }
 
 /// The customer with this contact id, locked or not.

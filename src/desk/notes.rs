@@ -7,13 +7,13 @@
 //! who deleted it, and is no longer listed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
 
 use super::action::{Action, Role};
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
 use super::roles::{self, Operator};
-use super::{Desk, lock_contact, touch_contact};
+use super::{ContactRef, Desk, lock_contact, touch_contact};
 use crate::store::contacts;
 use crate::store::entity::note;
 
@@ -70,16 +70,17 @@ impl Desk {
     pub async fn add_note(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         text: &str,
     ) -> Result<NoteEntry, DeskError> {
+        let who = who.into();
         let result = match checked(text) {
-            Ok(text) => self.retrying(|| self.add_note_once(op, email, &text)).await,
+            Ok(text) => self.retrying(|| self.add_note_once(op, who, &text)).await,
             Err(err) => roles::require(self.store.conn(), op, Action::AddNote)
                 .await
                 .and(Err(err)),
         };
-        self.audit_refusal(op, Action::AddNote, Some(email.into()), &result)
+        self.audit_refusal(op, Action::AddNote, Some(who), &result)
             .await;
         if let Ok(entry) = &result {
             tracing::info!(by = ?op.name, note = entry.id, "note added");
@@ -90,13 +91,13 @@ impl Desk {
     async fn add_note_once(
         &self,
         op: &Operator,
-        email: &str,
+        who: ContactRef<'_>,
         text: &str,
     ) -> Result<NoteEntry, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         roles::require(&txn, op, Action::AddNote).await?;
-        let contact = lock_contact(&txn, email).await?;
+        let contact = lock_contact(&txn, who).await?;
         let row = note::ActiveModel {
             contact_id: Set(contact.id),
             author: Set(op.name.chars().take(200).collect()),
@@ -131,19 +132,8 @@ impl Desk {
         op: &Operator,
         email: &str,
     ) -> Result<Vec<NoteEntry>, DeskError> {
-        let db = self.store.conn();
-        let allowed = roles::require(db, op, Action::Browse).await;
-        self.audit_refusal(op, Action::Browse, Some(email.into()), &allowed)
-            .await;
-        allowed?;
-        let contact = contacts::by_email(db, email)
-            .await?
-            .ok_or_else(|| audit::not_found(email))?;
-        Ok(note::Entity::find()
-            .filter(note::Column::ContactId.eq(contact.id))
-            .filter(note::Column::DeletedAt.is_null())
-            .order_by_desc(note::Column::Id)
-            .all(db)
+        let contact = self.browse_contact(op, email.into()).await?;
+        Ok(contacts::live_notes(self.store.conn(), contact.id)
             .await?
             .into_iter()
             .map(NoteEntry::from)

@@ -21,7 +21,10 @@ use super::error::DeskError;
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
 use super::roles::{self, Operator};
-use super::{Customer, Desk, ensure_account, lock_contact, lock_customer, sessions, touch_contact};
+use super::{
+    ContactRef, Customer, Desk, ensure_account, lock_contact, lock_customer, sessions,
+    touch_contact,
+};
 use crate::store::entity::{account, contact, grant, offer};
 
 /// An offer as listed.
@@ -161,14 +164,15 @@ impl Desk {
     pub async fn grant_offer(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         offer: &str,
         welcome: bool,
     ) -> Result<Granted, DeskError> {
+        let who = who.into();
         let result = self
-            .retrying(|| self.grant_offer_once(op, email, offer, welcome))
+            .retrying(|| self.grant_offer_once(op, who, offer, welcome))
             .await;
-        self.audit_refusal(op, Action::GrantOffer, Some(email.into()), &result)
+        self.audit_refusal(op, Action::GrantOffer, Some(who), &result)
             .await;
         if let Ok(granted) = &result {
             if granted.welcome.is_some() {
@@ -182,14 +186,14 @@ impl Desk {
     async fn grant_offer_once(
         &self,
         op: &Operator,
-        email: &str,
+        who: ContactRef<'_>,
         query: &str,
         welcome: bool,
     ) -> Result<Granted, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         roles::require(&txn, op, Action::GrantOffer).await?;
-        let contact = lock_contact(&txn, email).await?;
+        let contact = lock_contact(&txn, who).await?;
         let offers = all_offers(&txn).await?;
         let offer = pick(&offers, query)?;
         let held = grant::Entity::find()
@@ -316,13 +320,14 @@ impl Desk {
     pub async fn revoke_offer(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
         offer: &str,
     ) -> Result<Revoked, DeskError> {
+        let who = who.into();
         let result = self
-            .retrying(|| self.revoke_offer_once(op, email, offer))
+            .retrying(|| self.revoke_offer_once(op, who, offer))
             .await;
-        self.audit_refusal(op, Action::RevokeOffer, Some(email.into()), &result)
+        self.audit_refusal(op, Action::RevokeOffer, Some(who), &result)
             .await;
         if let Ok(revoked) = &result {
             tracing::info!(by = ?op.name, contact = revoked.contact_id, still_customer = revoked.still_customer, "offer revoked");
@@ -333,13 +338,13 @@ impl Desk {
     async fn revoke_offer_once(
         &self,
         op: &Operator,
-        email: &str,
+        who: ContactRef<'_>,
         query: &str,
     ) -> Result<Revoked, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         roles::require(&txn, op, Action::RevokeOffer).await?;
-        let contact = lock_contact(&txn, email).await?;
+        let contact = lock_contact(&txn, who).await?;
         let held = grant::Entity::find()
             .filter(grant::Column::ContactId.eq(contact.id))
             .all(&txn)
@@ -412,10 +417,11 @@ impl Desk {
     pub async fn resend_welcome(
         &self,
         op: &Operator,
-        email: &str,
+        who: impl Into<ContactRef<'_>>,
     ) -> Result<WelcomeSent, DeskError> {
-        let result = self.retrying(|| self.resend_welcome_once(op, email)).await;
-        self.audit_refusal(op, Action::ResendWelcome, Some(email.into()), &result)
+        let who = who.into();
+        let result = self.retrying(|| self.resend_welcome_once(op, who)).await;
+        self.audit_refusal(op, Action::ResendWelcome, Some(who), &result)
             .await;
         if let Ok(sent) = &result {
             self.wake_outbox();
@@ -427,12 +433,12 @@ impl Desk {
     async fn resend_welcome_once(
         &self,
         op: &Operator,
-        email: &str,
+        who: ContactRef<'_>,
     ) -> Result<WelcomeSent, DeskError> {
         let now = self.clock.now();
         let txn = self.store.begin_write().await?;
         roles::require(&txn, op, Action::ResendWelcome).await?;
-        let mut customer = lock_customer(&txn, email.into()).await?;
+        let mut customer = lock_customer(&txn, who).await?;
         if customer
             .account
             .as_ref()

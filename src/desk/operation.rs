@@ -65,6 +65,32 @@ impl<T> Done<T> {
     }
 }
 
+/// Writes `done`'s record in `txn`: its event as `actor` (naming bulk job
+/// `job`, when it is part of one) and its mail; answers its value. The
+/// caller commits, then wakes the outbox worker if mail was queued.
+pub(crate) async fn record<T>(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    done: Done<T>,
+    job: Option<i64>,
+) -> Result<T, DeskError> {
+    audit::write(txn, now, actor, audit::in_job(done.event, job)).await?;
+    if let Some(mail) = done.mail {
+        outbox::queue(
+            txn,
+            mail.kind,
+            &mail.recipient,
+            mail.contact_id,
+            mail.reset_link_id,
+            mail.composed,
+            now,
+        )
+        .await?;
+    }
+    Ok(done.value)
+}
+
 /// The pause before retry `attempt`: growing, with jitter so that two
 /// transactions that deadlocked do not meet again in lockstep.
 fn retry_pause(attempt: u32) -> Duration {
@@ -137,21 +163,9 @@ impl Desk {
         let (value, queued) = self
             .in_write(move |txn, now| async move {
                 let done = step(Arc::clone(&txn), now).await?;
-                audit::write(&*txn, now, actor, done.event).await?;
                 let queued = done.mail.is_some();
-                if let Some(mail) = done.mail {
-                    outbox::queue(
-                        &*txn,
-                        mail.kind,
-                        &mail.recipient,
-                        mail.contact_id,
-                        mail.reset_link_id,
-                        mail.composed,
-                        now,
-                    )
-                    .await?;
-                }
-                Ok((done.value, queued))
+                let value = record(&txn, now, actor, done, None).await?;
+                Ok((value, queued))
             })
             .await?;
         if queued {

@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::action::Action;
+use super::email_history::SentMail;
 use super::error::DeskError;
+use super::notes::NoteEntry;
 use super::roles::{self, Operator};
 use super::{ContactRef, Desk};
 pub use crate::mail::delivery_state::{DeliveryState, MailStatus, kind_label};
@@ -43,6 +45,10 @@ pub struct Profile {
     pub latest_mail: Option<MailStatus>,
     /// The latest 20 audit events about them, newest first.
     pub activity: Vec<Activity>,
+    /// Notes operators wrote (not deleted), newest first.
+    pub notes_written: Vec<NoteEntry>,
+    /// The email history, newest first (never a body or a link).
+    pub email_history: Vec<SentMail>,
 }
 
 /// A customer's login, without its secrets.
@@ -146,6 +152,8 @@ impl From<contacts::Profile> for Profile {
                     outcome: e.outcome,
                 })
                 .collect(),
+            notes_written: p.note_rows.into_iter().map(NoteEntry::from).collect(),
+            email_history: p.mail_history,
         }
     }
 }
@@ -162,22 +170,12 @@ impl Desk {
         op: &Operator,
         who: impl Into<ContactRef<'a>>,
     ) -> Result<Profile, DeskError> {
-        let who = who.into();
-        let db = self.store().conn();
-        let allowed = roles::require(db, op, Action::Browse).await;
-        self.audited(op, Action::Browse, Some(who), allowed).await?;
-        let contact_id = match who {
-            ContactRef::Id(id) => id,
-            ContactRef::Email(email) => {
-                contacts::by_email(db, email)
-                    .await?
-                    .ok_or_else(|| super::audit::not_found(email))?
-                    .id
-            }
-        };
-        Ok(contacts::profile(db, contact_id, self.clock().now())
-            .await?
-            .into())
+        let contact = self.browse_contact(op, who.into()).await?;
+        Ok(
+            contacts::profile(self.store().conn(), contact.id, self.clock().now())
+                .await?
+                .into(),
+        )
     }
 
     /// Where the mail for reset link `link_id` stands (any operator).

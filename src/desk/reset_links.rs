@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::action::Action;
@@ -162,35 +162,8 @@ impl Desk {
                 Action::SendResetLink,
                 Some(who),
                 move |txn, now| async move {
-                    let txn = &*txn;
-                    let mut customer = lock_customer(txn, who).await?;
-                    let account = ensure_account(txn, &mut customer, now).await?;
-                    let cooldown = self.settings.reset.resend_cooldown;
-                    if let Some(remaining) = cooldown_left(txn, account.id, now, cooldown).await?
-                        && !force
-                    {
-                        return Err(DeskError::Cooldown {
-                            remaining,
-                            cooldown: HumanDuration(cooldown),
-                        });
-                    }
-                    let issued = self.issue(txn, &customer, &account, &op.name, now).await?;
-                    let event = Event::ok(
-                        Action::SendResetLink.audit_name(),
-                        Some(customer.contact.id),
-                    )
-                    .detail("link_id", issued.link.id)
-                    .detail("expires_at", issued.link.expires_at.to_rfc3339())
-                    .detail("revoked_older", issued.revoked_older)
-                    .detail("forced", force);
-                    let sent = LinkSent {
-                        contact_id: customer.contact.id,
-                        recipient: customer.contact.email,
-                        link_id: issued.link.id,
-                        expires_at: issued.link.expires_at,
-                        revoked_older: issued.revoked_older,
-                    };
-                    Ok(Done::new(sent, event).mail(issued.mail))
+                    let customer = lock_customer(&*txn, who).await?;
+                    self.reset_link_step(&txn, op, customer, force, now).await
                 },
             )
             .await;
@@ -205,6 +178,46 @@ impl Desk {
             Err(err) => tracing::info!(by = ?op.name, refusal = err.kind(), "reset link not sent"),
         }
         result
+    }
+
+    /// What [`Desk::send_reset_link`] does for one customer, locked in
+    /// `txn`, and the record of it: also each contact's step of a bulk
+    /// reset. Refuses within the cooldown before writing anything.
+    pub(crate) async fn reset_link_step(
+        &self,
+        txn: &DatabaseTransaction,
+        op: &Operator,
+        mut customer: Customer,
+        force: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Done<LinkSent>, DeskError> {
+        let account = ensure_account(txn, &mut customer, now).await?;
+        let cooldown = self.settings.reset.resend_cooldown;
+        if let Some(remaining) = cooldown_left(txn, account.id, now, cooldown).await?
+            && !force
+        {
+            return Err(DeskError::Cooldown {
+                remaining,
+                cooldown: HumanDuration(cooldown),
+            });
+        }
+        let issued = self.issue(txn, &customer, &account, &op.name, now).await?;
+        let event = Event::ok(
+            Action::SendResetLink.audit_name(),
+            Some(customer.contact.id),
+        )
+        .detail("link_id", issued.link.id)
+        .detail("expires_at", issued.link.expires_at.to_rfc3339())
+        .detail("revoked_older", issued.revoked_older)
+        .detail("forced", force);
+        let sent = LinkSent {
+            contact_id: customer.contact.id,
+            recipient: customer.contact.email,
+            link_id: issued.link.id,
+            expires_at: issued.link.expires_at,
+            revoked_older: issued.revoked_older,
+        };
+        Ok(Done::new(sent, event).mail(issued.mail))
     }
 
     /// Revokes the account's open links, writes a new one and composes its

@@ -9,7 +9,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QueryOrder, Set,
 };
 
 use super::action::Action;
@@ -245,24 +246,33 @@ impl Desk {
                 Action::SignOutEverywhere,
                 Some(who),
                 move |txn, now| async move {
-                    let txn = &*txn;
-                    let customer = super::lock_customer(txn, who).await?;
-                    let ended = match &customer.account {
-                        Some(account) => {
-                            revoke_all(txn, account.id, now, self.session_idle()).await?
-                        }
-                        None => 0,
-                    };
-                    let event = Event::ok(
-                        Action::SignOutEverywhere.audit_name(),
-                        Some(customer.contact.id),
-                    )
-                    .detail("sessions_ended", ended);
-                    Ok(Done::new((customer.contact.id, ended), event))
+                    let customer = super::lock_customer(&*txn, who).await?;
+                    self.sign_out_step(&txn, &customer, now).await
                 },
             )
             .await?;
         tracing::info!(by = ?op.name, contact, ended, "signed out everywhere");
         Ok(ended)
+    }
+
+    /// What [`Desk::sign_out_everywhere`] does to one customer, locked in
+    /// `txn`, and the record of it: also each contact's step of a bulk
+    /// sign-out. Answers the contact and how many sessions ended.
+    pub(crate) async fn sign_out_step(
+        &self,
+        txn: &DatabaseTransaction,
+        customer: &super::Customer,
+        now: DateTime<Utc>,
+    ) -> Result<Done<(i64, u64)>, DeskError> {
+        let ended = match &customer.account {
+            Some(account) => revoke_all(txn, account.id, now, self.session_idle()).await?,
+            None => 0,
+        };
+        let event = Event::ok(
+            Action::SignOutEverywhere.audit_name(),
+            Some(customer.contact.id),
+        )
+        .detail("sessions_ended", ended);
+        Ok(Done::new((customer.contact.id, ended), event))
     }
 }

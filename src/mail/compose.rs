@@ -244,15 +244,7 @@ impl Composer {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Composed, ComposeError> {
-        let inner = &*self.inner;
-        if !link_is_ours(link, &inner.base_url) {
-            return Err(ComposeError::ForeignLink {
-                base_url: inner.base_url.clone(),
-            });
-        }
-        if expires_at <= now {
-            return Err(ComposeError::AlreadyExpired { expires_at, now });
-        }
+        self.check_link(link, expires_at, now)?;
         let mailbox = recipient_mailbox(to)?;
         let ctx = context! {
             name => display_name(&to.name),
@@ -290,6 +282,25 @@ impl Composer {
             &ctx,
             changed_at,
         )
+    }
+
+    /// A link a message may carry: under `site.base_url` (links are never
+    /// built from a request's Host header) and not expired already.
+    fn check_link(
+        &self,
+        link: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ComposeError> {
+        if !link_is_ours(link, &self.inner.base_url) {
+            return Err(ComposeError::ForeignLink {
+                base_url: self.inner.base_url.clone(),
+            });
+        }
+        if expires_at <= now {
+            return Err(ComposeError::AlreadyExpired { expires_at, now });
+        }
+        Ok(())
     }
 
     /// Values every template may use.

@@ -9,14 +9,15 @@
 //! cannot overwrite the worker that took over. A lease that runs out (the
 //! worker died) makes the row claimable again.
 
-use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionOptions,
+    TransactionTrait,
 };
 
-use crate::store::entity::{outbox, reset_link};
+use crate::store::entity::{outbox, reset_link, throttle};
 use crate::store::{Store, StoreError};
 
 /// The values of `outbox.state`.
@@ -54,7 +55,16 @@ pub struct Claim {
     pub rows: Vec<outbox::Model>,
     /// Rows marked `expired` instead, because their reset link died.
     pub expired: Vec<i64>,
+    /// The rate limit left no room: nothing may be claimed before then.
+    pub throttled_until: Option<DateTime<Utc>>,
 }
+
+/// The `throttles` row every claiming worker locks while it counts the
+/// last minute's sends, so two workers never spend the same budget.
+pub const RATE_BUCKET: &str = "outbox:send_rate";
+
+/// The window `mail.max_per_minute` counts over.
+const RATE_WINDOW: TimeDelta = TimeDelta::seconds(60);
 
 /// A lease: the row and the `claimed_until` this worker wrote. An outcome
 /// is recorded only while both still match.
@@ -98,9 +108,8 @@ fn due(now: DateTime<Utc>) -> sea_orm::Condition {
         )
 }
 
-/// Claims up to `limit` due rows until `lease_until`. Reset emails whose
-/// link has expired, been used or been revoked are marked `expired` (body
-/// cleared) in the same transaction instead of being claimed.
+/// Claims up to `limit` due rows until `lease_until`, with no rate limit.
+/// See [`claim_at_rate`].
 ///
 /// # Errors
 /// When the store fails; nothing is claimed then.
@@ -110,7 +119,40 @@ pub async fn claim(
     lease_until: DateTime<Utc>,
     limit: u64,
 ) -> Result<Claim, StoreError> {
+    claim_at_rate(store, now, lease_until, limit, None).await
+}
+
+/// Claims up to `limit` due rows until `lease_until`, and with
+/// `per_minute` no more than leaves room for: messages sent in the last
+/// minute plus those being sent now never exceed it, summed over every
+/// worker on the store (they take turns on the [`RATE_BUCKET`] row).
+/// Reset emails whose link has expired, been used or been revoked are
+/// marked `expired` (body cleared) in the same transaction instead of
+/// being claimed.
+///
+/// # Errors
+/// When the store fails; nothing is claimed then.
+pub async fn claim_at_rate(
+    store: &Store,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: u64,
+    per_minute: Option<u32>,
+) -> Result<Claim, StoreError> {
     let txn = begin_claim(store).await?;
+    let limit = match per_minute {
+        Some(per_minute) => match room(&txn, now, per_minute).await? {
+            Room::Free(n) => Ord::min(limit, n),
+            Room::FullUntil(at) => {
+                txn.commit().await?;
+                return Ok(Claim {
+                    throttled_until: Some(at),
+                    ..Claim::default()
+                });
+            }
+        },
+        None => limit,
+    };
     let picked = outbox::Entity::find()
         .filter(due(now))
         .order_by_asc(outbox::Column::NextAttemptAt)
@@ -176,7 +218,78 @@ pub async fn claim(
         row.claimed_until = Some(lease_until);
         row.attempts += 1;
     }
-    Ok(Claim { rows, expired })
+    Ok(Claim {
+        rows,
+        expired,
+        throttled_until: None,
+    })
+}
+
+/// How much of the rate limit is left now.
+enum Room {
+    /// This many more may be claimed.
+    Free(u64),
+    /// None until then.
+    FullUntil(DateTime<Utc>),
+}
+
+/// Locks the rate row (made on first use) and counts what the last
+/// minute used: rows sent in it and rows being sent now.
+async fn room(
+    txn: &DatabaseTransaction,
+    now: DateTime<Utc>,
+    per_minute: u32,
+) -> Result<Room, StoreError> {
+    throttle::Entity::insert(throttle::ActiveModel {
+        bucket: Set(RATE_BUCKET.to_owned()),
+        window_started_at: Set(now),
+        hits: Set(0),
+        ..Default::default()
+    })
+    // An upsert that changes the window start, so the row exists and is
+    // this transaction's on every backend (MySQL has no DO NOTHING).
+    .on_conflict(
+        OnConflict::column(throttle::Column::Bucket)
+            .update_column(throttle::Column::WindowStartedAt)
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    throttle::Entity::find()
+        .filter(throttle::Column::Bucket.eq(RATE_BUCKET))
+        .lock_exclusive()
+        .one(txn)
+        .await?;
+    let since = now - RATE_WINDOW;
+    let recent = || {
+        outbox::Entity::find()
+            .filter(outbox::Column::State.eq(state::SENT))
+            .filter(outbox::Column::SentAt.gt(since))
+    };
+    let sent = recent().count(txn).await?;
+    let sending = outbox::Entity::find()
+        .filter(outbox::Column::State.eq(state::SENDING))
+        .filter(outbox::Column::ClaimedUntil.gt(now))
+        .count(txn)
+        .await?;
+    let free = u64::from(per_minute).saturating_sub(sent + sending);
+    if free > 0 {
+        return Ok(Room::Free(free));
+    }
+    // Room comes back when the oldest send of the window leaves it; if
+    // the window is full of sends still under way, look again shortly.
+    let oldest = recent()
+        .select_only()
+        .column(outbox::Column::SentAt)
+        .order_by_asc(outbox::Column::SentAt)
+        .into_tuple::<Option<DateTime<Utc>>>()
+        .one(txn)
+        .await?
+        .flatten();
+    let pace = RATE_WINDOW / i32::try_from(per_minute).unwrap_or(i32::MAX);
+    Ok(Room::FullUntil(oldest.map_or(now + pace, |at| {
+        Ord::max(at + RATE_WINDOW, now + TimeDelta::milliseconds(20))
+    })))
 }
 
 async fn settle(

@@ -13,6 +13,7 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use lettre::Address;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -38,6 +39,8 @@ pub struct Pass {
     pub expired: usize,
     /// Outcomes not recorded because another worker took the row over.
     pub lost_leases: usize,
+    /// `mail.max_per_minute` was reached: nothing more goes out before then.
+    pub throttled_until: Option<DateTime<Utc>>,
 }
 
 impl Pass {
@@ -47,12 +50,16 @@ impl Pass {
         self.failed += other.failed;
         self.expired += other.expired;
         self.lost_leases += other.lost_leases;
+        self.throttled_until = other.throttled_until.or(self.throttled_until);
     }
 
     /// Whether anything was claimed at all.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        *self == Self::default()
+        Self {
+            throttled_until: None,
+            ..*self
+        } == Self::default()
     }
 }
 
@@ -145,10 +152,10 @@ impl Worker {
         let mut total = Pass::default();
         loop {
             let pass = self.deliver_batch().await?;
+            total.add(pass);
             if pass.is_empty() {
                 return Ok(total);
             }
-            total.add(pass);
         }
     }
 
@@ -156,9 +163,17 @@ impl Worker {
     async fn deliver_batch(&self) -> Result<Pass, StoreError> {
         let now = self.clock.now();
         let lease_until = now + delta(self.outbox.claim_timeout);
-        let claim = queue::claim(&self.store, now, lease_until, self.batch() as u64).await?;
+        let claim = queue::claim_at_rate(
+            &self.store,
+            now,
+            lease_until,
+            self.batch() as u64,
+            Some(self.mail.max_per_minute),
+        )
+        .await?;
         let mut pass = Pass {
             expired: claim.expired.len(),
+            throttled_until: claim.throttled_until,
             ..Pass::default()
         };
         for _ in &claim.expired {
@@ -285,8 +300,9 @@ impl Worker {
         let mut shutdown = pin!(shutdown);
         let wake = Arc::clone(&self.wake);
         let mut store_down = false;
-        tracing::info!(via = %self.transport.label(), "mail worker started");
+        tracing::info!(via = %self.transport.label(), max_per_minute = self.mail.max_per_minute, "mail worker started");
         loop {
+            let mut throttled_until = None;
             // Registered before looking, so a wake that lands while this pass
             // runs is not lost even if the desk uses notify_waiters.
             let mut notified = pin!(wake.notified());
@@ -305,7 +321,8 @@ impl Worker {
                 match self.deliver_batch().await {
                     Ok(pass) => {
                         store_down = false;
-                        if pass.is_empty() {
+                        throttled_until = pass.throttled_until;
+                        if pass.is_empty() || throttled_until.is_some() {
                             break;
                         }
                     }
@@ -320,6 +337,12 @@ impl Worker {
             }
             let idle = if store_down {
                 self.outbox.poll_interval
+            } else if let Some(until) = throttled_until {
+                // The rate limit, not the queue, decides when to look again.
+                (until - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .clamp(Duration::from_millis(20), self.outbox.poll_interval)
             } else {
                 self.idle_for().await
             };

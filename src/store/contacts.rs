@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Order, Query, S
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::StoreError;
-use super::entity::{account, audit_event, contact, grant, offer, outbox, reset_link};
+use super::entity::{account, audit_event, contact, grant, note, offer, outbox, reset_link};
 
 /// How many rows a search page holds unless asked otherwise.
 pub const PAGE_SIZE: usize = 50;
@@ -80,6 +80,8 @@ pub struct SearchQuery {
     pub kind: KindFilter,
     /// Continue after this row.
     pub after: Option<Cursor>,
+    /// Only these contacts (the console's filters: Locked, Holds offer X, ...).
+    pub only: Option<std::sync::Arc<super::id_set::IdSet>>,
     /// Page size; `0` means [`PAGE_SIZE`].
     pub limit: usize,
 }
@@ -208,6 +210,16 @@ fn matching(query: &SearchQuery) -> SelectStatement {
             )
             .to_owned(),
     );
+    if let Some(only) = &query.only {
+        // Integers only, so writing them into the statement is safe; a
+        // bound list would run into SQLite's limit on parameters.
+        let ids: Vec<String> = only.iter().map(|id| id.to_string()).collect();
+        select.and_where(if ids.is_empty() {
+            Expr::cust("1 = 0")
+        } else {
+            Expr::cust(format!("id IN ({})", ids.join(",")))
+        });
+    }
     match query.kind {
         KindFilter::All => {}
         KindFilter::Customers => {
@@ -360,6 +372,105 @@ pub struct Profile {
     pub latest_mail: Option<outbox::Model>,
     /// Latest 20 audit events, newest first.
     pub audit: Vec<audit_event::Model>,
+    /// Notes operators wrote, not deleted, newest first.
+    pub note_rows: Vec<note::Model>,
+    /// Every message queued for the contact, newest first (no bodies).
+    pub mail_history: Vec<MailSummary>,
+}
+
+/// A message queued for a contact, as its email history shows it: never
+/// the body (a secret while queued, gone once sent).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MailSummary {
+    /// The outbox row (`keydesk outbox retry ID`).
+    pub id: i64,
+    /// `reset_link`, `password_changed`, `welcome`, `email_changed_old`, `email_changed_new`.
+    pub kind: String,
+    /// The address it was for.
+    pub recipient: String,
+    /// Queued at.
+    pub queued_at: DateTime<Utc>,
+    /// Delivered at.
+    pub sent_at: Option<DateTime<Utc>>,
+    /// `queued`, `sending`, `sent`, `failed`, `expired`.
+    pub state: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The last server reply or error (empty when none).
+    pub last_error: String,
+}
+
+/// How many messages an email history shows.
+pub const HISTORY_LIMIT: u64 = 50;
+
+/// The newest [`HISTORY_LIMIT`] messages queued for a contact, newest
+/// first, without their bodies (the column is never read).
+///
+/// # Errors
+/// A database error.
+pub async fn mail_history(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+) -> Result<Vec<MailSummary>, StoreError> {
+    type Row = (
+        i64,
+        String,
+        String,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        String,
+        i32,
+        String,
+    );
+    let rows: Vec<Row> = outbox::Entity::find()
+        .select_only()
+        .columns([
+            outbox::Column::Id,
+            outbox::Column::Kind,
+            outbox::Column::Recipient,
+            outbox::Column::CreatedAt,
+            outbox::Column::SentAt,
+            outbox::Column::State,
+            outbox::Column::Attempts,
+            outbox::Column::LastError,
+        ])
+        .filter(outbox::Column::ContactId.eq(contact_id))
+        .order_by_desc(outbox::Column::Id)
+        .limit(HISTORY_LIMIT)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, kind, recipient, queued_at, sent_at, state, attempts, last_error)| MailSummary {
+                id,
+                kind,
+                recipient,
+                queued_at,
+                sent_at,
+                state,
+                attempts,
+                last_error,
+            },
+        )
+        .collect())
+}
+
+/// A contact's notes that are not deleted, newest first.
+///
+/// # Errors
+/// A database error.
+pub async fn live_notes(
+    db: &impl ConnectionTrait,
+    contact_id: i64,
+) -> Result<Vec<note::Model>, StoreError> {
+    Ok(note::Entity::find()
+        .filter(note::Column::ContactId.eq(contact_id))
+        .filter(note::Column::DeletedAt.is_null())
+        .order_by_desc(note::Column::Id)
+        .all(db)
+        .await?)
 }
 
 impl Profile {
@@ -446,6 +557,8 @@ pub async fn profile(
         .limit(20)
         .all(db)
         .await?;
+    let note_rows = live_notes(db, contact_id).await?;
+    let mail_history = mail_history(db, contact_id).await?;
     Ok(Profile {
         contact,
         offers,
@@ -453,6 +566,8 @@ pub async fn profile(
         open_links,
         latest_mail,
         audit,
+        note_rows,
+        mail_history,
     })
 }
 

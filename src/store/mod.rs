@@ -5,6 +5,7 @@ pub mod backup;
 pub mod bulk;
 pub mod contacts;
 pub mod entity;
+pub mod id_set;
 pub mod migration;
 pub mod schema;
 pub mod search;

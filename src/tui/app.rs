@@ -41,6 +41,8 @@ pub struct UiConfig {
     pub transport: String,
     /// Where the customer site this process serves listens (the demo).
     pub site: Option<String>,
+    /// A bulk action on more contacts needs the count typed back (`bulk.confirm_over`).
+    pub bulk_confirm_over: u32,
 }
 
 impl Default for UiConfig {
@@ -52,6 +54,7 @@ impl Default for UiConfig {
             backend: "sqlite".into(),
             transport: "file".into(),
             site: None,
+            bulk_confirm_over: 20,
         }
     }
 }
@@ -260,6 +263,12 @@ pub struct App {
     pub quit: bool,
     /// The last generation of a password check.
     pub check_generation: u64,
+    /// The on-call filters.
+    pub filters: super::oncall::FilterState,
+    /// Contacts selected for a bulk action.
+    pub selection: crate::desk::filters::IdSet,
+    /// The running bulk job.
+    pub job: Option<super::oncall::JobView>,
 }
 
 impl App {
@@ -303,6 +312,9 @@ impl App {
             dirty: true,
             quit: false,
             check_generation: 0,
+            filters: super::oncall::FilterState::default(),
+            selection: crate::desk::filters::IdSet::default(),
+            job: None,
         }
     }
 
@@ -371,6 +383,7 @@ impl App {
     pub fn busy(&self) -> bool {
         self.list.loading
             || self.profile.loading
+            || self.job.is_some()
             || self.dialogs.iter().any(super::dialogs::Dialog::running)
     }
 

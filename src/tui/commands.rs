@@ -22,13 +22,32 @@ pub enum Context {
     Notice,
     /// The help screen.
     Help,
+    /// The offer picker of Grant Offer / Revoke Offer (printable keys type).
+    OfferPicker,
+    /// Edit contact (printable keys type).
+    EditContact,
+    /// Notes (printable keys type into the note).
+    Notes,
+    /// The filter menu (printable keys find an offer).
+    Filters,
+    /// The confirmation of a bulk action (digits type the count).
+    BulkConfirm,
 }
 
 impl Context {
     /// Whether a text field has focus, so printable keys type into it.
     #[must_use]
     pub fn takes_text(self) -> bool {
-        matches!(self, Self::Search | Self::ChangePassword)
+        matches!(
+            self,
+            Self::Search
+                | Self::ChangePassword
+                | Self::OfferPicker
+                | Self::EditContact
+                | Self::Notes
+                | Self::Filters
+                | Self::BulkConfirm
+        )
     }
     /// The title the help screen gives this context.
     #[must_use]
@@ -42,6 +61,11 @@ impl Context {
             Self::ChangePassword => "Change Password",
             Self::Notice => "Notice",
             Self::Help => "Help",
+            Self::OfferPicker => "Offer picker",
+            Self::EditContact => "Edit contact",
+            Self::Notes => "Notes",
+            Self::Filters => "Filters",
+            Self::BulkConfirm => "Bulk action",
         }
     }
 }
@@ -93,6 +117,20 @@ pub enum Command {
     ToggleShow,
     /// Toggle "require a new password at next login".
     ToggleRequire,
+    /// Notes (`n` on a profile).
+    Notes,
+    /// Save the note (in Notes).
+    Save,
+    /// Open the filter menu.
+    Filters,
+    /// Clear every filter.
+    ClearFilters,
+    /// Select or unselect the highlighted contact (or filter).
+    Select,
+    /// Select everything matching the search and the filters.
+    SelectAll,
+    /// Cancel the running bulk action.
+    CancelJob,
 }
 
 /// The fixed facts about a command.
@@ -115,12 +153,43 @@ pub struct CommandInfo {
 use Context as C;
 
 const BROWSE: &[Context] = &[C::List, C::Profile];
-const MOVING: &[Context] = &[C::List, C::Search, C::Profile, C::Menu, C::Help];
-const DIALOGS: &[Context] = &[C::Confirm, C::ChangePassword];
+const MOVING: &[Context] = &[
+    C::List,
+    C::Search,
+    C::Profile,
+    C::Menu,
+    C::Help,
+    C::Filters,
+    C::OfferPicker,
+    C::Notes,
+];
+const DIALOGS: &[Context] = &[
+    C::Confirm,
+    C::ChangePassword,
+    C::BulkConfirm,
+    C::EditContact,
+    C::Notes,
+];
+/// Everywhere: quitting and closing work on every screen.
+const EVERYWHERE: &[Context] = &[
+    C::List,
+    C::Search,
+    C::Profile,
+    C::Confirm,
+    C::Menu,
+    C::ChangePassword,
+    C::Notice,
+    C::Help,
+    C::Filters,
+    C::BulkConfirm,
+    C::OfferPicker,
+    C::EditContact,
+    C::Notes,
+];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 24] = [
+    pub const ALL: [Self; 36] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -132,11 +201,18 @@ impl Command {
         Self::KindFilter,
         Self::Act(Action::SendResetLink),
         Self::MoreActions,
+        Self::Act(Action::EditContact),
+        Self::Notes,
         Self::Act(Action::ChangePassword),
         Self::Act(Action::RevokeResetLinks),
         Self::Act(Action::Unlock),
         Self::Act(Action::SignOutEverywhere),
+        Self::Act(Action::GrantOffer),
+        Self::Act(Action::RevokeOffer),
+        Self::Act(Action::ResendWelcome),
         Self::Copy,
+        Self::Save,
+        Self::Act(Action::DeleteNote),
         Self::Generate,
         Self::ToggleShow,
         Self::ToggleRequire,
@@ -145,6 +221,13 @@ impl Command {
         Self::Back,
         Self::Help,
         Self::Quit,
+        // The on-call keys come last, so the footer of an 80-column
+        // terminal keeps the everyday ones; `?` lists them all.
+        Self::Filters,
+        Self::ClearFilters,
+        Self::Select,
+        Self::SelectAll,
+        Self::CancelJob,
     ];
 
     /// The table row for this command.
@@ -163,16 +246,7 @@ impl Command {
                 "quit",
                 "Quit keydesk",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                ],
+                EVERYWHERE,
                 &["q", "ctrl-c"],
                 Some("Quit"),
             ),
@@ -236,32 +310,28 @@ impl Command {
                     C::Menu,
                     C::ChangePassword,
                     C::Notice,
+                    C::OfferPicker,
+                    C::EditContact,
+                    C::Notes,
+                    C::Filters,
+                    C::BulkConfirm,
                 ],
                 &["enter"],
                 Some("Open"),
             ),
             Self::Back => (
                 "back",
-                "Close the dialog / back to the list",
+                "Close the dialog / clear the selection / back to the list",
                 false,
-                &[
-                    C::List,
-                    C::Search,
-                    C::Profile,
-                    C::Confirm,
-                    C::Menu,
-                    C::ChangePassword,
-                    C::Notice,
-                    C::Help,
-                ],
+                EVERYWHERE,
                 &["esc"],
                 Some("Back"),
             ),
             Self::Act(a @ Action::SendResetLink) => (
                 a.name(),
-                "Reset Password: email a reset link",
+                "Reset Password: email a reset link (to the selection, if any)",
                 true,
-                BROWSE,
+                &[C::List, C::Profile, C::Menu],
                 &["r"],
                 Some("Reset Password"),
             ),
@@ -306,16 +376,52 @@ impl Command {
                 None,
             ),
             // The other account actions live in More Actions, under their
-            // desk title; one without a key here has none by default.
+            // desk title, unless they have a screen of their own; one
+            // without a key here has none by default.
             Self::Act(a) => {
-                let keys: &[&str] = match a {
-                    Action::ChangePassword => &["c"],
-                    Action::RevokeResetLinks => &["v"],
-                    Action::Unlock => &["u"],
-                    Action::SignOutEverywhere => &["o"],
-                    _ => &[],
+                let (description, contexts, keys, footer): (
+                    &str,
+                    &[Context],
+                    &[&str],
+                    Option<&str>,
+                ) = match a {
+                    Action::ChangePassword => (a.title(), &[C::Menu], &["c"], None),
+                    Action::RevokeResetLinks => (a.title(), &[C::Menu], &["v"], None),
+                    Action::Unlock => (a.title(), &[C::Menu], &["u"], None),
+                    Action::SignOutEverywhere => (a.title(), &[C::Menu], &["o"], None),
+                    Action::EditContact => (
+                        "Edit contact: name and email (admins)",
+                        BROWSE,
+                        &["e"],
+                        Some("Edit"),
+                    ),
+                    Action::GrantOffer => (
+                        "Grant Offer (admins): a new Customer gets a welcome email",
+                        &[C::Menu],
+                        &["a"],
+                        None,
+                    ),
+                    Action::RevokeOffer => (
+                        "Revoke Offer (admins): with the last one the login ends",
+                        &[C::Menu],
+                        &["d"],
+                        None,
+                    ),
+                    Action::ResendWelcome => (
+                        "Resend welcome email (a customer who never set a password)",
+                        &[C::Menu],
+                        &["w"],
+                        None,
+                    ),
+                    Action::DeleteNote => (
+                        "Delete the selected note (its author or an admin)",
+                        &[C::Notes],
+                        &["delete"],
+                        Some("Delete"),
+                    ),
+                    _ => (a.title(), &[C::Menu], &[], None),
                 };
-                (a.name(), a.title(), true, &[C::Menu], keys, None)
+                (a.name(), description, true, contexts, keys, footer)
             }
             Self::Copy => (
                 "copy",
@@ -348,6 +454,62 @@ impl Command {
                 &[C::ChangePassword],
                 &["ctrl-r"],
                 Some("Require change"),
+            ),
+            Self::Notes => (
+                "notes",
+                "Notes: write a note, or delete one",
+                false,
+                BROWSE,
+                &["n"],
+                Some("Notes"),
+            ),
+            Self::Save => (
+                "save",
+                "Save the note",
+                false,
+                &[C::Notes],
+                &["ctrl-s"],
+                Some("Save"),
+            ),
+            Self::Filters => (
+                "filters",
+                "Filters: Locked, Open reset link, Must change password, …, Holds offer X",
+                false,
+                BROWSE,
+                &["f"],
+                Some("Filters"),
+            ),
+            Self::ClearFilters => (
+                "clear_filters",
+                "Clear every filter",
+                false,
+                BROWSE,
+                &["F"],
+                Some("Clear filters"),
+            ),
+            Self::Select => (
+                "select",
+                "Select or unselect the contact",
+                false,
+                &[C::List],
+                &["space"],
+                Some("Select"),
+            ),
+            Self::SelectAll => (
+                "select_all",
+                "Select everything matching the search and filters",
+                false,
+                &[C::List],
+                &["V"],
+                Some("Select all"),
+            ),
+            Self::CancelJob => (
+                "cancel_job",
+                "Cancel the running bulk action",
+                false,
+                BROWSE,
+                &["x"],
+                Some("Cancel job"),
             ),
         };
         CommandInfo {

@@ -8,6 +8,7 @@ use super::app::{App, Level, Target};
 use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Help, Notice};
 use super::keymap::{Command, Context};
 use super::msg::{Cmd, Request};
+use super::oncall;
 use crate::desk::Action;
 use crate::settings::Secret;
 
@@ -112,6 +113,16 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
             }
         }
         Dialog::ChangePassword(_) => change_password_key(app, key, command),
+        Dialog::OfferPicker(_) => super::profile_keys::offer_picker_key(app, key, command),
+        Dialog::EditContact(_) => super::profile_keys::edit_key(app, key, command),
+        Dialog::Notes(_) => super::profile_keys::notes_key(app, key, command),
+        Dialog::Filters(_) => {
+            oncall::filter_menu_key(app, to_input_request(&Event::Key(key)), command)
+        }
+        Dialog::BulkMenu(_) => oncall::bulk_menu_key(app, command),
+        Dialog::BulkConfirm(_) => {
+            oncall::bulk_confirm_key(app, to_input_request(&Event::Key(key)), command)
+        }
     }
 }
 
@@ -158,6 +169,10 @@ fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {
         Command::Act(Action::Unlock) => push_confirm(app, target, Request::Unlock),
         Command::Act(Action::SignOutEverywhere) => {
             push_confirm(app, target, Request::SignOutEverywhere)
+        }
+        Command::Act(Action::ResendWelcome) => push_confirm(app, target, Request::ResendWelcome),
+        Command::Act(Action::GrantOffer | Action::RevokeOffer) => {
+            super::profile_keys::open_picker(app, target, command)
         }
         Command::Copy => {
             app.say(

@@ -23,6 +23,18 @@ pub enum Dialog {
     Notice(Notice),
     /// Keys of the screen below.
     Help(Help),
+    /// Grant Offer / Revoke Offer: pick an offer.
+    OfferPicker(super::offer_picker::OfferPicker),
+    /// Edit contact.
+    EditContact(super::contact_form::EditContact),
+    /// Notes.
+    Notes(super::note_editor::NoteEditor),
+    /// The filter menu.
+    Filters(super::oncall::FilterMenu),
+    /// More Actions with a selection: the bulk actions.
+    BulkMenu(super::oncall::BulkMenu),
+    /// The confirmation of a bulk action.
+    BulkConfirm(super::oncall::BulkConfirm),
 }
 
 impl Dialog {
@@ -35,6 +47,12 @@ impl Dialog {
             Self::ChangePassword(_) => Context::ChangePassword,
             Self::Notice(_) => Context::Notice,
             Self::Help(_) => Context::Help,
+            Self::OfferPicker(_) => Context::OfferPicker,
+            Self::EditContact(_) => Context::EditContact,
+            Self::Notes(_) => Context::Notes,
+            Self::Filters(_) => Context::Filters,
+            Self::BulkMenu(_) => Context::Menu,
+            Self::BulkConfirm(_) => Context::BulkConfirm,
         }
     }
     /// Whether it waits on a task.
@@ -43,6 +61,7 @@ impl Dialog {
         match self {
             Self::Confirm(c) => c.running,
             Self::ChangePassword(c) => c.running,
+            Self::Notes(n) => n.running,
             _ => false,
         }
     }
@@ -119,7 +138,7 @@ impl Confirm {
                 ),
                 "Sign out",
             ),
-            _ => (String::new(), "OK"),
+            other => super::profile_keys::question(&target, other),
         };
         Self {
             target,
@@ -187,8 +206,17 @@ pub fn availability(
     profile: Option<&ProfileView>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Disabled> {
-    let action = command.action()?;
-    if !target.customer {
+    // Notes opens on the profile; writing one is what needs the role.
+    let action = match command {
+        Command::Notes => Action::AddNote,
+        other => other.action()?,
+    };
+    // Granting an offer, editing and notes are for every contact.
+    let for_customers = !matches!(
+        action,
+        Action::GrantOffer | Action::EditContact | Action::AddNote
+    );
+    if for_customers && !target.customer {
         return Some(Disabled::NotACustomer);
     }
     if let Some(op) = operator {
@@ -211,6 +239,12 @@ pub fn availability(
         Command::Act(Action::Unlock) if !profile.locked_at(now) => {
             Some(Disabled::Reason("the account is not locked".into()))
         }
+        Command::Act(Action::ResendWelcome)
+            if profile.password != super::app::PasswordState::NeverSet
+                && profile.password != super::app::PasswordState::NoAccount =>
+        {
+            Some(Disabled::Reason("a password is set".into()))
+        }
         _ => None,
     }
 }
@@ -230,6 +264,9 @@ impl Menu {
             Action::RevokeResetLinks,
             Action::Unlock,
             Action::SignOutEverywhere,
+            Action::GrantOffer,
+            Action::RevokeOffer,
+            Action::ResendWelcome,
         ];
         let items = actions
             .into_iter()

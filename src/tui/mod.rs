@@ -11,11 +11,18 @@
 
 pub mod app;
 pub mod commands;
+pub mod contact_form;
 pub mod dialog_keys;
 pub mod dialogs;
 pub mod fault;
 pub mod keymap;
 pub mod msg;
+pub mod note_editor;
+pub mod offer_picker;
+pub mod oncall;
+pub mod profile_extra;
+pub mod profile_keys;
+mod profile_services;
 pub mod profile_view;
 pub mod runtime;
 pub mod sanitize;
@@ -65,6 +72,7 @@ pub fn ui_config(desk: &Desk) -> app::UiConfig {
         backend: desk.backend_name().to_owned(),
         transport: format!("{:?}", settings.mail.transport).to_lowercase(),
         site: None,
+        bulk_confirm_over: settings.bulk.confirm_over,
     }
 }
 
@@ -190,5 +198,7 @@ pub async fn run_local(
     Ok(result?)
 }
 
+#[cfg(test)]
+mod oncall_tests;
 #[cfg(test)]
 mod update_tests;

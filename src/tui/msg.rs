@@ -2,10 +2,14 @@
 //! tasks, into `update`) and [`Cmd`] (work `update` asks for, run by the
 //! runtime as tasks whose results come back as `Msg`s).
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
 pub use crate::desk::OutboxCounts;
+use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
+use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::{Action, DeskError, Profile, SearchPage, SearchQuery};
 use crate::settings::Secret;
 
@@ -32,6 +36,37 @@ pub enum Request {
     Unlock,
     /// End every site session.
     SignOutEverywhere,
+    /// Grant the offer with this title.
+    GrantOffer {
+        /// The offer's title.
+        offer: String,
+    },
+    /// Revoke the offer with this title.
+    RevokeOffer {
+        /// The offer's title.
+        offer: String,
+    },
+    /// Send a new welcome email.
+    ResendWelcome,
+    /// Change the name and/or email (`None` keeps it).
+    EditContact {
+        /// The new name.
+        name: Option<String>,
+        /// The new email.
+        email: Option<String>,
+    },
+    /// Write a note.
+    AddNote {
+        /// Its text.
+        text: String,
+    },
+    /// Delete a note.
+    DeleteNote {
+        /// Which.
+        id: i64,
+        /// Its author, sanitised (for the question).
+        author: String,
+    },
 }
 
 impl Request {
@@ -44,6 +79,12 @@ impl Request {
             Self::RevokeResetLinks => Action::RevokeResetLinks,
             Self::Unlock => Action::Unlock,
             Self::SignOutEverywhere => Action::SignOutEverywhere,
+            Self::GrantOffer { .. } => Action::GrantOffer,
+            Self::RevokeOffer { .. } => Action::RevokeOffer,
+            Self::ResendWelcome => Action::ResendWelcome,
+            Self::EditContact { .. } => Action::EditContact,
+            Self::AddNote { .. } => Action::AddNote,
+            Self::DeleteNote { .. } => Action::DeleteNote,
         }
     }
 }
@@ -154,6 +195,34 @@ pub enum Msg {
     OperatorResolved(Result<OperatorView, TaskError>),
     /// The database answered a ping (or not).
     Pinged(Result<(), TaskError>),
+    /// The offers for the offer picker loaded.
+    PickerOffersLoaded {
+        /// The contact the picker is for.
+        contact_id: i64,
+        /// Every offer, or why not.
+        result: Result<Vec<crate::desk::offers::OfferEntry>, TaskError>,
+    },
+    /// The contacts the active filters admit (`None`: no filter).
+    FilterSetLoaded {
+        /// The filter generation it answers.
+        generation: u64,
+        /// The set, or why not.
+        result: Result<Option<IdSet>, TaskError>,
+    },
+    /// The offers, for Holds offer X.
+    OffersLoaded(Result<Vec<OfferChoice>, TaskError>),
+    /// The lockout view's facts for the rows shown.
+    LockoutsLoaded(Result<HashMap<i64, Lockout>, TaskError>),
+    /// Every contact matching the search and filters (`V`).
+    AllMatching(Result<Vec<i64>, TaskError>),
+    /// A bulk action planned: who gets it, who is skipped.
+    BulkPlanned(Result<BulkPlan, TaskError>),
+    /// The bulk job is stored and running.
+    BulkStarted(i64),
+    /// The running bulk job moved on.
+    BulkProgress(BulkProgress),
+    /// The bulk job ended (or was cancelled).
+    BulkDone(Result<BulkSummary, TaskError>),
 }
 
 /// A task's failure, sorted the way the console treats it.
@@ -217,4 +286,35 @@ pub enum Cmd {
     RefreshStatus,
     /// Check whether the database is back.
     Ping,
+    /// Load the offers for the offer picker.
+    LoadPickerOffers {
+        /// The contact the picker is for.
+        contact_id: i64,
+        /// Only the ones the contact holds (Revoke Offer); else every offer.
+        held: bool,
+    },
+    /// Read the contacts the filters admit.
+    LoadFilterSet {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// The filters, all of which a contact must pass.
+        filters: Vec<Filter>,
+    },
+    /// Read the offers (Holds offer X).
+    LoadOffers,
+    /// Read the lockout view's facts for these contacts.
+    LoadLockouts(Vec<i64>),
+    /// Find every contact matching this search (select all).
+    SelectAll(SearchQuery),
+    /// Plan a bulk action on these contacts.
+    PlanBulk {
+        /// What.
+        action: BulkAction,
+        /// On whom.
+        contact_ids: Vec<i64>,
+    },
+    /// Store and run a planned bulk action in the background.
+    RunBulk(BulkPlan),
+    /// Cancel the running bulk job.
+    CancelBulk(i64),
 }

@@ -68,6 +68,10 @@ pub struct ProfileView {
     pub mail: Option<MailStatus>,
     /// Recent audit events, newest first.
     pub audit: Vec<AuditLine>,
+    /// Notes operators wrote, newest first, sanitised.
+    pub note_lines: Vec<super::profile_extra::NoteLine>,
+    /// The email history, newest first, sanitised (never a body).
+    pub history: Vec<crate::desk::email_history::SentMail>,
 }
 
 /// One offer in a profile.
@@ -158,6 +162,16 @@ impl ProfileView {
                     action: clean(&e.action),
                     outcome: clean(&e.outcome),
                 })
+                .collect(),
+            note_lines: p
+                .notes_written
+                .iter()
+                .map(super::profile_extra::NoteLine::from)
+                .collect(),
+            history: p
+                .email_history
+                .iter()
+                .map(super::profile_extra::clean_mail)
                 .collect(),
         }
     }

@@ -337,6 +337,71 @@ fn execute<B: Backend + RawOutput>(
                 let _ = tx.send(Msg::Pinged(result));
             });
         }
+        Cmd::LoadPickerOffers { contact_id, held } => {
+            tokio::spawn(async move {
+                let result = s.picker_offers(contact_id, held).await;
+                let _ = tx.send(Msg::PickerOffersLoaded { contact_id, result });
+            });
+        }
+        Cmd::LoadFilterSet {
+            generation,
+            filters,
+        } => {
+            tokio::spawn(async move {
+                let result = s.filter_set(&filters).await;
+                let _ = tx.send(Msg::FilterSetLoaded { generation, result });
+            });
+        }
+        Cmd::LoadOffers => {
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::OffersLoaded(s.offers().await));
+            });
+        }
+        Cmd::LoadLockouts(ids) => {
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::LockoutsLoaded(s.lockouts(&ids).await));
+            });
+        }
+        Cmd::SelectAll(query) => {
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::AllMatching(s.all_matching(query).await));
+            });
+        }
+        Cmd::PlanBulk {
+            action,
+            contact_ids,
+        } => {
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::BulkPlanned(s.plan_bulk(action, &contact_ids).await));
+            });
+        }
+        Cmd::RunBulk(plan) => {
+            // Never aborted: the console stays usable while it runs; `x`
+            // cancels it through desk, between two contacts.
+            tokio::spawn(async move {
+                let (started, progress) = (tx.clone(), tx.clone());
+                let result = s
+                    .run_bulk(
+                        &plan,
+                        move |id| {
+                            let _ = started.send(Msg::BulkStarted(id));
+                        },
+                        move |p| {
+                            let _ = progress.send(Msg::BulkProgress(p));
+                        },
+                    )
+                    .await;
+                let _ = tx.send(Msg::BulkDone(result));
+            });
+        }
+        Cmd::CancelBulk(job) => {
+            // The runner notices between two contacts and reports the end.
+            tokio::spawn(async move {
+                if let Err(err) = s.cancel_bulk(job).await {
+                    tracing::warn!(job, error = ?err, "cancelling a bulk job failed");
+                }
+            });
+        }
     }
     Ok(())
 }

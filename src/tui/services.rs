@@ -3,11 +3,14 @@
 //! operations (the console names no store type). The runtime calls these
 //! from spawned tasks; `update` never sees them.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::msg::{ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, Request, TaskError};
 use super::sanitize::clean;
 use crate::clock::Clock;
+use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
+use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::reset_links::LinkSent;
 use crate::desk::{
     DeliveryState, Desk, DeskError, Identity, Operator, PolicyContext, Profile, SearchPage,
@@ -192,7 +195,34 @@ impl Services {
                 let n = self.desk.sign_out_everywhere(&op, contact_id).await?;
                 Ok(format!("Signed {name} out of {n} session(s)"))
             }
+            other => super::profile_services::act(&self.desk, &op, contact_id, &name, other).await,
         }
+    }
+
+    /// The offer picker's offers: every offer, or with `held` only those
+    /// the contact holds.
+    ///
+    /// # Errors
+    /// When the person at the keyboard is not an operator or the database fails.
+    pub async fn picker_offers(
+        &self,
+        contact_id: i64,
+        held: bool,
+    ) -> Result<Vec<crate::desk::offers::OfferEntry>, TaskError> {
+        let op = self
+            .desk
+            .operator(&self.identity)
+            .await
+            .map_err(TaskError::from)?;
+        let all = self.desk.list_offers(&op).await.map_err(TaskError::from)?;
+        if !held {
+            return Ok(all);
+        }
+        let profile = self.profile(contact_id).await?;
+        Ok(all
+            .into_iter()
+            .filter(|o| profile.offers.iter().any(|h| h.name == o.name))
+            .collect())
     }
 
     /// Waits for the outbox worker's first attempt at the mail for this
@@ -229,6 +259,111 @@ impl Services {
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+
+    /// Desk's answer to a call made as the operator at the keyboard
+    /// (resolved again now: desk checks the role in the store).
+    async fn as_operator(&self) -> Result<Operator, TaskError> {
+        self.desk
+            .operator(&self.identity)
+            .await
+            .map_err(TaskError::from)
+    }
+
+    /// The contacts the filters admit (`None`: no filter).
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn filter_set(&self, filters: &[Filter]) -> Result<Option<IdSet>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk
+            .filter_set(&op, filters)
+            .await
+            .map_err(TaskError::from)
+    }
+
+    /// The offers, for Holds offer X.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn offers(&self) -> Result<Vec<OfferChoice>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.offer_choices(&op).await.map_err(TaskError::from)
+    }
+
+    /// The lockout view's facts for these contacts.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn lockouts(&self, ids: &[i64]) -> Result<HashMap<i64, Lockout>, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk.lockouts(&op, ids).await.map_err(TaskError::from)
+    }
+
+    /// Every contact a search matches, page by page through the same
+    /// search the list uses.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn all_matching(&self, query: SearchQuery) -> Result<Vec<i64>, TaskError> {
+        let mut query = query;
+        let mut ids = Vec::new();
+        loop {
+            let page = self.search(&query).await?;
+            ids.extend(page.rows.iter().map(|r| r.id));
+            match page.next {
+                Some(next) => query.after = Some(next),
+                None => return Ok(ids),
+            }
+        }
+    }
+
+    /// Who a bulk action would reach, and who it would skip and why.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn plan_bulk(&self, action: BulkAction, ids: &[i64]) -> Result<BulkPlan, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk
+            .plan_bulk(&op, action, ids)
+            .await
+            .map_err(TaskError::from)
+    }
+
+    /// Stores and runs a planned bulk job; `started` learns its id,
+    /// `progress` each step.
+    ///
+    /// # Errors
+    /// A refusal or a store failure (what was done stays done).
+    pub async fn run_bulk(
+        &self,
+        plan: &BulkPlan,
+        started: impl FnOnce(i64),
+        progress: impl Fn(BulkProgress) + Send + Sync,
+    ) -> Result<BulkSummary, TaskError> {
+        let op = self.as_operator().await?;
+        let job = self
+            .desk
+            .start_bulk(&op, plan)
+            .await
+            .map_err(TaskError::from)?;
+        started(job);
+        self.desk
+            .run_bulk(&op, job, progress)
+            .await
+            .map_err(TaskError::from)
+    }
+
+    /// Cancels a bulk job.
+    ///
+    /// # Errors
+    /// A refusal or a store failure.
+    pub async fn cancel_bulk(&self, job: i64) -> Result<BulkSummary, TaskError> {
+        let op = self.as_operator().await?;
+        self.desk
+            .cancel_bulk(&op, job)
+            .await
+            .map_err(TaskError::from)
     }
 
     /// A temporary password that meets the policy.

@@ -12,6 +12,7 @@ use super::dialog_keys;
 use super::dialogs::{Confirm, CpField, Dialog, Disabled, Menu, Notice, availability};
 use super::keymap::{Command, Context, KeySpec};
 use super::msg::{Cmd, Msg, TaskError};
+use super::oncall;
 use super::sanitize::clean;
 use crate::desk::{Action, SearchPage, SearchQuery};
 
@@ -132,6 +133,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::PickerOffersLoaded { contact_id, result } => {
+            super::profile_keys::offers_loaded(app, contact_id, result)
+        }
         Msg::Pinged(result) => match result {
             Ok(()) => db_is_back(app),
             Err(err) => {
@@ -139,6 +143,49 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 Vec::new()
             }
         },
+        Msg::FilterSetLoaded { generation, result } => {
+            oncall::on_filter_set(app, generation, result)
+        }
+        Msg::OffersLoaded(result) => {
+            if let Ok(offers) = result {
+                app.filters.offers = offers
+                    .into_iter()
+                    .map(|o| crate::desk::filters::OfferChoice {
+                        name: clean(&o.name),
+                        ..o
+                    })
+                    .collect();
+                app.dirty = true;
+            }
+            Vec::new()
+        }
+        Msg::LockoutsLoaded(result) => {
+            oncall::on_lockouts(app, result);
+            Vec::new()
+        }
+        Msg::AllMatching(result) => {
+            oncall::on_all_matching(app, result);
+            Vec::new()
+        }
+        Msg::BulkPlanned(result) => {
+            oncall::on_planned(app, result);
+            Vec::new()
+        }
+        Msg::BulkStarted(id) => {
+            if let Some(job) = &mut app.job {
+                job.job_id = Some(id);
+                app.dirty = true;
+            }
+            Vec::new()
+        }
+        Msg::BulkProgress(progress) => {
+            if let Some(job) = &mut app.job {
+                job.progress = progress;
+                app.dirty = true;
+            }
+            Vec::new()
+        }
+        Msg::BulkDone(result) => oncall::on_done(app, result),
     }
 }
 
@@ -160,6 +207,12 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
         return dialog_keys::on_key(app, key, command);
     }
     if context == Context::Search {
+        let spec = KeySpec::from_event(&key);
+        if app.search.value().is_empty() && app.keymap.keys(Command::Search).contains(&spec) {
+            // The search key pressed in an empty box (a new user pressing `/`
+            // first, as the README says) means "search", never a slash.
+            return Vec::new();
+        }
         let typed = match command {
             // These leave the box or move in the list even while typing.
             Some(
@@ -232,6 +285,11 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
             }
             load_profile_if_visible(app).into_iter().collect()
         }
+        Command::Back if context == Context::List && !app.selection.is_empty() => {
+            app.selection = crate::desk::filters::IdSet::default();
+            app.say(Level::Info, "Selection cleared");
+            Vec::new()
+        }
         Command::Back => {
             match context {
                 Context::Search => app.focus = Focus::List,
@@ -245,6 +303,22 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
             vec![start_search(app)]
         }
         Command::Help => dialog_keys::open_help(app, context),
+        Command::Act(Action::SendResetLink) if !app.selection.is_empty() => {
+            oncall::plan(app, crate::desk::bulk::BulkAction::ResetPassword)
+        }
+        Command::MoreActions if !app.selection.is_empty() => {
+            oncall::open_bulk_menu(app);
+            Vec::new()
+        }
+        Command::Filters => oncall::open_filters(app),
+        Command::ClearFilters => oncall::clear_filters(app),
+        Command::Select => {
+            oncall::toggle_selected(app);
+            keep_selection_visible(app);
+            load_profile_if_visible(app).into_iter().collect()
+        }
+        Command::SelectAll => oncall::select_all(app),
+        Command::CancelJob => oncall::cancel_job(app),
         Command::Act(Action::SendResetLink) => {
             let Some(target) = app.target() else {
                 app.say(Level::Info, "No contact selected");
@@ -278,6 +352,8 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Command::Act(Action::EditContact) => super::profile_keys::open_edit(app),
+        Command::Notes => super::profile_keys::open_notes(app),
         Command::MoreActions => {
             match app.target() {
                 Some(target) => {
@@ -331,21 +407,32 @@ fn keep_selection_visible(app: &mut App) {
     list.offset = list.offset.min(max_offset);
 }
 
-/// Starts a new search from the box and the filter (replacing the list).
-fn start_search(app: &mut App) -> Cmd {
+/// Starts a new search from the box and the filters (replacing the list).
+pub(crate) fn start_search(app: &mut App) -> Cmd {
     app.list.generation += 1;
     app.list.loading = true;
     app.list.loading_more = None;
     app.dirty = true;
     Cmd::Search {
         generation: app.list.generation,
-        query: SearchQuery {
-            text: app.search.value().to_owned(),
-            kind: app.kind,
-            after: None,
-            limit: 0,
-        },
+        query: query(app, None),
         append: false,
+    }
+}
+
+/// The search the box, the kind and the filters ask for.
+fn query(app: &App, after: Option<crate::desk::Cursor>) -> SearchQuery {
+    SearchQuery {
+        text: app.search.value().to_owned(),
+        kind: app.kind,
+        after,
+        // The lockout view sorts by when the lock began: one page holds all.
+        limit: if app.filters.lockout_view() {
+            oncall::LOCKOUT_PAGE
+        } else {
+            0
+        },
+        only: app.filters.set.clone(),
     }
 }
 
@@ -362,12 +449,7 @@ fn maybe_prefetch(app: &mut App) -> Option<Cmd> {
     app.list.loading_more = Some(next.clone());
     Some(Cmd::Search {
         generation: app.list.generation,
-        query: SearchQuery {
-            text: app.search.value().to_owned(),
-            kind: app.kind,
-            after: Some(next),
-            limit: 0,
-        },
+        query: query(app, Some(next)),
         append: true,
     })
 }
@@ -438,6 +520,7 @@ fn on_search_done(
         }
     }
     cmds.extend(maybe_prefetch(app));
+    cmds.extend(oncall::after_search(app));
     cmds
 }
 
@@ -464,6 +547,14 @@ fn on_tick(app: &mut App, now: DateTime<Utc>) -> Vec<Cmd> {
         return vec![Cmd::Ping];
     }
     let mut cmds = vec![Cmd::RefreshStatus];
+    // The filters' sets follow the store (a new lock, a link used).
+    if !app.filters.active.is_empty() && !app.filters.loading {
+        app.filters.loading = true;
+        cmds.push(Cmd::LoadFilterSet {
+            generation: app.filters.generation,
+            filters: app.filters.active.clone(),
+        });
+    }
     // Keep the open profile current (mail delivery, links expiring), but
     // never start a reload while one is on its way.
     if app.profile_visible()

@@ -24,13 +24,37 @@ pub fn on_action_done(
     let from_dialog = match app.dialogs.last() {
         Some(Dialog::Confirm(c)) => c.running && c.target.contact_id == contact_id,
         Some(Dialog::ChangePassword(c)) => c.running && c.target.contact_id == contact_id,
+        Some(Dialog::Notes(n)) => n.running && n.target.contact_id == contact_id,
         _ => false,
     };
     let target = match app.dialogs.last() {
         Some(Dialog::Confirm(c)) if from_dialog => Some(c.target.clone()),
         Some(Dialog::ChangePassword(c)) if from_dialog => Some(c.target.clone()),
+        Some(Dialog::Notes(n)) if from_dialog => Some(n.target.clone()),
         _ => None,
     };
+    // A note written in Notes: the dialog stays open, empty, for the next.
+    if let Some(Dialog::Notes(n)) = app.dialogs.last_mut()
+        && from_dialog
+    {
+        n.running = false;
+        match &outcome {
+            ActionOutcome::Done(_) => n.text.clear(),
+            ActionOutcome::NotAllowed(reason) | ActionOutcome::Failed(reason) => {
+                n.error = Some(clean(reason));
+            }
+            ActionOutcome::Unavailable(_) => n.error = Some(UNAVAILABLE_NOTHING_CHANGED.into()),
+            _ => {}
+        }
+        if let ActionOutcome::Done(text) = &outcome {
+            app.say(Level::Success, text);
+        }
+        let mut cmds = vec![Cmd::RefreshStatus];
+        if app.profile.contact_id == Some(contact_id) {
+            cmds.push(app.reload_profile(contact_id));
+        }
+        return cmds;
+    }
     let mut cmds = vec![Cmd::RefreshStatus];
     if app.profile.contact_id == Some(contact_id) && app.profile_visible() {
         cmds.push(app.reload_profile(contact_id));

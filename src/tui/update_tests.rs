@@ -14,11 +14,11 @@ use crate::desk::{
     Action, ContactRow, Cursor, KindFilter, MatchCount, Profile, Role, SearchPage, SearchQuery,
 };
 
-fn t0() -> DateTime<Utc> {
+pub(super) fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 15, 12, 0, 0).unwrap()
 }
 
-fn app(w: u16, h: u16) -> App {
+pub(super) fn app(w: u16, h: u16) -> App {
     App::new(
         UiConfig::default(),
         Keymap::defaults(),
@@ -28,19 +28,19 @@ fn app(w: u16, h: u16) -> App {
     )
 }
 
-fn key(c: char) -> Msg {
+pub(super) fn key(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }
 
-fn code(c: KeyCode) -> Msg {
+pub(super) fn code(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ctrl(c: char) -> Msg {
+pub(super) fn ctrl(c: char) -> Msg {
     Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
 }
 
-fn row(id: i64, name: &str, customer: bool) -> ContactRow {
+pub(super) fn row(id: i64, name: &str, customer: bool) -> ContactRow {
     ContactRow {
         id,
         name: name.into(),
@@ -55,7 +55,7 @@ fn row(id: i64, name: &str, customer: bool) -> ContactRow {
     }
 }
 
-fn page(rows: Vec<ContactRow>, more: bool) -> SearchPage {
+pub(super) fn page(rows: Vec<ContactRow>, more: bool) -> SearchPage {
     let next = if more {
         rows.last().map(ContactRow::cursor)
     } else {
@@ -68,14 +68,14 @@ fn page(rows: Vec<ContactRow>, more: bool) -> SearchPage {
     }
 }
 
-fn many(n: i64) -> Vec<ContactRow> {
+pub(super) fn many(n: i64) -> Vec<ContactRow> {
     (1..=n)
         .map(|i| row(i, &format!("Person {i:03}"), i % 2 == 0))
         .collect()
 }
 
 /// The search generation a list of commands asked for.
-fn searched(cmds: &[Cmd]) -> Option<(u64, bool, SearchQuery)> {
+pub(super) fn searched(cmds: &[Cmd]) -> Option<(u64, bool, SearchQuery)> {
     cmds.iter().find_map(|c| match c {
         Cmd::Search {
             generation,
@@ -94,7 +94,7 @@ fn loads_profile(cmds: &[Cmd]) -> Option<i64> {
 }
 
 /// An app that shows `rows` as the answer to its first search, on a list.
-fn showing(w: u16, h: u16, rows: Vec<ContactRow>, more: bool) -> App {
+pub(super) fn showing(w: u16, h: u16, rows: Vec<ContactRow>, more: bool) -> App {
     let mut a = app(w, h);
     let cmds = init(&mut a);
     let (generation, _, _) = searched(&cmds).unwrap();
@@ -136,6 +136,8 @@ fn profile_of(r: &ContactRow) -> Profile {
         open_links: Vec::new(),
         latest_mail: None,
         activity: Vec::new(),
+        notes_written: Vec::new(),
+        email_history: Vec::new(),
     }
 }
 
@@ -193,6 +195,22 @@ fn printable_keys_type_in_the_search_box_and_ctrl_c_quits() {
     assert!(!a.quit && a.dialogs.is_empty());
     update(&mut a, ctrl('c'));
     assert!(a.quit);
+}
+
+#[test]
+fn the_search_key_in_an_empty_search_box_types_nothing() {
+    let mut a = app(120, 40);
+    init(&mut a);
+    assert_eq!(a.focus, Focus::Search);
+    // The README says "press / to search"; a new user does so first.
+    let cmds = update(&mut a, key('/'));
+    assert_eq!(a.search.value(), "");
+    assert!(searched(&cmds).is_none(), "no search for \"/\"");
+    for c in "ada/".chars() {
+        update(&mut a, key(c));
+    }
+    // Once there is text, `/` is a character like any other.
+    assert_eq!(a.search.value(), "ada/");
 }
 
 #[test]
@@ -427,11 +445,20 @@ fn a_non_customer_gets_the_notice_not_the_action() {
             "Revoke reset links",
             "Unlock account",
             "Sign out everywhere",
+            "Grant Offer",
+            "Revoke Offer",
+            "Resend welcome email",
             "Copy email"
         ]
     );
     assert_eq!(m.items[0].disabled, Some(Disabled::NotACustomer));
-    assert_eq!(m.items[4].disabled, None, "Copy email works for anyone");
+    assert_eq!(
+        m.items[4].disabled, None,
+        "an offer can be granted to anyone"
+    );
+    assert_eq!(m.items[5].disabled, Some(Disabled::NotACustomer));
+    assert_eq!(m.items[6].disabled, Some(Disabled::NotACustomer));
+    assert_eq!(m.items[7].disabled, None, "Copy email works for anyone");
     assert!(update(&mut a, key('c')).is_empty());
     assert!(matches!(
         a.dialogs.last(),

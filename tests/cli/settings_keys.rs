@@ -185,6 +185,8 @@ const OUT_OF_RANGE: &[(&str, &[&str])] = &[
     ("database.url", &["ftp://db.example/kd", "just text"]),
     ("database.max_connections", &["0", "-1", "4294967296"]),
     ("mail.transport", &["pigeon", ""]),
+    ("mail.max_per_minute", &["0", "-1"]),
+    ("bulk.confirm_over", &["-1", "4294967296"]),
     ("mail.from", &["nobody", "Support <not an address>"]),
     ("mail.reply_to", &["not an address"]),
     ("mail.smtp.port", &["0", "65536", "-25"]),

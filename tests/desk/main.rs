@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bulk;
 mod cli;
 mod concurrency;
 mod delivery;
@@ -22,4 +23,5 @@ mod profile_cli;
 mod properties;
 mod reset_links;
 mod roles;
+mod runbook;
 mod secrets;

@@ -452,6 +452,7 @@ async fn all_pages(db: &TestDb, text: &str) -> Result<Vec<i64>, String> {
                 kind: KindFilter::All,
                 after: after.clone(),
                 limit: 7,
+                only: None,
             },
         )
         .await

@@ -46,6 +46,7 @@ fn query(text: &str) -> SearchQuery {
         kind: KindFilter::All,
         after: None,
         limit: 50,
+        only: None,
     }
 }
 

@@ -132,6 +132,7 @@ fn query(text: &str, kind: KindFilter, after: Option<Cursor>, limit: usize) -> S
         kind,
         after,
         limit,
+        only: None,
     }
 }
 

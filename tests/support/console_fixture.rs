@@ -6,6 +6,8 @@
 //! same on every run. Messages go through the real `update`.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use keydesk::desk::email_history::SentMail;
+use keydesk::desk::notes::NoteEntry;
 use keydesk::desk::profile::{AccountSummary, Activity, HeldOffer, MailStatus, OpenLink};
 use keydesk::desk::{ContactRow, MatchCount, Profile, SearchPage};
 use keydesk::tui::app::{App, UiConfig};
@@ -143,6 +145,42 @@ pub fn profile(r: &ContactRow) -> Profile {
             action: "reset_link.sent".into(),
             outcome: "ok".into(),
         }],
+        notes_written: vec![
+            NoteEntry {
+                id: 2,
+                author: "sam".into(),
+                created_at: at(2),
+                text: "Bought it on the other shop.\nGranted Community.".into(),
+            },
+            NoteEntry {
+                id: 1,
+                author: "ops".into(),
+                created_at: at(30),
+                text: "Prefers email.".into(),
+            },
+        ],
+        email_history: vec![
+            SentMail {
+                id: 3,
+                kind: "reset_link".into(),
+                recipient: r.email.clone(),
+                queued_at: at(1),
+                sent_at: None,
+                state: "queued".into(),
+                attempts: 2,
+                last_error: "connection refused".into(),
+            },
+            SentMail {
+                id: 2,
+                kind: "welcome".into(),
+                recipient: r.email.clone(),
+                queued_at: at(2000),
+                sent_at: Some(at(2000)),
+                state: "sent".into(),
+                attempts: 1,
+                last_error: String::new(),
+            },
+        ],
     }
 }
 

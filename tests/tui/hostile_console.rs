@@ -102,6 +102,23 @@ fn profile(r: &ContactRow) -> Profile {
         open_links: Vec::new(),
         latest_mail: None,
         activity: Vec::new(),
+        // Notes and the email history repeat the hostile name too.
+        notes_written: vec![keydesk::desk::notes::NoteEntry {
+            id: 1,
+            author: r.name.clone(),
+            created_at: r.created_at,
+            text: format!("{}\n{}", r.name, r.email),
+        }],
+        email_history: vec![keydesk::desk::email_history::SentMail {
+            id: 1,
+            kind: r.name.clone(),
+            recipient: r.email.clone(),
+            queued_at: r.created_at,
+            sent_at: None,
+            state: "failed".into(),
+            attempts: 3,
+            last_error: r.name.clone(),
+        }],
     }
 }
 

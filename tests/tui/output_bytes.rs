@@ -124,9 +124,10 @@ fn check(name: &str, theme: Theme) {
         "{name}: a full 200x50 frame wrote {} bytes (budget 8 KiB)",
         f.full
     );
+    // 7 KiB since the profile shows notes and the email history (6 KiB before).
     assert!(
-        f.keystroke <= 6 * 1024,
-        "{name}: a search keystroke wrote {} bytes (budget 6 KiB)",
+        f.keystroke <= 7 * 1024,
+        "{name}: a search keystroke wrote {} bytes (budget 7 KiB)",
         f.keystroke
     );
     assert!(

@@ -141,3 +141,112 @@ fn every_size_draws_without_panicking() {
         }
     }
 }
+
+/// `f`, the offers arrive, Enter on the first line (Locked): the menu open.
+fn locked_on(app: &mut App) {
+    feed(app, key('f'));
+    feed(
+        app,
+        Msg::OffersLoaded(Ok(vec![keydesk::desk::filters::OfferChoice {
+            id: 1,
+            name: "Rust Mastery".into(),
+        }])),
+    );
+    feed(app, code(KeyCode::Enter));
+}
+
+/// The console with the Locked filter on (`f`, Enter on the first line):
+/// three locked rows with their facts.
+fn lockout_view(w: u16, h: u16) -> App {
+    use keydesk::desk::filters::Lockout;
+    let mut app = console(w, h);
+    locked_on(&mut app);
+    feed(&mut app, code(KeyCode::Esc));
+    let ids: Vec<i64> = app.list.rows.iter().take(3).map(|r| r.id).collect();
+    let generation = app.filters.generation;
+    feed(
+        &mut app,
+        Msg::FilterSetLoaded {
+            generation,
+            result: Ok(Some(ids.iter().copied().collect())),
+        },
+    );
+    let rows: Vec<_> = crate::support::console_fixture::rows()
+        .into_iter()
+        .filter(|r| ids.contains(&r.id))
+        .collect();
+    let generation = app.list.generation;
+    feed(
+        &mut app,
+        Msg::SearchDone {
+            generation,
+            append: false,
+            result: Ok(keydesk::store::contacts::SearchPage {
+                total: keydesk::store::contacts::MatchCount::Exact(3),
+                rows,
+                next: None,
+            }),
+        },
+    );
+    let t0 = crate::support::console_fixture::t0();
+    let facts = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mins = 5 + 20 * i as i64;
+            (
+                *id,
+                Lockout {
+                    began: t0 - chrono::TimeDelta::minutes(mins),
+                    until: t0 + chrono::TimeDelta::minutes(15 - mins.min(14)),
+                    failures: 10,
+                    source: format!("203.0.113.{}", 7 + i),
+                },
+            )
+        })
+        .collect();
+    feed(&mut app, Msg::LockoutsLoaded(Ok(facts)));
+    app
+}
+
+#[test]
+fn on_call_screens() {
+    use keydesk::desk::bulk::{BulkAction, BulkPlan, BulkProgress, Skip};
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = console(w, h);
+        locked_on(&mut app);
+        snap!(format!("filter_menu_{w}x{h}"), app);
+
+        let mut app = lockout_view(w, h);
+        feed(&mut app, key(' '));
+        snap!(format!("lockout_view_{w}x{h}"), app);
+
+        let mut app = console(w, h);
+        feed(&mut app, key(' '));
+        feed(
+            &mut app,
+            Msg::BulkPlanned(Ok(BulkPlan {
+                action: BulkAction::ResetPassword,
+                act_on: (1..=47).collect(),
+                skipped: vec![(48, Skip::NotACustomer), (49, Skip::Cooldown)],
+            })),
+        );
+        for c in "47".chars() {
+            feed(&mut app, key(c));
+        }
+        snap!(format!("bulk_confirm_{w}x{h}"), app);
+        feed(&mut app, code(KeyCode::Enter));
+        feed(&mut app, Msg::BulkStarted(3));
+        feed(
+            &mut app,
+            Msg::BulkProgress(BulkProgress {
+                job_id: 3,
+                total: 47,
+                done: 20,
+                skipped: 1,
+                failed: 0,
+            }),
+        );
+        snap!(format!("bulk_running_{w}x{h}"), app);
+    }
+}

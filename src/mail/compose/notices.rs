@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use minijinja::context;
 
 use super::{
-    ComposeError, Composed, Composer, Recipient, display_name, in_words, link_is_ours,
-    recipient_mailbox, utc_words,
+    ComposeError, Composed, Composer, Recipient, display_name, in_words, recipient_mailbox,
+    utc_words,
 };
 
 pub(super) const WELCOME_SUBJECT: &str = "welcome.subject.txt";
@@ -33,15 +33,7 @@ impl Composer {
         expires_at: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Composed, ComposeError> {
-        let inner = &*self.inner;
-        if !link_is_ours(link, &inner.base_url) {
-            return Err(ComposeError::ForeignLink {
-                base_url: inner.base_url.clone(),
-            });
-        }
-        if expires_at <= now {
-            return Err(ComposeError::AlreadyExpired { expires_at, now });
-        }
+        self.check_link(link, expires_at, now)?;
         let mailbox = recipient_mailbox(to)?;
         let ctx = context! {
             name => display_name(&to.name),

@@ -3,6 +3,8 @@
 
 pub mod account;
 pub mod audit_event;
+pub mod bulk_job;
+pub mod bulk_job_item;
 pub mod contact;
 pub mod grant;
 pub mod note;

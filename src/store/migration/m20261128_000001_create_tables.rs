@@ -131,11 +131,11 @@ enum Throttles {
     Hits,
 }
 
-/// Column builders that pick each backend's type.
-struct Cols(DbBackend);
+/// Column builders that pick each backend's type (later migrations use them too).
+pub(super) struct Cols(pub(super) DbBackend);
 
 impl Cols {
-    fn id(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn id(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c)
             .big_integer()
             .not_null()
@@ -143,23 +143,23 @@ impl Cols {
             .primary_key()
             .take()
     }
-    fn fk(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn fk(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).big_integer().not_null().take()
     }
-    fn fk_null(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn fk_null(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).big_integer().null().take()
     }
-    fn string(&self, c: impl IntoIden, len: u32) -> ColumnDef {
+    pub(super) fn string(&self, c: impl IntoIden, len: u32) -> ColumnDef {
         ColumnDef::new(c).string_len(len).not_null().take()
     }
-    fn text(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn text(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).text().not_null().take()
     }
-    fn text_null(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn text_null(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).text().null().take()
     }
     /// A string compared and ordered byte by byte.
-    fn key(&self, c: impl IntoIden, len: Option<u32>) -> ColumnDef {
+    pub(super) fn key(&self, c: impl IntoIden, len: Option<u32>) -> ColumnDef {
         let mut def = ColumnDef::new(c);
         match len {
             Some(len) => def.string_len(len),
@@ -173,10 +173,10 @@ impl Cols {
         };
         def.take()
     }
-    fn flag(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn flag(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).boolean().not_null().default(false).take()
     }
-    fn int(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn int(&self, c: impl IntoIden) -> ColumnDef {
         ColumnDef::new(c).integer().not_null().default(0).take()
     }
     fn ts_def(&self, c: impl IntoIden) -> ColumnDef {
@@ -187,15 +187,15 @@ impl Cols {
         };
         def
     }
-    fn ts(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn ts(&self, c: impl IntoIden) -> ColumnDef {
         self.ts_def(c).not_null().take()
     }
-    fn ts_null(&self, c: impl IntoIden) -> ColumnDef {
+    pub(super) fn ts_null(&self, c: impl IntoIden) -> ColumnDef {
         self.ts_def(c).null().take()
     }
 }
 
-fn fk(
+pub(super) fn fk(
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
 ) -> ForeignKeyCreateStatement {
@@ -533,7 +533,7 @@ impl MigrationTrait for Migration {
     }
 }
 
-async fn index<T: IntoIden + Copy, C: IntoIden + Copy>(
+pub(super) async fn index<T: IntoIden + Copy, C: IntoIden + Copy>(
     m: &SchemaManager<'_>,
     name: &str,
     table: T,

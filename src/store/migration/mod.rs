@@ -6,6 +6,7 @@ mod m20261128_000001_create_tables;
 mod m20261128_000002_operator_keys;
 mod m20261128_000003_store_keys;
 mod m20261203_000004_notes;
+mod m20261203_000005_bulk_jobs;
 
 /// Every migration keydesk knows.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_operator_keys::Migration),
             Box::new(m20261128_000003_store_keys::Migration),
             Box::new(m20261203_000004_notes::Migration),
+            Box::new(m20261203_000005_bulk_jobs::Migration),
         ]
     }
 }

@@ -282,8 +282,15 @@ impl Searcher {
             let kind = query.kind;
             let after = query.after.clone();
             let limit = query.page_size();
+            let only = query.only.clone();
             let found = tokio::task::spawn_blocking(move || {
-                index.search(&needle, kind, after.as_ref(), limit)
+                // The console's filters: each record is asked whether its id is in the set.
+                let keep = |id: i64| only.as_ref().is_some_and(|set| set.contains(id));
+                let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &only {
+                    Some(_) => Some(&keep),
+                    None => None,
+                };
+                index.search_with(&needle, kind, after.as_ref(), limit, keep)
             })
             .await;
             // A failed scan task (a bug) falls through to SQL rather than failing the search.

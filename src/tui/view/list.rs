@@ -107,6 +107,64 @@ fn count_text(app: &App) -> String {
     }
 }
 
+/// The selection mark of a row: `●` when selected (`*` reads the same in mono).
+pub fn mark(app: &App, id: i64) -> Cell<'static> {
+    if app.selection.contains(id) {
+        Cell::from(Span::styled("●", app.theme.accent))
+    } else {
+        Cell::from(" ")
+    }
+}
+
+/// Draws a table of the visible rows with the highlight and the error line.
+pub fn render_rows(app: &App, frame: &mut Frame, inner: Rect, table: Table<'_>, focused: bool) {
+    let t = &app.theme;
+    let table = table
+        .style(t.base)
+        .row_highlight_style(if focused || app.focus == Focus::Search {
+            t.selection
+        } else {
+            t.selection.add_modifier(Modifier::DIM)
+        });
+    let mut state = TableState::default()
+        .with_selected(Some(app.list.selected.saturating_sub(app.list.offset)));
+    frame.render_stateful_widget(table, inner, &mut state);
+    if let Some(err) = &app.list.error {
+        let y = inner.bottom().saturating_sub(1);
+        frame.render_widget(
+            Paragraph::new(Span::styled(format!("Search failed: {err}"), t.alert))
+                .style(Style::default()),
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+        );
+    }
+}
+
+/// " Contacts · Locked, Holds Course · 3 selected ": the active filters
+/// and the selection (the match count is on the right).
+fn title(app: &App) -> String {
+    let mut title = " Contacts ".to_owned();
+    if !app.filters.active.is_empty() {
+        let names: Vec<String> = app
+            .filters
+            .active
+            .iter()
+            .map(|f| app.filters.label(*f))
+            .collect();
+        title.push_str(&format!("· {} ", names.join(", ")));
+    }
+    if !app.selection.is_empty() {
+        title.push_str(&format!(
+            "· {} selected ",
+            thousands(app.selection.len() as u64)
+        ));
+    }
+    title
+}
+
 /// The contacts table inside its frame.
 pub fn draw_table(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
@@ -119,7 +177,7 @@ pub fn draw_table(app: &App, frame: &mut Frame, area: Rect) {
         } else {
             BorderType::Plain
         })
-        .title(Span::styled(" Contacts ", t.accent))
+        .title(Span::styled(title(app), t.accent))
         .title_top(Line::from(Span::styled(count_text(app), t.muted)).right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -152,18 +210,26 @@ pub fn draw_table(app: &App, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(text), inner);
         return;
     }
+    if app.filters.lockout_view() {
+        super::lockout::draw(app, frame, inner, focused);
+        return;
+    }
     let show_added = inner.width >= 70;
+    // The mark column appears with the first selected contact.
+    let marks = !app.selection.is_empty();
     let mut widths = vec![
         Constraint::Fill(3),
         Constraint::Fill(4),
         Constraint::Length(13),
     ];
-    if show_added {
-        widths.push(Constraint::Length(10));
-    }
     let mut header = vec![Cell::from("Name"), Cell::from("Email"), Cell::from("Kind")];
     if show_added {
+        widths.push(Constraint::Length(10));
         header.push(Cell::from("Added"));
+    }
+    if marks {
+        widths.insert(0, Constraint::Length(1));
+        header.insert(0, Cell::from(""));
     }
     let visible = usize::from(inner.height.saturating_sub(1));
     let end = (app.list.offset + visible).min(app.list.rows.len());
@@ -192,30 +258,13 @@ pub fn draw_table(app: &App, frame: &mut Frame, area: Rect) {
             if show_added {
                 cells.push(Cell::from(Span::styled(date(r.created_at), t.muted)));
             }
+            if marks {
+                cells.insert(0, mark(app, r.id));
+            }
             TableRow::new(cells)
         });
     let table = Table::new(rows, widths)
         .header(TableRow::new(header).style(t.muted.add_modifier(Modifier::BOLD)))
-        .column_spacing(1)
-        .style(t.base)
-        .row_highlight_style(if focused || app.focus == Focus::Search {
-            t.selection
-        } else {
-            t.selection.add_modifier(Modifier::DIM)
-        });
-    let mut state = TableState::default()
-        .with_selected(Some(app.list.selected.saturating_sub(app.list.offset)));
-    frame.render_stateful_widget(table, inner, &mut state);
-    if let Some(err) = &app.list.error {
-        let y = inner.bottom().saturating_sub(1);
-        frame.render_widget(
-            Paragraph::new(Span::styled(format!("Search failed: {err}"), t.alert))
-                .style(Style::default()),
-            Rect {
-                y,
-                height: 1,
-                ..inner
-            },
-        );
-    }
+        .column_spacing(1);
+    render_rows(app, frame, inner, table, focused);
 }

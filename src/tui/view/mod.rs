@@ -2,14 +2,22 @@
 //! file per view. No I/O and nothing slow: text was sanitised when it
 //! entered the state; here it is only laid out.
 
+mod bulk_confirm;
+mod bulk_menu;
 mod change_password;
 mod confirm;
+mod edit_contact;
+mod filter_menu;
 pub mod format;
 mod help;
 mod list;
+mod lockout;
 mod menu;
+mod notes;
 mod notice;
+mod offer_picker;
 mod profile;
+mod profile_history;
 mod status;
 mod too_small;
 
@@ -62,6 +70,19 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Dialog::ChangePassword(c) => change_password::draw(app, c, frame, area),
             Dialog::Notice(n) => notice::draw(app, n, frame, area),
             Dialog::Help(h) => help::draw(app, *h, frame, area),
+            Dialog::OfferPicker(p) => offer_picker::draw(app, p, frame, area),
+            Dialog::EditContact(d) => edit_contact::draw(app, d, frame, area),
+            Dialog::Notes(e) => notes::draw(
+                app,
+                e,
+                app.target_profile()
+                    .map_or(&[], |p| p.note_lines.as_slice()),
+                frame,
+                area,
+            ),
+            Dialog::Filters(m) => filter_menu::draw(app, m, frame, area),
+            Dialog::BulkMenu(m) => bulk_menu::draw(app, m, frame, area),
+            Dialog::BulkConfirm(c) => bulk_confirm::draw(app, c, frame, area),
         }
     }
 }

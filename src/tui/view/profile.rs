@@ -1,5 +1,6 @@
 //! The profile pane: who the contact is, their offers, the state of their
-//! login, open reset links, the latest email and recent activity.
+//! login, open reset links, the latest email, notes, the email history
+//! and recent activity.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -122,10 +123,12 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
             out.push(Line::default());
             out.push(field(
                 t,
-                "Notes",
+                "Platform notes",
                 vec![Span::styled(v.notes.as_str(), t.base)],
             ));
         }
+        super::profile_history::push_notes(app, &v.note_lines, &mut out);
+        super::profile_history::push_history(app, &v.target.email, &v.history, &mut out);
         push_audit(app, v, &mut out);
         return out;
     }
@@ -231,6 +234,8 @@ fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
             vec![Span::styled(v.notes.as_str(), t.base)],
         ));
     }
+    super::profile_history::push_notes(app, &v.note_lines, &mut out);
+    super::profile_history::push_history(app, &v.target.email, &v.history, &mut out);
     push_audit(app, v, &mut out);
     out
 }

@@ -57,7 +57,13 @@ fn footer_label(app: &App, command: Command) -> Option<&'static str> {
     let label = command.info().footer?;
     match (app.dialogs.last(), command) {
         (Some(Dialog::ChangePassword(_)), Command::Open) => Some("Save"),
-        (Some(Dialog::Confirm(_) | Dialog::Menu(_)), Command::Open) => Some("Choose"),
+        (
+            Some(
+                Dialog::Confirm(_) | Dialog::Menu(_) | Dialog::BulkMenu(_) | Dialog::BulkConfirm(_),
+            ),
+            Command::Open,
+        ) => Some("Choose"),
+        (Some(Dialog::Filters(_)), Command::Open) => Some("On/off"),
         (Some(Dialog::Notice(_)), Command::Open) => Some("Close"),
         (Some(Dialog::Notice(n)), Command::Copy) => {
             matches!(n, Notice::PasswordSet { .. }).then_some(label)
@@ -83,16 +89,30 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         None => spans.push(Span::styled("operator …", t.muted)),
     }
     spans.push(sep());
-    spans.push(Span::styled(app.config.backend.as_str(), t.muted));
-    spans.push(sep());
-    spans.push(Span::styled(
-        format!("mail: {}", app.config.transport),
-        t.muted,
-    ));
-    spans.push(sep());
-    if let Some(site) = &app.config.site {
-        spans.push(Span::styled(format!("site: {site}"), t.muted));
+    // When they would not all fit, a job's progress and the last message
+    // need the room more than the backend and the transport (`keydesk
+    // config` names them).
+    let wanted = |text: Option<String>| text.map_or(0, |t| t.chars().count() + 3);
+    let room_for_all = 40
+        + app.config.backend.len()
+        + app.config.transport.len()
+        + app.config.site.as_ref().map_or(0, String::len)
+        + wanted(app.job.as_ref().map(|job| job_text(app, job)))
+        + wanted(s.message.as_ref().map(|(_, text)| text.clone()));
+    let tight =
+        room_for_all > usize::from(area.width) && (app.job.is_some() || s.message.is_some());
+    if !tight {
+        spans.push(Span::styled(app.config.backend.as_str(), t.muted));
         spans.push(sep());
+        spans.push(Span::styled(
+            format!("mail: {}", app.config.transport),
+            t.muted,
+        ));
+        spans.push(sep());
+        if let Some(site) = &app.config.site {
+            spans.push(Span::styled(format!("site: {site}"), t.muted));
+            spans.push(sep());
+        }
     }
     match s.outbox {
         Some(o) => {
@@ -122,6 +142,10 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         }
         None => spans.push(Span::styled("outbox …", t.muted)),
     }
+    if let Some(job) = &app.job {
+        spans.push(sep());
+        spans.push(Span::styled(job_text(app, job), t.accent));
+    }
     if let Some(reason) = &s.db_down {
         spans.push(sep());
         spans.push(Span::styled(
@@ -139,4 +163,29 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         spans.push(Span::styled(text.as_str(), style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// `Reset [====  ] 23/47 · x cancels`: a running bulk job, short enough
+/// for 80 columns.
+fn job_text(app: &App, job: &crate::tui::oncall::JobView) -> String {
+    const WIDTH: u64 = 8;
+    let p = job.progress;
+    let total = p.total.max(1);
+    let filled = (p.handled().min(total) * WIDTH / total) as usize;
+    let bar = format!(
+        "{}{}",
+        "=".repeat(filled),
+        " ".repeat(WIDTH as usize - filled)
+    );
+    let tail = if job.cancelling {
+        "cancelling…".to_owned()
+    } else {
+        format!("{} cancels", app.keymap.first_key(Command::CancelJob))
+    };
+    format!(
+        "{} [{bar}] {}/{} · {tail}",
+        job.action.short(),
+        p.handled(),
+        p.total
+    )
 }
