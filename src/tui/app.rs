@@ -264,14 +264,56 @@ pub struct App {
     /// The last generation of a password check.
     pub check_generation: u64,
     /// The on-call filters.
-    pub filters: super::oncall::FilterState,
+    pub filters: super::oncall_state::FilterState,
     /// Contacts selected for a bulk action.
     pub selection: crate::desk::filters::IdSet,
     /// The running bulk job.
-    pub job: Option<super::oncall::JobView>,
+    pub job: Option<super::oncall_state::JobView>,
 }
 
 impl App {
+    /// Starts a new search for what the box, the kind and the filters ask
+    /// (a newer search supersedes an older one).
+    pub fn start_search(&mut self) -> Cmd {
+        self.list.generation += 1;
+        self.list.loading = true;
+        self.list.loading_more = None;
+        self.dirty = true;
+        Cmd::Search {
+            generation: self.list.generation,
+            query: self.query(None),
+            append: false,
+        }
+    }
+
+    /// The search the box, the kind and the filters ask for, from `after`.
+    #[must_use]
+    pub fn query(&self, after: Option<crate::desk::Cursor>) -> crate::desk::SearchQuery {
+        crate::desk::SearchQuery {
+            text: self.search.value().to_owned(),
+            kind: self.kind,
+            after,
+            // The lockout view sorts by when the lock began: one page holds all.
+            limit: if self.filters.lockout_view() {
+                super::oncall_state::LOCKOUT_PAGE
+            } else {
+                0
+            },
+            only: self.filters.set.clone(),
+        }
+    }
+
+    /// Opens the help screen on the keys of `context`.
+    pub fn open_help(&mut self, context: Context) -> Vec<Cmd> {
+        self.dialogs
+            .push(super::dialogs::Dialog::Help(super::dialogs::Help {
+                context,
+                scroll: 0,
+            }));
+        self.dirty = true;
+        Vec::new()
+    }
+
     /// Starts loading the profile of `contact_id` (a newer load
     /// supersedes an older one).
     pub fn reload_profile(&mut self, contact_id: i64) -> Cmd {
@@ -312,7 +354,7 @@ impl App {
             dirty: true,
             quit: false,
             check_generation: 0,
-            filters: super::oncall::FilterState::default(),
+            filters: super::oncall_state::FilterState::default(),
             selection: crate::desk::filters::IdSet::default(),
             job: None,
         }

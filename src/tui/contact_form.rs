@@ -4,7 +4,7 @@
 
 use tui_input::Input;
 
-use super::app::Target;
+use super::profile_view::Target;
 
 /// The fields, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent};
 use tui_input::backend::crossterm::to_input_request;
 
 use super::app::{App, Level, Target};
-use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Help, Notice};
+use super::dialogs::{ChangePassword, Confirm, CpField, Dialog, Disabled, Notice};
 use super::keymap::{Command, Context};
 use super::msg::{Cmd, Request};
 use super::oncall;
@@ -54,7 +54,7 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                     Vec::new()
                 }
             }
-            Some(Command::Help) => open_help(app, Context::Notice),
+            Some(Command::Help) => app.open_help(Context::Notice),
             _ => Vec::new(),
         },
         Dialog::Confirm(confirm) => {
@@ -83,7 +83,7 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                         action: confirm.action.clone(),
                     }]
                 }
-                Some(Command::Help) => open_help(app, Context::Confirm),
+                Some(Command::Help) => app.open_help(Context::Confirm),
                 _ => Vec::new(),
             }
         }
@@ -102,7 +102,7 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
                         (menu.selected + menu.items.len().max(1) - 1) % menu.items.len().max(1);
                     return Vec::new();
                 }
-                Some(Command::Help) => return open_help(app, Context::Menu),
+                Some(Command::Help) => return app.open_help(Context::Menu),
                 Some(Command::Open) => menu.items.get(menu.selected).map(|i| i.command),
                 Some(c) if menu.items.iter().any(|i| i.command == c) => Some(c),
                 _ => None,
@@ -124,13 +124,6 @@ pub fn on_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd
             oncall::bulk_confirm_key(app, to_input_request(&Event::Key(key)), command)
         }
     }
-}
-
-/// Opens help for a context over whatever is open.
-pub fn open_help(app: &mut App, context: Context) -> Vec<Cmd> {
-    app.dialogs.push(Dialog::Help(Help { context, scroll: 0 }));
-    app.dirty = true;
-    Vec::new()
 }
 
 fn choose_menu_item(app: &mut App, command: Command) -> Vec<Cmd> {

@@ -7,6 +7,7 @@ use tui_input::Input;
 use super::keymap::{Command, Context};
 use super::msg::{Level, OperatorView, PolicyFeedback, Request};
 use super::profile_view::{ProfileView, Target};
+use super::sanitize::clean;
 use crate::desk::Action;
 use crate::settings::Secret;
 
@@ -30,11 +31,11 @@ pub enum Dialog {
     /// Notes.
     Notes(super::note_editor::NoteEditor),
     /// The filter menu.
-    Filters(super::oncall::FilterMenu),
+    Filters(super::oncall_state::FilterMenu),
     /// More Actions with a selection: the bulk actions.
-    BulkMenu(super::oncall::BulkMenu),
+    BulkMenu(super::oncall_state::BulkMenu),
     /// The confirmation of a bulk action.
-    BulkConfirm(super::oncall::BulkConfirm),
+    BulkConfirm(super::oncall_state::BulkConfirm),
 }
 
 impl Dialog {
@@ -116,6 +117,7 @@ impl Confirm {
     /// The confirmation for a menu action.
     #[must_use]
     pub fn for_menu(target: Target, action: Request) -> Self {
+        let who = format!("{} <{}>", target.name, target.email);
         let (question, label) = match &action {
             Request::RevokeResetLinks => (
                 format!(
@@ -138,7 +140,44 @@ impl Confirm {
                 ),
                 "Sign out",
             ),
-            other => super::profile_keys::question(&target, other),
+            Request::GrantOffer { offer } => (
+                if target.customer {
+                    format!("Grant {offer} to {who}?")
+                } else {
+                    format!(
+                        "Grant {offer} to {who}? They become a Customer and get a welcome email with a link to set a password."
+                    )
+                },
+                "Grant",
+            ),
+            Request::RevokeOffer { offer } => (
+                format!(
+                    "Revoke {offer} from {who}? With their last offer they are no longer a Customer: their site sessions end and they cannot sign in."
+                ),
+                "Revoke",
+            ),
+            Request::ResendWelcome => (
+                format!(
+                    "Send {who} a new welcome email? The link in the previous one stops working."
+                ),
+                "Send email",
+            ),
+            Request::EditContact { name, email } => {
+                let new_name = name.as_deref().map_or_else(|| target.name.clone(), clean);
+                let new_email = email.as_deref().map_or_else(|| target.email.clone(), clean);
+                let mut q = format!("Change {who} to {new_name} <{new_email}>?");
+                if email.is_some() && target.customer {
+                    q.push_str(" The new email becomes the login: open reset links stop working, and the old and new addresses each get a notice.");
+                }
+                (q, "Save")
+            }
+            Request::DeleteNote { author, .. } => {
+                (format!("Delete the note by {author} on {who}?"), "Delete")
+            }
+            // Reset Password and Change Password have dialogs of their own.
+            Request::SendResetLink { .. }
+            | Request::ChangePassword { .. }
+            | Request::AddNote { .. } => (String::new(), "OK"),
         };
         Self {
             target,
@@ -240,8 +279,8 @@ pub fn availability(
             Some(Disabled::Reason("the account is not locked".into()))
         }
         Command::Act(Action::ResendWelcome)
-            if profile.password != super::app::PasswordState::NeverSet
-                && profile.password != super::app::PasswordState::NoAccount =>
+            if profile.password != super::profile_view::PasswordState::NeverSet
+                && profile.password != super::profile_view::PasswordState::NoAccount =>
         {
             Some(Disabled::Reason("a password is set".into()))
         }

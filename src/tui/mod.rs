@@ -20,6 +20,7 @@ pub mod msg;
 pub mod note_editor;
 pub mod offer_picker;
 pub mod oncall;
+pub mod oncall_state;
 pub mod profile_extra;
 pub mod profile_keys;
 mod profile_services;

@@ -3,8 +3,8 @@
 //! notes newest first; with the list focused, Delete removes the selected
 //! note after a confirmation (its author or an admin; desk decides).
 
-use super::app::Target;
 pub use super::profile_extra::NoteLine;
+use super::profile_view::Target;
 
 /// Longest note the editor takes, in characters (desk's limit).
 pub const MAX_CHARS: usize = crate::desk::notes::MAX_NOTE_CHARS;

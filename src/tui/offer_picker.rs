@@ -5,7 +5,7 @@
 
 use tui_input::Input;
 
-use super::app::Target;
+use super::profile_view::Target;
 
 /// One offer the picker can choose.
 #[derive(Debug, Clone, PartialEq, Eq)]

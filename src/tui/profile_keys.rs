@@ -7,7 +7,6 @@ use tui_input::backend::crossterm::to_input_request;
 
 use super::app::{App, Level, Target};
 use super::contact_form::{EditContact, EditField};
-use super::dialog_keys::open_help;
 use super::dialogs::{Confirm, Dialog};
 use super::keymap::{Command, Context};
 use super::msg::{Cmd, Request, TaskError};
@@ -27,7 +26,7 @@ pub fn offer_picker_key(app: &mut App, key: KeyEvent, command: Option<Command>) 
         }
         Some(Command::Down) => picker.step(1),
         Some(Command::Up) => picker.step(-1),
-        Some(Command::Help) => return open_help(app, Context::OfferPicker),
+        Some(Command::Help) => return app.open_help(Context::OfferPicker),
         Some(Command::Open) => {
             let Some(offer) = picker.picked().map(|c| c.name.clone()) else {
                 return Vec::new();
@@ -77,7 +76,7 @@ pub fn edit_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<C
         }
         Some(Command::NextField) => form.focus = form.focus.next(),
         Some(Command::PrevField) => form.focus = form.focus.prev(),
-        Some(Command::Help) => return open_help(app, Context::EditContact),
+        Some(Command::Help) => return app.open_help(Context::EditContact),
         Some(Command::Open) if form.focus == EditField::Cancel => {
             app.dialogs.pop();
         }
@@ -129,7 +128,7 @@ pub fn notes_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<
             return Vec::new();
         }
         Some(Command::Save) => return save_note(app),
-        Some(Command::Help) => return open_help(app, Context::Notes),
+        Some(Command::Help) => return app.open_help(Context::Notes),
         _ => {}
     }
     if matches!(key.code, KeyCode::Tab) {
@@ -293,45 +292,4 @@ fn open_if_allowed(
     }
     app.dirty = true;
     Vec::new()
-}
-
-/// The confirmation question and button of a profile action.
-#[must_use]
-pub fn question(target: &Target, action: &Request) -> (String, &'static str) {
-    let who = format!("{} <{}>", target.name, target.email);
-    match action {
-        Request::GrantOffer { offer } => (
-            if target.customer {
-                format!("Grant {offer} to {who}?")
-            } else {
-                format!(
-                    "Grant {offer} to {who}? They become a Customer and get a welcome email with a link to set a password."
-                )
-            },
-            "Grant",
-        ),
-        Request::RevokeOffer { offer } => (
-            format!(
-                "Revoke {offer} from {who}? With their last offer they are no longer a Customer: their site sessions end and they cannot sign in."
-            ),
-            "Revoke",
-        ),
-        Request::ResendWelcome => (
-            format!("Send {who} a new welcome email? The link in the previous one stops working."),
-            "Send email",
-        ),
-        Request::EditContact { name, email } => {
-            let new_name = name.as_deref().map_or_else(|| target.name.clone(), clean);
-            let new_email = email.as_deref().map_or_else(|| target.email.clone(), clean);
-            let mut q = format!("Change {who} to {new_name} <{new_email}>?");
-            if email.is_some() && target.customer {
-                q.push_str(" The new email becomes the login: open reset links stop working, and the old and new addresses each get a notice.");
-            }
-            (q, "Save")
-        }
-        Request::DeleteNote { author, .. } => {
-            (format!("Delete the note by {author} on {who}?"), "Delete")
-        }
-        _ => (String::new(), "OK"),
-    }
 }

@@ -14,7 +14,7 @@ use super::keymap::{Command, Context, KeySpec};
 use super::msg::{Cmd, Msg, TaskError};
 use super::oncall;
 use super::sanitize::clean;
-use crate::desk::{Action, SearchPage, SearchQuery};
+use crate::desk::{Action, SearchPage};
 
 /// How often the status line (outbox counts) and the open profile refresh.
 pub const REFRESH_SECS: i64 = 5;
@@ -22,7 +22,7 @@ pub const REFRESH_SECS: i64 = 5;
 /// The commands to run when the console opens: the first search and the
 /// status.
 pub fn init(app: &mut App) -> Vec<Cmd> {
-    let mut cmds = vec![start_search(app)];
+    let mut cmds = vec![app.start_search()];
     cmds.push(Cmd::RefreshStatus);
     app.status.refreshed_at = Some(app.now);
     cmds
@@ -240,7 +240,7 @@ fn edit_search(app: &mut App, request: InputRequest) -> Vec<Cmd> {
     match app.search.handle(request) {
         Some(changed) if changed.value => {
             app.dirty = true;
-            vec![start_search(app)]
+            vec![app.start_search()]
         }
         Some(_) => {
             app.dirty = true;
@@ -300,9 +300,9 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
         }
         Command::KindFilter => {
             app.kind = app.kind.next();
-            vec![start_search(app)]
+            vec![app.start_search()]
         }
-        Command::Help => dialog_keys::open_help(app, context),
+        Command::Help => app.open_help(context),
         Command::Act(Action::SendResetLink) if !app.selection.is_empty() => {
             oncall::plan(app, crate::desk::bulk::BulkAction::ResetPassword)
         }
@@ -407,35 +407,6 @@ fn keep_selection_visible(app: &mut App) {
     list.offset = list.offset.min(max_offset);
 }
 
-/// Starts a new search from the box and the filters (replacing the list).
-pub(crate) fn start_search(app: &mut App) -> Cmd {
-    app.list.generation += 1;
-    app.list.loading = true;
-    app.list.loading_more = None;
-    app.dirty = true;
-    Cmd::Search {
-        generation: app.list.generation,
-        query: query(app, None),
-        append: false,
-    }
-}
-
-/// The search the box, the kind and the filters ask for.
-fn query(app: &App, after: Option<crate::desk::Cursor>) -> SearchQuery {
-    SearchQuery {
-        text: app.search.value().to_owned(),
-        kind: app.kind,
-        after,
-        // The lockout view sorts by when the lock began: one page holds all.
-        limit: if app.filters.lockout_view() {
-            oncall::LOCKOUT_PAGE
-        } else {
-            0
-        },
-        only: app.filters.set.clone(),
-    }
-}
-
 /// Asks for the next page when the selection nears the end of what is loaded.
 fn maybe_prefetch(app: &mut App) -> Option<Cmd> {
     let list = &app.list;
@@ -449,7 +420,7 @@ fn maybe_prefetch(app: &mut App) -> Option<Cmd> {
     app.list.loading_more = Some(next.clone());
     Some(Cmd::Search {
         generation: app.list.generation,
-        query: query(app, Some(next)),
+        query: app.query(Some(next)),
         append: true,
     })
 }
@@ -586,7 +557,7 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
     app.say(Level::Success, "The database is reachable again");
     let mut cmds = Vec::new();
     if app.list.stale || app.list.error.is_some() || app.list.loading || app.list.rows.is_empty() {
-        cmds.push(start_search(app));
+        cmds.push(app.start_search());
     }
     if let Some(id) = app.profile.contact_id
         && app.profile_visible()
@@ -621,7 +592,7 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
                 app.search.handle(InputRequest::InsertChar(c));
             }
             app.dirty = true;
-            vec![start_search(app)]
+            vec![app.start_search()]
         }
         None => Vec::new(),
     }

@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 use super::confirm::{button, height_of};
 use super::{centered, dialog_frame};
 use crate::tui::app::App;
-use crate::tui::oncall::BulkConfirm;
+use crate::tui::oncall_state::BulkConfirm;
 
 /// Draws the dialog.
 pub fn draw(app: &App, c: &BulkConfirm, frame: &mut Frame, area: Rect) {

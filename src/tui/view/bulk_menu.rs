@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{centered, dialog_frame};
 use crate::tui::app::App;
-use crate::tui::oncall::{BulkMenu, bulk_command};
+use crate::tui::oncall_state::{BulkMenu, bulk_command};
 
 /// Draws the menu.
 pub fn draw(app: &App, m: &BulkMenu, frame: &mut Frame, area: Rect) {

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use super::{centered, dialog_frame};
 use crate::tui::app::App;
 use crate::tui::keymap::Command;
-use crate::tui::oncall::FilterMenu;
+use crate::tui::oncall_state::FilterMenu;
 
 /// Offers listed at most (typing narrows them).
 const OFFERS_SHOWN: usize = 8;

@@ -9,7 +9,7 @@ use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row as TableRow, Table};
 
 use super::format::{ago, datetime};
-use super::list::{mark, render_rows};
+use super::rows::{mark, render_rows};
 use crate::tui::app::App;
 
 /// Draws the lockout table inside the list's frame.

@@ -18,6 +18,7 @@ mod notice;
 mod offer_picker;
 mod profile;
 mod profile_history;
+mod rows;
 mod status;
 mod too_small;
 

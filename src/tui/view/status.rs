@@ -167,7 +167,7 @@ pub fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
 
 /// `Reset [====  ] 23/47 · x cancels`: a running bulk job, short enough
 /// for 80 columns.
-fn job_text(app: &App, job: &crate::tui::oncall::JobView) -> String {
+fn job_text(app: &App, job: &crate::tui::oncall_state::JobView) -> String {
     const WIDTH: u64 = 8;
     let p = job.progress;
     let total = p.total.max(1);
