@@ -48,7 +48,7 @@ fn a_filter_narrows_the_search_to_its_set_and_one_key_clears_it() {
     assert_eq!(query.only.as_deref(), Some(&set));
     assert_eq!(
         query.limit,
-        super::oncall::LOCKOUT_PAGE,
+        super::oncall_state::LOCKOUT_PAGE,
         "the lockout view: one page"
     );
     // An older answer is dropped.
