@@ -10,6 +10,7 @@
 //! worker died) makes the row claimable again.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::Condition;
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, IsolationLevel,
@@ -93,8 +94,7 @@ async fn begin_claim(store: &Store) -> Result<DatabaseTransaction, StoreError> {
     Ok(store.conn().begin_with_options(options).await?)
 }
 
-fn due(now: DateTime<Utc>) -> sea_orm::Condition {
-    use sea_orm::Condition;
+fn due(now: DateTime<Utc>) -> Condition {
     Condition::any()
         .add(
             Condition::all()
@@ -266,13 +266,26 @@ async fn room(
             .filter(outbox::Column::State.eq(state::SENT))
             .filter(outbox::Column::SentAt.gt(since))
     };
-    let sent = recent().count(txn).await?;
-    let sending = outbox::Entity::find()
-        .filter(outbox::Column::State.eq(state::SENDING))
-        .filter(outbox::Column::ClaimedUntil.gt(now))
+    // One statement, so one snapshot: under READ COMMITTED two counts missed
+    // a send another worker recorded (sending to sent) between them, and the
+    // limit was overdrawn by one (issue 17).
+    let used = outbox::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(outbox::Column::State.eq(state::SENT))
+                        .add(outbox::Column::SentAt.gt(since)),
+                )
+                .add(
+                    Condition::all()
+                        .add(outbox::Column::State.eq(state::SENDING))
+                        .add(outbox::Column::ClaimedUntil.gt(now)),
+                ),
+        )
         .count(txn)
         .await?;
-    let free = u64::from(per_minute).saturating_sub(sent + sending);
+    let free = u64::from(per_minute).saturating_sub(used);
     if free > 0 {
         return Ok(Room::Free(free));
     }

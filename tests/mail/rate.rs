@@ -5,16 +5,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use keydesk::clock::Clock;
-use keydesk::mail::queue::state;
+use keydesk::mail::queue::{self, Lease, state};
 use keydesk::mail::worker::{Pass, Worker};
 use keydesk::store::entity::outbox;
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tokio::sync::Notify;
 
+use crate::on_every_backend;
 use crate::support::db::{self, TestDb};
 use crate::support::outbox::{queue, smtp_settings};
 use crate::support::smtp::SmtpServer;
@@ -142,13 +145,92 @@ mod shared_limit {
         }
     }
 
-    // Known bug, open in issue 17's closing note: on MariaDB the two workers
-    // once sent 21 in one minute (limit 20) in CI; the cause is not found yet.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "known bug: MariaDB workers can exceed mail.max_per_minute by one (see issue 17)"]
     async fn mysql() {
         if let Some(db) = fresh(Backend::MySql).await {
             body(db).await;
         }
     }
 }
+
+/// Issue 17: a send recorded (`sending` to `sent`) by one worker while
+/// another counts the budget is counted once, never missed. The budget is
+/// full (the limit is in flight) and one task records those sends and
+/// puts them back in flight, over and over, while claims count: none may
+/// find room.
+async fn a_send_recorded_while_the_budget_is_counted_still_counts(db: TestDb) {
+    const CLAIMS: usize = 300;
+    let now = start();
+    let lease_until = now + TimeDelta::minutes(5);
+    for i in 0..LIMIT as usize + 5 {
+        queue(
+            db.store.conn(),
+            &format!("customer{i}@example.com"),
+            &format!("race-{i:03}"),
+            now,
+        )
+        .await;
+    }
+    let full = queue::claim_at_rate(&db.store, now, lease_until, 100, Some(LIMIT))
+        .await
+        .unwrap();
+    assert_eq!(full.rows.len(), LIMIT as usize);
+    let leases: Vec<Lease> = full
+        .rows
+        .iter()
+        .map(|r| Lease {
+            id: r.id,
+            until: lease_until,
+        })
+        .collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let recorder = {
+        let store = db.store.clone();
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut flips = 0_u64;
+            while !stop.load(Ordering::Relaxed) {
+                for lease in &leases {
+                    assert!(queue::mark_sent(store.conn(), *lease, now).await.unwrap());
+                    // Back in flight under the same lease: never sent twice
+                    // by anyone, and the budget stays exactly full.
+                    outbox::Entity::update_many()
+                        .col_expr(outbox::Column::State, Expr::value(state::SENDING))
+                        .col_expr(outbox::Column::ClaimedUntil, Expr::value(Some(lease.until)))
+                        .col_expr(
+                            outbox::Column::SentAt,
+                            Expr::value(Option::<DateTime<Utc>>::None),
+                        )
+                        .filter(outbox::Column::Id.eq(lease.id))
+                        .exec(store.conn())
+                        .await
+                        .unwrap();
+                    flips += 1;
+                }
+            }
+            flips
+        })
+    };
+    let mut overdrawn = Vec::new();
+    for _ in 0..CLAIMS {
+        let claim = queue::claim_at_rate(&db.store, now, lease_until, 100, Some(LIMIT))
+            .await
+            .unwrap();
+        if !claim.rows.is_empty() || claim.throttled_until.is_none() {
+            overdrawn.push(claim.rows.len());
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flips = recorder.await.unwrap();
+    assert!(flips > 0, "the recorder ran");
+    assert!(
+        overdrawn.is_empty(),
+        "{} of {CLAIMS} claims found room in a full budget (claimed {overdrawn:?})",
+        overdrawn.len()
+    );
+}
+on_every_backend!(
+    recorded_while_counting,
+    a_send_recorded_while_the_budget_is_counted_still_counts
+);
