@@ -32,9 +32,11 @@ async fn customers(db: &TestDb, n: usize) -> Vec<i64> {
     ids
 }
 
-async fn audit_rows(db: &TestDb, action: &str) -> Vec<audit_event::Model> {
+/// The rows of `action` with `outcome` (a refusal shares the action's name).
+async fn audit_rows_with(db: &TestDb, action: &str, outcome: &str) -> Vec<audit_event::Model> {
     audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq(action))
+        .filter(audit_event::Column::Outcome.eq(outcome))
         .all(db.store.conn())
         .await
         .unwrap()
@@ -109,7 +111,7 @@ async fn a_bulk_reset_plans_skips_and_audits_each_contact_once(db: TestDb) {
     let last = Arc::clone(&seen);
     let summary = desk
         .run_bulk(&agent, job, move |p| {
-            last.store(p.handled(), Ordering::SeqCst)
+            last.store(p.handled(), Ordering::SeqCst);
         })
         .await
         .unwrap();
@@ -125,7 +127,7 @@ async fn a_bulk_reset_plans_skips_and_audits_each_contact_once(db: TestDb) {
     let mails = reset_mail_per_contact(&db).await;
     assert_eq!(mails.len(), 12, "eleven new mails and the earlier one");
     assert!(mails.values().all(|n| *n == 1), "{mails:?}");
-    let sent = audit_rows(&db, "reset_link.sent").await;
+    let sent = audit_rows_with(&db, "reset_link.sent", "ok").await;
     let in_job: Vec<_> = sent
         .iter()
         .filter(|r| r.detail.contains(&format!("\"bulk_job\":{job}")))
@@ -135,10 +137,10 @@ async fn a_bulk_reset_plans_skips_and_audits_each_contact_once(db: TestDb) {
         11,
         "one audit row per contact, naming the job"
     );
-    let refused = audit_rows(&db, "reset_link.send").await;
+    let refused = audit_rows_with(&db, "reset_link.sent", "refused").await;
     assert_eq!(refused.len(), 2, "the skipped contacts have their rows too");
     assert!(refused.iter().all(|r| r.outcome == "refused"));
-    let finished = audit_rows(&db, "bulk.finished").await;
+    let finished = audit_rows_with(&db, "bulk.finished", "ok").await;
     assert_eq!(finished.len(), 1, "one summary row");
     assert!(
         finished[0].detail.contains("\"done\":11"),
@@ -199,11 +201,11 @@ async fn a_cancel_keeps_what_was_done_and_queues_nothing_more(db: TestDb) {
         "nothing queued after the cancel"
     );
     assert_eq!(
-        audit_rows(&db, "reset_link.sent").await.len() as u64,
+        audit_rows_with(&db, "reset_link.sent", "ok").await.len() as u64,
         summary.done,
         "what was done stays audited"
     );
-    let rows = audit_rows(&db, "bulk.cancelled").await;
+    let rows = audit_rows_with(&db, "bulk.cancelled", "ok").await;
     assert_eq!(rows.len(), 1);
     assert!(
         rows[0]
@@ -251,7 +253,10 @@ async fn a_job_killed_midway_resumes_without_acting_twice(db: TestDb) {
     let mails = reset_mail_per_contact(&db).await;
     assert_eq!(mails.len(), 30);
     assert!(mails.values().all(|n| *n == 1), "nobody twice: {mails:?}");
-    assert_eq!(audit_rows(&db, "reset_link.sent").await.len(), 30);
+    assert_eq!(
+        audit_rows_with(&db, "reset_link.sent", "ok").await.len(),
+        30
+    );
 }
 on_every_backend!(
     bulk_resume,
@@ -296,7 +301,10 @@ async fn unlock_skips_the_unlocked_and_filters_find_the_locked(db: TestDb) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(audit_rows(&db, "account.unlocked").await.len(), 2);
+    assert_eq!(
+        audit_rows_with(&db, "account.unlocked", "ok").await.len(),
+        2
+    );
 
     // An agent may not plan an unlock at all.
     let agent = people::make_operator(&db.store, "agent1", "agent").await;

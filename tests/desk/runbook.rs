@@ -36,9 +36,11 @@ fn keydesk(
     )
 }
 
+/// The rows of `action` that record it done (a refusal shares the name).
 async fn count(db: &TestDb, action: &str) -> usize {
     audit_event::Entity::find()
         .filter(audit_event::Column::Action.eq(action))
+        .filter(audit_event::Column::Outcome.eq("ok"))
         .all(db.store.conn())
         .await
         .unwrap()
