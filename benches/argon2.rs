@@ -87,7 +87,7 @@ impl Measurement for ProcessCpuTime {
         Clock::ProcessCpu.now()
     }
     fn end(&self, start: Duration) -> Duration {
-        Clock::ProcessCpu.now() - start
+        Clock::ProcessCpu.now().saturating_sub(start)
     }
     fn add(&self, a: &Duration, b: &Duration) -> Duration {
         *a + *b
@@ -115,7 +115,10 @@ fn on_threads(clock: Clock, iters: u64, work: impl Fn(u64) + Sync) -> Duration {
         }
     });
     // Scale back to exactly `iters` hashes' worth of time.
-    (clock.now() - start).mul_f64(iters as f64 / (per_thread * THREADS) as f64)
+    clock
+        .now()
+        .saturating_sub(start)
+        .mul_f64(iters as f64 / (per_thread * THREADS) as f64)
 }
 
 fn one_thread<M: Measurement>(c: &mut Criterion<M>) {

@@ -20,6 +20,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod support;
+use support::quantile::quantile;
 
 use portable_pty::{Child, MasterPty, PtySize, native_pty_system};
 
@@ -72,7 +73,7 @@ fn spawn(url: &str, dir: &std::path::Path) -> (Console, Instant) {
     let writer = pty.master.take_writer().expect("writer");
     let (tx, chunks) = mpsc::channel();
     std::thread::spawn(move || {
-        let mut buf = [0u8; 65536];
+        let mut buf = vec![0u8; 65536];
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 || tx.send((buf[..n].to_vec(), Instant::now())).is_err() {
                 break;
@@ -162,10 +163,7 @@ impl Drop for Console {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    sorted[(((sorted.len() - 1) as f64) * p).round() as usize]
+    quantile(sorted, p).unwrap_or(Duration::ZERO)
 }
 
 fn ms(d: Duration) -> String {

@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod support;
+use support::quantile::quantile;
 
 use criterion::Criterion;
 use portable_pty::{PtySize, native_pty_system};
@@ -86,7 +87,7 @@ fn launch(url: &str, dir: &std::path::Path) -> (Duration, Duration) {
 
 fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
+    quantile(&v, p).unwrap_or(Duration::ZERO)
 }
 
 fn benches(c: &mut Criterion) {

@@ -5,16 +5,16 @@
 //! it answers on 127.0.0.1:5432.
 
 // The tests' own support pieces (tests/support); the bench uses part of each.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/outbox.rs"]
 mod outbox;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/process.rs"]
 mod process;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/tls.rs"]
 mod tls;
 

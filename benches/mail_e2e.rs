@@ -3,19 +3,19 @@
 //! SMTP server's capture folder, with the worker in the same process.
 
 // The tests' own support pieces (tests/support); the bench uses part of each.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/db.rs"]
 mod db;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/people.rs"]
 mod people;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/process.rs"]
 mod process;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/smtp.rs"]
 mod smtp;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/tls.rs"]
 mod tls;
 
@@ -68,7 +68,7 @@ fn desk_to_capture(c: &mut Criterion) {
             .spawn();
             (agent, handle)
         });
-        group.bench_function(format!("send_reset_link_to_capture/{:?}", backend), |b| {
+        group.bench_function(format!("send_reset_link_to_capture/{backend:?}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {

@@ -27,6 +27,10 @@
 //!
 //! Run: `cargo bench --bench search` (add `-- --quick` for a shorter run).
 
+#[path = "support/quantile.rs"]
+mod quantile;
+use quantile::quantile;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -156,7 +160,7 @@ struct Case {
 }
 
 async fn cases(store: &Store) -> Vec<Case> {
-    let n = count(store).await as i64;
+    let n = i64::try_from(count(store).await).unwrap_or(i64::MAX);
     // An address that exists, from the middle of the data.
     let some = keydesk::store::entity::contact::Entity::find_by_id(500_000.min(n / 2))
         .one(store.conn())
@@ -266,11 +270,7 @@ fn quick() -> bool {
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
+    quantile(sorted, p).unwrap_or(Duration::ZERO)
 }
 
 struct Row {
@@ -349,10 +349,10 @@ fn main() {
             "{name}: index of {} contacts built in {:.2}s ({:.0} MiB file); a further searcher mapped it in {} ms, holding {:.1} MiB of its own, resident memory grew {:.1} MiB",
             index.len(),
             built.as_secs_f64(),
-            file_bytes as f64 / (1 << 20) as f64,
+            file_bytes as f64 / f64::from(1 << 20),
             mapped.as_millis(),
-            index.memory_bytes() as f64 / (1 << 20) as f64,
-            (rss_bytes().saturating_sub(rss_before)) as f64 / (1 << 20) as f64,
+            index.memory_bytes() as f64 / f64::from(1 << 20),
+            (rss_bytes().saturating_sub(rss_before)) as f64 / f64::from(1 << 20),
         );
         // The build alone, without the database read.
         let entries: Vec<_> = (0..index.len())

@@ -29,6 +29,10 @@
 //! `SITE_BENCH_FLOOD`, `SITE_BENCH_DB` (a database URL instead of SQLite),
 //! `SITE_BENCH_SLOTS` (`site.max_concurrent_hashes`).
 
+#[path = "support/quantile.rs"]
+mod quantile;
+use quantile::quantile;
+
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -107,7 +111,7 @@ async fn run() {
     store.migrate().await.expect("migrate");
     let emails = seed(&store, &settings).await;
 
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let window = Duration::from_secs(knob("SITE_BENCH_SECS", 10));
     println!(
         "site_login: {cores} cores, argon2 m={} t={} p={}, site.max_concurrent_hashes={}, store {}",
@@ -527,11 +531,7 @@ impl Tally {
     fn p(&self, q: f64) -> f64 {
         let mut v = self.latencies_ms.clone();
         v.sort_by(f64::total_cmp);
-        if v.is_empty() {
-            return 0.0;
-        }
-        let at = ((v.len() - 1) as f64 * q).round() as usize;
-        v[at]
+        quantile(&v, q).unwrap_or(0.0)
     }
 }
 

@@ -15,24 +15,28 @@
 //!
 //! Run: `cargo bench --bench ssh` (add `-- --quick` for a shorter run).
 
+#[path = "support/quantile.rs"]
+mod quantile;
+use quantile::quantile;
+
 // The tests' own support pieces (tests/support): the seeded store and the
 // server, and what they are built on; the bench uses part of each.
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/console.rs"]
 mod console;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/db.rs"]
 mod db;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/people.rs"]
 mod people;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/process.rs"]
 mod process;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/pty.rs"]
 mod pty;
-#[allow(dead_code)]
+#[expect(dead_code, reason = "the bench uses part of the tests' support")]
 #[path = "../tests/support/ssh.rs"]
 mod ssh_support;
 
@@ -238,7 +242,7 @@ impl Samples {
             return format!("{name}: no samples");
         }
         v.sort();
-        let pick = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
+        let pick = |q: f64| quantile(&v, q).unwrap_or_default();
         format!(
             "{name:<46} median {:>8.3} ms   p95 {:>8.3} ms   ({} samples)",
             pick(0.5).as_secs_f64() * 1e3,
@@ -349,9 +353,10 @@ fn main() {
                             s.drain().await;
                         }
                         let started = Instant::now();
-                        let each =
-                            futures_util::future::join_all(all.iter_mut().map(|s| s.keystroke()))
-                                .await;
+                        let each = futures_util::future::join_all(
+                            all.iter_mut().map(SshSession::keystroke),
+                        )
+                        .await;
                         let d = started.elapsed();
                         for e in each {
                             samples.add("each of 50 simultaneous keystrokes", e);

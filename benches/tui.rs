@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 mod support;
+use support::quantile::quantile;
 
 use criterion::Criterion;
 use keydesk::clock::Clock;
@@ -122,7 +123,7 @@ fn frame(t: &mut Term, app: &mut App) {
 
 fn percentile(mut v: Vec<Duration>, p: f64) -> Duration {
     v.sort();
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
+    quantile(&v, p).unwrap_or(Duration::ZERO)
 }
 
 fn rss_mib() -> f64 {

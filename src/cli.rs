@@ -206,16 +206,16 @@ fn log_settings(cli: &Cli, sources: &Sources, settings: &Settings) -> crate::set
         None | Some(Command::Demo { .. } | Command::Serve | Command::Worker | Command::SshServe)
     );
     if cli.verbose > 0 {
-        log.level = match cli.verbose {
+        match cli.verbose {
             1 => "info",
             2 => "debug",
             _ => "trace",
         }
-        .to_owned();
+        .clone_into(&mut log.level);
     } else if !long_running
         && crate::settings::origin_of(sources, "log.level") == crate::settings::DEFAULT_ORIGIN
     {
-        log.level = "warn".to_owned();
+        "warn".clone_into(&mut log.level);
     }
     log
 }
@@ -337,7 +337,7 @@ async fn import_file(
     let store = open_store(settings).await?;
     let input =
         std::fs::File::open(file).wrap_err_with(|| format!("opening {}", file.display()))?;
-    let size = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let size = input.metadata().map_or(0, |m| m.len());
     // Rows are unknown until read; a rough 60 bytes a row is enough for a bar.
     let bar = progress_bar(size / 60 + 1, "importing");
     let clock = crate::clock::Clock::system();

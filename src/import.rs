@@ -220,9 +220,10 @@ pub fn parse(
         }
         let subscribed = match subscribed_at.map(field) {
             None => false,
-            Some(value) => match parse_subscribed(value) {
-                Some(b) => b,
-                None => {
+            Some(value) => {
+                if let Some(b) = parse_subscribed(value) {
+                    b
+                } else {
                     errors.push(RowError {
                         line,
                         reason: format!(
@@ -231,7 +232,7 @@ pub fn parse(
                     });
                     continue;
                 }
-            },
+            }
         };
         let offers: Vec<String> = offers_at
             .map(field)

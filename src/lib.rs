@@ -6,8 +6,6 @@
 //! [`store`] and [`mail`] do I/O and hold no rules. The map of modules and
 //! what each may import is in `ARCHITECTURE.md`.
 
-#![forbid(unsafe_code)]
-
 /// What `keydesk --version` prints: the version, the git commit ("unknown"
 /// when built outside a git checkout) and the build date
 /// (`SOURCE_DATE_EPOCH` when set), all from `build.rs`.

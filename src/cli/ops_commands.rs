@@ -29,7 +29,7 @@ pub(super) fn completions(shell: CompletionShell) -> i32 {
 pub(super) async fn doctor(settings: &Settings, sources: &Sources, json: bool) -> i32 {
     let report = crate::doctor::run(settings, sources).await;
     print_report(&report, json);
-    if report.ok { 0 } else { 1 }
+    i32::from(!report.ok)
 }
 
 /// `keydesk doctor` when the settings themselves do not load: the

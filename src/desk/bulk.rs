@@ -447,7 +447,10 @@ impl Desk {
         Ok(job.id)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one audit row's facts, each its own column"
+    )]
     async fn audit_skip(
         &self,
         txn: &DatabaseTransaction,

@@ -139,7 +139,7 @@ impl Desk {
         let mut event = Event::ok(STARTED, None)
             .detail("session", session.id.as_str())
             .detail("via", session.via.name())
-            .detail("role", role.map(|r| r.as_str()));
+            .detail("role", role.map(super::action::Role::as_str));
         if let ConsoleVia::Ssh { key_fingerprint } = &session.via {
             event = event.detail("key", key_fingerprint.as_str());
         }

@@ -364,7 +364,7 @@ impl Desk {
         let floor = self.settings.forgot.min_duration;
         let spent = started.elapsed();
         if spent < floor {
-            tokio::time::sleep(floor - spent).await;
+            tokio::time::sleep(floor.saturating_sub(spent)).await;
         }
         result
     }

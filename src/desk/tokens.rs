@@ -41,7 +41,7 @@ pub(crate) fn mint() -> Result<Minted, DeskError> {
 pub fn sha256_hex(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     let mut out = String::with_capacity(64);
-    for byte in digest.iter() {
+    for byte in &digest {
         out.push(char::from(HEX[usize::from(byte >> 4)]));
         out.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }

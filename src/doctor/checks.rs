@@ -329,15 +329,12 @@ pub(super) fn pepper(file: &str) -> Check {
 /// writable by every user.
 pub(super) fn data_dir(settings: &Settings) -> Check {
     let dir = &settings.data_dir;
-    let meta = match std::fs::metadata(dir) {
-        Ok(meta) => meta,
-        Err(_) => {
-            return Check::warn(
-                "data dir",
-                format!("{} does not exist yet", dir.display()),
-                "keydesk creates it at the first start; or create it now with mode 0700",
-            );
-        }
+    let Ok(meta) = std::fs::metadata(dir) else {
+        return Check::warn(
+            "data dir",
+            format!("{} does not exist yet", dir.display()),
+            "keydesk creates it at the first start; or create it now with mode 0700",
+        );
     };
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o002 != 0 {

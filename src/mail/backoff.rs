@@ -33,7 +33,7 @@ pub fn delay(settings: &OutboxSettings, attempt: u32) -> Duration {
 pub fn delay_with(settings: &OutboxSettings, attempt: u32, rng: &mut impl rand::Rng) -> Duration {
     let top = ceiling(settings, attempt);
     let half = top / 2;
-    let span = u64::try_from((top - half).as_micros()).unwrap_or(u64::MAX);
+    let span = u64::try_from(top.saturating_sub(half).as_micros()).unwrap_or(u64::MAX);
     let extra = if span == 0 {
         0
     } else {

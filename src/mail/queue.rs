@@ -214,7 +214,7 @@ pub async fn claim_at_rate(
     }
     txn.commit().await?;
     for row in &mut rows {
-        row.state = state::SENDING.to_owned();
+        state::SENDING.clone_into(&mut row.state);
         row.claimed_until = Some(lease_until);
         row.attempts += 1;
     }

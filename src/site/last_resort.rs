@@ -21,12 +21,11 @@ pub const PAGE: &str = "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta chars
 
 /// Runs the rest of the stack, turning a panic into [`PAGE`] with 500.
 pub async fn catch_panic(request: Request, next: Next) -> Response {
-    match AssertUnwindSafe(next.run(request)).catch_unwind().await {
-        Ok(response) => response,
-        Err(_) => {
-            tracing::error!("a site request panicked; answered with the generic error page");
-            (StatusCode::INTERNAL_SERVER_ERROR, Html(PAGE)).into_response()
-        }
+    if let Ok(response) = AssertUnwindSafe(next.run(request)).catch_unwind().await {
+        response
+    } else {
+        tracing::error!("a site request panicked; answered with the generic error page");
+        (StatusCode::INTERNAL_SERVER_ERROR, Html(PAGE)).into_response()
     }
 }
 

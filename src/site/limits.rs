@@ -112,7 +112,12 @@ impl HashLimiter {
         self
     }
 
-    /// Takes one of `ip`'s places, if it has one left.
+    /// Takes one of `ip`'s places, if it has one left: `None` when it has
+    /// none, `Some(None)` when places are not counted per client.
+    #[expect(
+        clippy::option_option,
+        reason = "three answers: refused, not counted, a place held"
+    )]
     fn client_place(&self, ip: IpAddr) -> Option<Option<ClientPlace>> {
         if self.per_client == 0 {
             return Some(None);

@@ -101,7 +101,7 @@ async fn copy_and_check(store: &Store, target: &Path) -> Result<Backup, BackupEr
     if verdict != "ok" {
         return Err(BackupError::Check(verdict));
     }
-    let bytes = std::fs::metadata(&absolute).map(|m| m.len()).unwrap_or(0);
+    let bytes = std::fs::metadata(&absolute).map_or(0, |m| m.len());
     Ok(Backup {
         path: absolute,
         bytes,

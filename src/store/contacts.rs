@@ -650,7 +650,7 @@ mod binding_tests {
                     .0
                     .iter()
                     .filter_map(|v| match v {
-                        sea_orm::sea_query::Value::String(Some(s)) => Some(s.to_string()),
+                        sea_orm::sea_query::Value::String(Some(s)) => Some(s.clone()),
                         _ => None,
                     })
                     .collect();

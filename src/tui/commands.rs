@@ -232,7 +232,6 @@ impl Command {
 
     /// The table row for this command.
     #[must_use]
-    #[allow(clippy::too_many_lines)]
     pub fn info(self) -> CommandInfo {
         let (name, description, dangerous, contexts, default_keys, footer): (
             &str,

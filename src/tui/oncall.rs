@@ -148,7 +148,10 @@ pub fn after_search(app: &App) -> Option<Cmd> {
 }
 
 /// The lockout facts arrived: newest lock first.
-pub fn on_lockouts(app: &mut App, result: Result<HashMap<i64, Lockout>, TaskError>) {
+pub fn on_lockouts<S: std::hash::BuildHasher>(
+    app: &mut App,
+    result: Result<HashMap<i64, Lockout, S>, TaskError>,
+) {
     app.dirty = true;
     let Ok(found) = result else { return };
     app.filters.lockouts = found
@@ -384,20 +387,19 @@ pub fn bulk_confirm_key(
 /// `x`: cancel the running job.
 pub fn cancel_job(app: &mut App) -> Vec<Cmd> {
     match &mut app.job {
-        Some(job) if !job.cancelling => match job.job_id {
-            Some(id) => {
+        Some(job) if !job.cancelling => {
+            if let Some(id) = job.job_id {
                 job.cancelling = true;
                 app.say(Level::Info, "Cancelling after the current contact…");
                 vec![Cmd::CancelBulk(id)]
-            }
-            None => {
+            } else {
                 app.say(
                     Level::Info,
                     "The job is starting; press x again in a moment",
                 );
                 Vec::new()
             }
-        },
+        }
         Some(_) => Vec::new(),
         None => {
             app.say(Level::Info, "No bulk action is running");

@@ -250,10 +250,10 @@ fn edit_search(app: &mut App, request: InputRequest) -> Vec<Cmd> {
     }
 }
 
-#[allow(clippy::too_many_lines)]
 fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
     app.dirty = true;
     let page = app.visible_rows();
+    let profile_page = i32::try_from(page).unwrap_or(i32::MAX / 2);
     let in_profile = context == Context::Profile;
     match command {
         Command::Quit => {
@@ -267,8 +267,8 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
         }
         Command::Up if in_profile => scroll_profile(app, -1),
         Command::Down if in_profile => scroll_profile(app, 1),
-        Command::PageUp if in_profile => scroll_profile(app, -(page as i32)),
-        Command::PageDown if in_profile => scroll_profile(app, page as i32),
+        Command::PageUp if in_profile => scroll_profile(app, -profile_page),
+        Command::PageDown if in_profile => scroll_profile(app, profile_page),
         Command::Top if in_profile => scroll_profile(app, i32::MIN / 2),
         Command::Bottom if in_profile => scroll_profile(app, i32::MAX / 2),
         Command::Up => select(app, app.list.selected.saturating_sub(1)),
@@ -335,14 +335,14 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
                     app.dialogs.push(Dialog::Notice(Notice::NotACustomer {
                         target,
                         asked: "Reset Password",
-                    }))
+                    }));
                 }
                 Some(Disabled::Reason(reason)) => {
                     app.dialogs.push(Dialog::Notice(Notice::Message {
                         level: Level::Warning,
                         title: "Reset Password".into(),
                         text: format!("Not available: {reason}."),
-                    }))
+                    }));
                 }
                 None => {
                     let ttl = app.link_ttl_text();

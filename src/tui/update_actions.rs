@@ -12,7 +12,6 @@ pub const UNAVAILABLE_NOTHING_CHANGED: &str =
     "The database is unavailable; nothing was changed. Try again.";
 
 /// Applies the outcome of an action on `contact_id`.
-#[allow(clippy::too_many_lines)]
 pub fn on_action_done(
     app: &mut App,
     contact_id: i64,

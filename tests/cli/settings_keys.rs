@@ -301,7 +301,7 @@ fn every_key_names_itself_for_edge_values() {
                 "x\r\nBcc: evil@example.com",
                 &"n".repeat(10_000),
             ]
-            .map(|s| s.to_owned())
+            .map(std::borrow::ToOwned::to_owned)
             .to_vec(),
             toml::Value::Boolean(_) => ["true", "false", "1", "0"].map(str::to_owned).to_vec(),
             _ => continue,

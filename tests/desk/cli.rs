@@ -35,7 +35,6 @@ pub(crate) fn code(out: &Output) -> i32 {
     out.status.code().expect("exited")
 }
 
-#[allow(clippy::too_many_lines)]
 async fn every_command_works_from_the_shell(db: TestDb) {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();

@@ -115,7 +115,6 @@ async fn live_sessions(db: &TestDb, desk: &Desk, account_id: i64) -> usize {
         .len()
 }
 
-#[allow(clippy::too_many_lines)]
 async fn run_case(
     db: &TestDb,
     agent: &Operator,

@@ -459,18 +459,17 @@ async fn reset_emails_with_dead_links_are_expired_not_sent() {
     assert_eq!((done.sent, done.expired), (1, 3));
     for (how, id) in ids {
         let r = row(conn, id).await;
-        match how {
-            LinkState::Live => assert_eq!(r.state, state::SENT),
-            _ => {
-                assert_eq!(r.state, state::EXPIRED, "{how:?}");
-                assert_eq!(r.body, None, "{how:?}: the dead link's body is cleared");
-                assert_eq!(r.attempts, 0, "{how:?}: never attempted");
-                assert!(
-                    describe_delivery(&r, now).contains("expired"),
-                    "{}",
-                    describe_delivery(&r, now)
-                );
-            }
+        if let LinkState::Live = how {
+            assert_eq!(r.state, state::SENT);
+        } else {
+            assert_eq!(r.state, state::EXPIRED, "{how:?}");
+            assert_eq!(r.body, None, "{how:?}: the dead link's body is cleared");
+            assert_eq!(r.attempts, 0, "{how:?}: never attempted");
+            assert!(
+                describe_delivery(&r, now).contains("expired"),
+                "{}",
+                describe_delivery(&r, now)
+            );
         }
     }
     let got = server.wait_for(1, Duration::from_secs(10));

@@ -322,7 +322,7 @@ async fn ended_sessions_and_old_counters_are_purged(db: TestDb) {
         .all(db.store.conn())
         .await
         .unwrap();
-    assert!(windows.len() as i64 >= fresh_windows);
+    assert!(i64::try_from(windows.len()).unwrap() >= fresh_windows);
     assert!(
         windows.iter().all(|w| w.window_started_at == clock.now()),
         "only this month's windows are left"

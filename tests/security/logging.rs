@@ -170,7 +170,10 @@ async fn a_panicking_handler_gets_the_generic_page_and_the_server_goes_on() {
             "/boom",
             axum::routing::get(|| async {
                 panic!("secret detail 4f1e");
-                #[allow(unreachable_code)]
+                #[expect(
+                    unreachable_code,
+                    reason = "the handler's type needs a body after the panic"
+                )]
                 ""
             }),
         )

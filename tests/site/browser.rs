@@ -45,7 +45,7 @@ async fn mailed_link(smtp: &SmtpServer, site: &TestSite, email: &str, nth: usize
             .filter(|m| m.rcpt_tos.iter().any(|r| r == email))
             .filter_map(|m| {
                 let parsed = mail_parser::MessageParser::default().parse(m.raw.as_bytes())?;
-                parsed.body_text(0).map(|t| t.into_owned())
+                parsed.body_text(0).map(std::borrow::Cow::into_owned)
             })
             .filter(|text| text.contains(&format!("{}/", site.url)))
             .collect();

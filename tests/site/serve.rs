@@ -57,7 +57,7 @@ async fn serve_runs_the_site_and_the_worker_until_sigterm() {
     };
     let text = mail_parser::MessageParser::default()
         .parse(eml.as_bytes())
-        .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+        .and_then(|m| m.body_text(0).map(std::borrow::Cow::into_owned))
         .expect("a text body");
     let link = mailbox::find_link(&text, &format!("{base}/password/reset/"))
         .expect("the link points at this site's reset page");

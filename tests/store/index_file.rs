@@ -141,7 +141,7 @@ proptest! {
         odd_only in any::<bool>(),
     ) {
         prop_assume!(SearchIndex::supports(&needle));
-        let to_entry = |(slot, name, email, c, s): Row| entry(slot as i64 * 2 + 1, &name, &email, c, s);
+        let to_entry = |(slot, name, email, c, s): Row| entry(i64::try_from(slot).unwrap() * 2 + 1, &name, &email, c, s);
         let mut all: BTreeMap<i64, IndexEntry> =
             base.into_iter().map(to_entry).map(|e| (e.id, e)).collect();
         let dir = tempfile::tempdir().unwrap();
@@ -154,7 +154,7 @@ proptest! {
         let mut live = LiveIndex::new(mapped);
         for (changed, removed) in batches {
             let changes: Vec<IndexEntry> = changed.into_iter().map(to_entry).collect();
-            let removed: Vec<i64> = removed.into_iter().map(|s| s as i64 * 2 + 1).collect();
+            let removed: Vec<i64> = removed.into_iter().map(|s| i64::try_from(s).unwrap() * 2 + 1).collect();
             for id in &removed {
                 all.remove(id);
             }

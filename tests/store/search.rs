@@ -576,7 +576,13 @@ fn entries() -> impl Strategy<Value = Vec<IndexEntry>> {
             rows.into_iter()
                 .enumerate()
                 .map(|(i, (name, email, customer, subscriber))| {
-                    entry(i as i64 * 3 + 1, &name, &email, customer, subscriber)
+                    entry(
+                        i64::try_from(i).unwrap() * 3 + 1,
+                        &name,
+                        &email,
+                        customer,
+                        subscriber,
+                    )
                 })
                 .collect()
         },
@@ -660,9 +666,9 @@ proptest! {
         let index = SearchIndex::build(base.clone()).unwrap();
         let changes: Vec<IndexEntry> = changed
             .into_iter()
-            .map(|(slot, name, email, c, s)| entry(slot as i64 * 2 + 1, &name, &email, c, s))
+            .map(|(slot, name, email, c, s)| entry(i64::try_from(slot).unwrap() * 2 + 1, &name, &email, c, s))
             .collect();
-        let removed: Vec<i64> = removed.into_iter().map(|slot| slot as i64 * 2 + 1).collect();
+        let removed: Vec<i64> = removed.into_iter().map(|slot| i64::try_from(slot).unwrap() * 2 + 1).collect();
         // The expected contents: base, minus removed, then changes written over.
         let mut expected: std::collections::BTreeMap<i64, IndexEntry> =
             base.into_iter().map(|e| (e.id, e)).collect();
@@ -721,7 +727,7 @@ fn the_block_filter_never_hides_a_match() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        (state % n as u64) as usize
+        usize::try_from(state % n as u64).unwrap()
     };
     for _ in 0..300 {
         let e = &entries[next(entries.len())];

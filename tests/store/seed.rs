@@ -233,7 +233,7 @@ async fn seeding_is_deterministic_realistic_and_consistent(db: TestDb) {
             .insert(conn)
             .await
             .expect("insert after seeding (the id sequence moved past the seeded ids)");
-    assert!(added.id > N as i64);
+    assert!(added.id > i64::try_from(N).unwrap());
 }
 on_every_backend!(seed_data, seeding_is_deterministic_realistic_and_consistent);
 

@@ -71,7 +71,7 @@ pub async fn newest_body(store: &Store, email: &str, kind: &str) -> Option<Strin
         .expect("outbox")?;
     let raw = row.body?;
     let message = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
-    message.body_text(0).map(|t| t.into_owned())
+    message.body_text(0).map(std::borrow::Cow::into_owned)
 }
 
 /// The first link in `text` that starts with `base`.

@@ -155,7 +155,7 @@ impl Server {
         // Keep draining stdout so the server never blocks on it.
         std::thread::spawn(move || {
             let mut sink = String::new();
-            while out.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            while out.read_line(&mut sink).is_ok_and(|n| n > 0) {
                 sink.clear();
             }
         });

@@ -70,7 +70,7 @@ fn rows() -> Vec<ContactRow> {
         .into_iter()
         .enumerate()
         .map(|(i, (name, email))| ContactRow {
-            id: i as i64 + 1,
+            id: i64::try_from(i).unwrap() + 1,
             name_lower: name.to_lowercase(),
             name,
             email,

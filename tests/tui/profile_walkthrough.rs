@@ -43,9 +43,10 @@ fn mail_to(smtp: &SmtpServer, to: &str, holding: &str) -> String {
 }
 
 async fn grant_edit_revoke_and_note(db: db::TestDb) {
-    if !browser_available() {
-        panic!("the walkthrough needs chromium and chromium-driver");
-    }
+    assert!(
+        browser_available(),
+        "the walkthrough needs chromium and chromium-driver"
+    );
     let _one = BROWSER_LOCK.lock().await;
     let smtp = SmtpServer::plain();
     let dir = tempfile::tempdir().unwrap();

@@ -193,7 +193,7 @@ fn lockout_view(w: u16, h: u16) -> App {
         .iter()
         .enumerate()
         .map(|(i, id)| {
-            let mins = 5 + 20 * i as i64;
+            let mins = 5 + 20 * i64::try_from(i).unwrap();
             (
                 *id,
                 Lockout {

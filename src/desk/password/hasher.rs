@@ -200,9 +200,14 @@ impl Hasher {
                 Argon2::new_with_secret(pepper, algorithm, version, params.clone())
                     .map_err(PasswordError::Params)
             }
-            _ => Err(PasswordError::Pepper(
-                params.keyid().iter().map(|b| format!("{b:02x}")).collect(),
-            )),
+            _ => Err(PasswordError::Pepper(params.keyid().iter().fold(
+                String::new(),
+                |mut hex, b| {
+                    use std::fmt::Write as _;
+                    let _ = write!(hex, "{b:02x}");
+                    hex
+                },
+            ))),
         }
     }
 

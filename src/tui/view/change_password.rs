@@ -13,7 +13,6 @@ use crate::tui::dialogs::{ChangePassword, CpField};
 use crate::tui::keymap::Command;
 
 /// Draws the dialog.
-#[allow(clippy::too_many_lines)]
 pub fn draw(app: &App, c: &ChangePassword, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let width = 68.min(area.width.saturating_sub(2)).max(24);

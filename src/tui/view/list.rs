@@ -24,7 +24,7 @@ pub fn draw_search_line(app: &App, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let filters_width: u16 = FILTERS
         .iter()
-        .map(|f| f.label().len() as u16 + 3)
+        .map(|f| u16::try_from(f.label().len()).unwrap_or(u16::MAX) + 3)
         .sum::<u16>();
     // The filters keep their width at the right; the box takes the rest.
     let filters_width = filters_width.min(area.width.saturating_sub(16));

@@ -33,11 +33,16 @@ use super::dialogs::Dialog;
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// Draws the whole console.
+///
+/// # Panics
+/// Only when a test arms the `panic-in-view` fault (debug builds).
 pub fn draw(app: &App, frame: &mut Frame) {
     // Test hook (debug builds only, see tui/fault.rs).
-    if app.dialogs.iter().any(Dialog::running) && super::fault::armed(super::fault::PANIC_IN_VIEW) {
-        panic!("injected by KEYDESK_FAULT=panic-in-view while an action runs");
-    }
+    assert!(
+        !(app.dialogs.iter().any(Dialog::running)
+            && super::fault::armed(super::fault::PANIC_IN_VIEW)),
+        "injected by KEYDESK_FAULT=panic-in-view while an action runs"
+    );
     let area = frame.area();
     if app.too_small() {
         too_small::draw(app, frame, area);

@@ -53,18 +53,17 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let view = app.profile.view.as_ref().filter(|v| {
         Some(v.target.contact_id) == selected || (app.profile.loading && selected.is_some())
     });
-    let lines = match view {
-        Some(v) => lines(app, v),
-        None => {
-            let msg = if let Some(err) = &app.profile.error {
-                text(format!("Cannot load the profile: {err}"), t.alert)
-            } else if selected.is_none() {
-                text("No contact selected.", t.muted)
-            } else {
-                text(format!("{} Loading…", spinner(app)), t.muted)
-            };
-            vec![Line::from(msg)]
-        }
+    let lines = if let Some(v) = view {
+        lines(app, v)
+    } else {
+        let msg = if let Some(err) = &app.profile.error {
+            text(format!("Cannot load the profile: {err}"), t.alert)
+        } else if selected.is_none() {
+            text("No contact selected.", t.muted)
+        } else {
+            text(format!("{} Loading…", spinner(app)), t.muted)
+        };
+        vec![Line::from(msg)]
     };
     frame.render_widget(
         Paragraph::new(lines)
@@ -75,7 +74,6 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-#[allow(clippy::too_many_lines)]
 fn lines<'a>(app: &'a App, v: &'a ProfileView) -> Vec<Line<'a>> {
     let t = &app.theme;
     let now = app.now;

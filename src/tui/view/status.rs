@@ -171,12 +171,9 @@ fn job_text(app: &App, job: &crate::tui::oncall_state::JobView) -> String {
     const WIDTH: u64 = 8;
     let p = job.progress;
     let total = p.total.max(1);
-    let filled = (p.handled().min(total) * WIDTH / total) as usize;
-    let bar = format!(
-        "{}{}",
-        "=".repeat(filled),
-        " ".repeat(WIDTH as usize - filled)
-    );
+    const WIDTH_CELLS: usize = 8;
+    let filled = usize::try_from(p.handled().min(total) * WIDTH / total).unwrap_or(WIDTH_CELLS);
+    let bar = format!("{}{}", "=".repeat(filled), " ".repeat(WIDTH_CELLS - filled));
     let tail = if job.cancelling {
         "cancelling…".to_owned()
     } else {
