@@ -7,11 +7,13 @@
 //! queues two notices: to the old address (naming the new one partly
 //! masked) and to the new one. The audit row holds both values.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
 
 use super::action::Action;
-use super::audit::{self, Actor, Event};
+use super::audit::{Actor, Event};
 use super::error::DeskError;
+use super::operation::Done;
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
 use super::roles::{self, Operator};
@@ -92,8 +94,11 @@ impl Desk {
         let who = who.into();
         let result = match checked(edit) {
             Ok((name, new_email)) => {
-                self.retrying(|| {
-                    self.edit_contact_once(op, who, name.as_deref(), new_email.as_deref())
+                let (name, new_email) = (name.as_deref(), new_email.as_deref());
+                self.transact(&Actor::operator(op), move |txn, now| async move {
+                    roles::require(&*txn, op, Action::EditContact).await?;
+                    self.edit_contact_step(&txn, now, who, name, new_email)
+                        .await
                 })
                 .await
             }
@@ -117,17 +122,15 @@ impl Desk {
         result
     }
 
-    async fn edit_contact_once(
+    async fn edit_contact_step(
         &self,
-        op: &Operator,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
         who: ContactRef<'_>,
         name: Option<&str>,
         new_email: Option<&str>,
-    ) -> Result<Edited, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::EditContact).await?;
-        let old = lock_contact(&txn, who).await?;
+    ) -> Result<Done<Edited>, DeskError> {
+        let old = lock_contact(txn, who).await?;
         let new_name = name.unwrap_or(&old.name).to_owned();
         let new_email = new_email.unwrap_or(&old.email).to_owned();
         let email_changed = new_email != old.email;
@@ -139,7 +142,7 @@ impl Desk {
         if new_email.to_lowercase() != old.email_lower
             && contact::Entity::find()
                 .filter(contact::Column::EmailLower.eq(new_email.to_lowercase()))
-                .one(&txn)
+                .one(txn)
                 .await?
                 .is_some()
         {
@@ -153,20 +156,20 @@ impl Desk {
         row.email = Set(new_email.clone());
         row.email_lower = Set(new_email.to_lowercase());
         row.updated_at = Set(now);
-        let saved = row.update(&txn).await?;
+        let saved = row.update(txn).await?;
         let customer = grant::Entity::find()
             .filter(grant::Column::ContactId.eq(old.id))
-            .one(&txn)
+            .one(txn)
             .await?
             .is_some();
         let (mut links_revoked, mut notices) = (0, 0);
         if email_changed && customer {
             if let Some(account) = account::Entity::find()
                 .filter(account::Column::ContactId.eq(old.id))
-                .one(&txn)
+                .one(txn)
                 .await?
             {
-                links_revoked = revoke_open(&txn, account.id, now, None).await?;
+                links_revoked = revoke_open(txn, account.id, now, None).await?;
             }
             for (to, kind, to_new) in [
                 (&old.email, Kind::EmailChangedOld, false),
@@ -180,31 +183,27 @@ impl Desk {
                     .composer
                     .email_changed(&recipient, &new_email, to_new, now)
                     .map_err(|e| DeskError::Internal(format!("composing the notice: {e}")))?;
-                outbox::queue(&txn, kind, to, old.id, None, composed, now).await?;
+                outbox::queue(txn, kind, to, old.id, None, composed, now).await?;
                 notices += 1;
             }
         }
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok(Action::EditContact.audit_name(), Some(old.id))
-                .detail("old_email", old.email.clone())
-                .detail("new_email", new_email.clone())
-                .detail("old_name", old.name.clone())
-                .detail("new_name", new_name.clone())
-                .detail("links_revoked", links_revoked)
-                .detail("notices", notices),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Edited {
-            contact_id: saved.id,
-            email: saved.email,
-            name: saved.name,
-            email_changed,
-            links_revoked,
-            notices,
-        })
+        let event = Event::ok(Action::EditContact.audit_name(), Some(old.id))
+            .detail("old_email", old.email.clone())
+            .detail("new_email", new_email.clone())
+            .detail("old_name", old.name.clone())
+            .detail("new_name", new_name.clone())
+            .detail("links_revoked", links_revoked)
+            .detail("notices", notices);
+        Ok(Done::new(
+            Edited {
+                contact_id: saved.id,
+                email: saved.email,
+                name: saved.name,
+                email_changed,
+                links_revoked,
+                notices,
+            },
+            event,
+        ))
     }
 }

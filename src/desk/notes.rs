@@ -7,11 +7,12 @@
 //! who deleted it, and is no longer listed.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::action::{Action, Role};
 use super::audit::{self, Actor, Event};
 use super::error::DeskError;
+use super::operation::Done;
 use super::roles::{self, Operator};
 use super::{ContactRef, Desk, lock_contact, touch_contact};
 use crate::store::contacts;
@@ -75,7 +76,14 @@ impl Desk {
     ) -> Result<NoteEntry, DeskError> {
         let who = who.into();
         let result = match checked(text) {
-            Ok(text) => self.retrying(|| self.add_note_once(op, who, &text)).await,
+            Ok(text) => {
+                let text = text.as_str();
+                self.transact(&Actor::operator(op), move |txn, now| async move {
+                    roles::require(&*txn, op, Action::AddNote).await?;
+                    self.add_note_step(&txn, now, op, who, text).await
+                })
+                .await
+            }
             Err(err) => roles::require(self.store.conn(), op, Action::AddNote)
                 .await
                 .and(Err(err)),
@@ -88,16 +96,15 @@ impl Desk {
         result
     }
 
-    async fn add_note_once(
+    async fn add_note_step(
         &self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
         op: &Operator,
         who: ContactRef<'_>,
         text: &str,
-    ) -> Result<NoteEntry, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::AddNote).await?;
-        let contact = lock_contact(&txn, who).await?;
+    ) -> Result<Done<NoteEntry>, DeskError> {
+        let contact = lock_contact(txn, who).await?;
         let row = note::ActiveModel {
             contact_id: Set(contact.id),
             author: Set(op.name.chars().take(200).collect()),
@@ -107,20 +114,13 @@ impl Desk {
             deleted_by: Set(None),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        touch_contact(&txn, contact.id, now).await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok(Action::AddNote.audit_name(), Some(contact.id))
-                .detail("note_id", row.id)
-                .detail("chars", text.chars().count()),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(row.into())
+        touch_contact(txn, contact.id, now).await?;
+        let event = Event::ok(Action::AddNote.audit_name(), Some(contact.id))
+            .detail("note_id", row.id)
+            .detail("chars", text.chars().count());
+        Ok(Done::new(row.into(), event))
     }
 
     /// The notes on the contact with `email`, newest first (any role).
@@ -147,7 +147,12 @@ impl Desk {
     /// else's note), [`DeskError::NotFound`] (no such note, or deleted
     /// already), or a store failure.
     pub async fn delete_note(&self, op: &Operator, id: i64) -> Result<(), DeskError> {
-        let result = self.retrying(|| self.delete_note_once(op, id)).await;
+        let result = self
+            .transact(&Actor::operator(op), move |txn, now| async move {
+                roles::require(&*txn, op, Action::DeleteNote).await?;
+                self.delete_note_step(&txn, now, op, id).await
+            })
+            .await;
         if let Err(err) = &result
             && matches!(
                 err,
@@ -163,16 +168,19 @@ impl Desk {
         result
     }
 
-    async fn delete_note_once(&self, op: &Operator, id: i64) -> Result<(), DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::DeleteNote).await?;
+    async fn delete_note_step(
+        &self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
+        op: &Operator,
+        id: i64,
+    ) -> Result<Done<()>, DeskError> {
         let row = note::Entity::find_by_id(id)
-            .one(&txn)
+            .one(txn)
             .await?
             .filter(|n| n.deleted_at.is_none())
             .ok_or_else(|| DeskError::NotFound(format!("there is no note {id}")))?;
-        let role = roles::role_of(&txn, &op.name).await?;
+        let role = roles::role_of(txn, &op.name).await?;
         if row.author != op.name && role < Some(Role::Admin) {
             return Err(DeskError::NotAllowed {
                 action: Action::DeleteNote,
@@ -184,19 +192,12 @@ impl Desk {
         let mut gone: note::ActiveModel = row.into();
         gone.deleted_at = Set(Some(now));
         gone.deleted_by = Set(Some(op.name.chars().take(200).collect()));
-        gone.update(&txn).await?;
-        touch_contact(&txn, contact_id, now).await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok(Action::DeleteNote.audit_name(), Some(contact_id))
-                .detail("note_id", id)
-                .detail("author", author),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(())
+        gone.update(txn).await?;
+        touch_contact(txn, contact_id, now).await?;
+        let event = Event::ok(Action::DeleteNote.audit_name(), Some(contact_id))
+            .detail("note_id", id)
+            .detail("author", author);
+        Ok(Done::new((), event))
     }
 
     /// A denied note deletion, recorded against the note's contact (the

@@ -11,13 +11,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, ModelTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 
 use super::action::Action;
-use super::audit::{self, Actor, Event};
+use super::audit::Event;
 use super::error::DeskError;
+use super::operation::Done;
 use super::outbox::{self, Kind};
 use super::reset_links::revoke_open;
 use super::roles::{self, Operator};
@@ -170,9 +171,15 @@ impl Desk {
     ) -> Result<Granted, DeskError> {
         let who = who.into();
         let result = self
-            .retrying(|| self.grant_offer_once(op, who, offer, welcome))
-            .await;
-        self.audit_refusal(op, Action::GrantOffer, Some(who), &result)
+            .operate(
+                op,
+                Action::GrantOffer,
+                Some(who),
+                move |txn, now| async move {
+                    self.grant_offer_step(&txn, now, op, who, offer, welcome)
+                        .await
+                },
+            )
             .await;
         if let Ok(granted) = &result {
             if granted.welcome.is_some() {
@@ -183,22 +190,21 @@ impl Desk {
         result
     }
 
-    async fn grant_offer_once(
+    async fn grant_offer_step(
         &self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
         op: &Operator,
         who: ContactRef<'_>,
         query: &str,
         welcome: bool,
-    ) -> Result<Granted, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::GrantOffer).await?;
-        let contact = lock_contact(&txn, who).await?;
-        let offers = all_offers(&txn).await?;
+    ) -> Result<Done<Granted>, DeskError> {
+        let contact = lock_contact(txn, who).await?;
+        let offers = all_offers(txn).await?;
         let offer = pick(&offers, query)?;
         let held = grant::Entity::find()
             .filter(grant::Column::ContactId.eq(contact.id))
-            .all(&txn)
+            .all(txn)
             .await?;
         if held.iter().any(|g| g.offer_id == offer.id) {
             return Err(DeskError::Conflict(format!(
@@ -215,13 +221,13 @@ impl Desk {
             granted_at: Set(now),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
-        touch_contact(&txn, contact.id, now).await?;
+        touch_contact(txn, contact.id, now).await?;
         let mut customer = Customer {
             account: account::Entity::find()
                 .filter(account::Column::ContactId.eq(contact.id))
-                .one(&txn)
+                .one(txn)
                 .await?,
             contact,
         };
@@ -232,7 +238,7 @@ impl Desk {
                 .is_some_and(|a| a.password_hash.is_some());
         let welcome = if became_customer && welcome && !restored_login {
             Some(
-                self.queue_welcome(&txn, &mut customer, &offer.name, &op.name, now)
+                self.queue_welcome(txn, &mut customer, &offer.name, &op.name, now)
                     .await?,
             )
         } else {
@@ -249,15 +255,17 @@ impl Desk {
                 .detail("link_id", sent.link_id)
                 .detail("expires_at", sent.expires_at.to_rfc3339());
         }
-        audit::write(&txn, now, &Actor::operator(op), event).await?;
-        txn.commit().await?;
-        Ok(Granted {
-            contact_id: customer.contact.id,
-            offer: offer.name.clone(),
-            became_customer,
-            restored_login,
-            welcome,
-        })
+        let event = event;
+        Ok(Done::new(
+            Granted {
+                contact_id: customer.contact.id,
+                offer: offer.name.clone(),
+                became_customer,
+                restored_login,
+                welcome,
+            },
+            event,
+        ))
     }
 
     /// Writes a welcome link (revoking the account's older ones) and queues
@@ -325,9 +333,12 @@ impl Desk {
     ) -> Result<Revoked, DeskError> {
         let who = who.into();
         let result = self
-            .retrying(|| self.revoke_offer_once(op, who, offer))
-            .await;
-        self.audit_refusal(op, Action::RevokeOffer, Some(who), &result)
+            .operate(
+                op,
+                Action::RevokeOffer,
+                Some(who),
+                move |txn, now| async move { self.revoke_offer_step(&txn, now, who, offer).await },
+            )
             .await;
         if let Ok(revoked) = &result {
             tracing::info!(by = ?op.name, contact = revoked.contact_id, still_customer = revoked.still_customer, "offer revoked");
@@ -335,25 +346,23 @@ impl Desk {
         result
     }
 
-    async fn revoke_offer_once(
+    async fn revoke_offer_step(
         &self,
-        op: &Operator,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
         who: ContactRef<'_>,
         query: &str,
-    ) -> Result<Revoked, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::RevokeOffer).await?;
-        let contact = lock_contact(&txn, who).await?;
+    ) -> Result<Done<Revoked>, DeskError> {
+        let contact = lock_contact(txn, who).await?;
         let held = grant::Entity::find()
             .filter(grant::Column::ContactId.eq(contact.id))
-            .all(&txn)
+            .all(txn)
             .await?;
         // Only the contact's own offers are candidates, so a part of a name
         // that is unique among them is enough.
         let held_offers = offer::Entity::find()
             .filter(offer::Column::Id.is_in(held.iter().map(|g| g.offer_id)))
-            .all(&txn)
+            .all(txn)
             .await?;
         let offer = pick(&held_offers, query).map_err(|err| match err {
             DeskError::NotFound(_) => DeskError::NotFound(format!(
@@ -369,42 +378,38 @@ impl Desk {
                 contact.email, offer.name
             )));
         };
-        row.clone().delete(&txn).await?;
-        touch_contact(&txn, contact.id, now).await?;
+        row.clone().delete(txn).await?;
+        touch_contact(txn, contact.id, now).await?;
         let still_customer = held.len() > 1;
         let (mut links_revoked, mut sessions_ended) = (0, 0);
         if !still_customer
             && let Some(account) = account::Entity::find()
                 .filter(account::Column::ContactId.eq(contact.id))
-                .one(&txn)
+                .one(txn)
                 .await?
         {
-            links_revoked = revoke_open(&txn, account.id, now, None).await?;
+            links_revoked = revoke_open(txn, account.id, now, None).await?;
             sessions_ended =
-                sessions::revoke_all(&txn, account.id, now, self.session_idle()).await?;
+                sessions::revoke_all(txn, account.id, now, self.session_idle()).await?;
         }
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok(Action::RevokeOffer.audit_name(), Some(contact.id))
-                .detail("offer_id", offer.id)
-                .detail("offer", offer.name.clone())
-                .detail("granted_by", row.granted_by.clone())
-                .detail("source", row.source.clone())
-                .detail("still_customer", still_customer)
-                .detail("links_revoked", links_revoked)
-                .detail("sessions_ended", sessions_ended),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(Revoked {
-            contact_id: contact.id,
-            offer: offer.name.clone(),
-            still_customer,
-            links_revoked,
-            sessions_ended,
-        })
+        let event = Event::ok(Action::RevokeOffer.audit_name(), Some(contact.id))
+            .detail("offer_id", offer.id)
+            .detail("offer", offer.name.clone())
+            .detail("granted_by", row.granted_by.clone())
+            .detail("source", row.source.clone())
+            .detail("still_customer", still_customer)
+            .detail("links_revoked", links_revoked)
+            .detail("sessions_ended", sessions_ended);
+        Ok(Done::new(
+            Revoked {
+                contact_id: contact.id,
+                offer: offer.name.clone(),
+                still_customer,
+                links_revoked,
+                sessions_ended,
+            },
+            event,
+        ))
     }
 
     /// Sends a customer who never set a password a new welcome email
@@ -420,8 +425,13 @@ impl Desk {
         who: impl Into<ContactRef<'_>>,
     ) -> Result<WelcomeSent, DeskError> {
         let who = who.into();
-        let result = self.retrying(|| self.resend_welcome_once(op, who)).await;
-        self.audit_refusal(op, Action::ResendWelcome, Some(who), &result)
+        let result = self
+            .operate(
+                op,
+                Action::ResendWelcome,
+                Some(who),
+                move |txn, now| async move { self.resend_welcome_step(&txn, now, op, who).await },
+            )
             .await;
         if let Ok(sent) = &result {
             self.wake_outbox();
@@ -430,15 +440,14 @@ impl Desk {
         result
     }
 
-    async fn resend_welcome_once(
+    async fn resend_welcome_step(
         &self,
+        txn: &DatabaseTransaction,
+        now: DateTime<Utc>,
         op: &Operator,
         who: ContactRef<'_>,
-    ) -> Result<WelcomeSent, DeskError> {
-        let now = self.clock.now();
-        let txn = self.store.begin_write().await?;
-        roles::require(&txn, op, Action::ResendWelcome).await?;
-        let mut customer = lock_customer(&txn, who).await?;
+    ) -> Result<Done<WelcomeSent>, DeskError> {
+        let mut customer = lock_customer(txn, who).await?;
         if customer
             .account
             .as_ref()
@@ -449,24 +458,17 @@ impl Desk {
                 customer.contact.email
             )));
         }
-        let newest_offer = newest_offer_name(&txn, &customer.contact).await?;
+        let newest_offer = newest_offer_name(txn, &customer.contact).await?;
         let sent = self
-            .queue_welcome(&txn, &mut customer, &newest_offer, &op.name, now)
+            .queue_welcome(txn, &mut customer, &newest_offer, &op.name, now)
             .await?;
-        audit::write(
-            &txn,
-            now,
-            &Actor::operator(op),
-            Event::ok(
-                Action::ResendWelcome.audit_name(),
-                Some(customer.contact.id),
-            )
-            .detail("link_id", sent.link_id)
-            .detail("expires_at", sent.expires_at.to_rfc3339()),
+        let event = Event::ok(
+            Action::ResendWelcome.audit_name(),
+            Some(customer.contact.id),
         )
-        .await?;
-        txn.commit().await?;
-        Ok(sent)
+        .detail("link_id", sent.link_id)
+        .detail("expires_at", sent.expires_at.to_rfc3339());
+        Ok(Done::new(sent, event))
     }
 }
 

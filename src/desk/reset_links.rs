@@ -20,8 +20,8 @@ use sea_orm::{
 use super::action::Action;
 use super::audit::{self, Actor, Event};
 use super::error::{DeskError, HumanDuration, LinkProblem};
-use super::operation::{Done, Mail};
-use super::outbox::{self, Kind};
+use super::operation::{Done, Mail, record};
+use super::outbox::Kind;
 use super::roles::Operator;
 use super::{
     ContactRef, Customer, Desk, ensure_account, lock_customer, lock_customer_by_id, sessions,
@@ -446,25 +446,16 @@ impl Desk {
         let issued = self
             .issue(&txn, &customer, &account, "customer", now)
             .await?;
-        audit::write(
+        let event = Event::ok("reset_link.requested", Some(customer.contact.id))
+            .detail("link_id", issued.link.id)
+            .detail("expires_at", issued.link.expires_at.to_rfc3339())
+            .detail("revoked_older", issued.revoked_older);
+        record(
             &txn,
             now,
             &actor,
-            Event::ok("reset_link.requested", Some(customer.contact.id))
-                .detail("link_id", issued.link.id)
-                .detail("expires_at", issued.link.expires_at.to_rfc3339())
-                .detail("revoked_older", issued.revoked_older),
-        )
-        .await?;
-        let mail = issued.mail;
-        outbox::queue(
-            &txn,
-            mail.kind,
-            &mail.recipient,
-            mail.contact_id,
-            mail.reset_link_id,
-            mail.composed,
-            now,
+            Done::new((), event).mail(issued.mail),
+            None,
         )
         .await?;
         txn.commit().await?;
