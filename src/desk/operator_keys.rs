@@ -9,7 +9,9 @@
 
 use chrono::{DateTime, Utc};
 use russh::keys::{Algorithm, HashAlg, PublicKey};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use super::Desk;
 use super::action::Action;
@@ -100,6 +102,17 @@ fn clean_comment(comment: &str) -> String {
         .collect()
 }
 
+/// The operator named `name`, if there is one.
+async fn operator_named(
+    txn: &DatabaseTransaction,
+    name: &str,
+) -> Result<Option<operator::Model>, DeskError> {
+    Ok(operator::Entity::find()
+        .filter(operator::Column::Name.eq(name))
+        .one(txn)
+        .await?)
+}
+
 impl Desk {
     /// Gives operator `name` a public key to sign in to `ssh-serve` with
     /// (admins only). Returns the key as listed.
@@ -127,15 +140,11 @@ impl Desk {
         let created_at = self
             .operate(op, Action::AddOperatorKey, None, move |txn, now| async move {
                 let txn = &*txn;
-                let owner = operator::Entity::find()
-                    .filter(operator::Column::Name.eq(name))
-                    .one(txn)
-                    .await?
-                    .ok_or_else(|| {
-                        DeskError::NotFound(format!(
-                            "no operator is named {name}; add them first with `keydesk operators add {name} --role agent`"
-                        ))
-                    })?;
+                let owner = operator_named(txn, name).await?.ok_or_else(|| {
+                    DeskError::NotFound(format!(
+                        "no operator is named {name}; add them first with `keydesk operators add {name} --role agent`"
+                    ))
+                })?;
                 if let Some(existing) = operator_key::Entity::find()
                     .filter(operator_key::Column::Fingerprint.eq(fp.as_str()))
                     .one(txn)
@@ -199,13 +208,9 @@ impl Desk {
                 None,
                 move |txn, _| async move {
                     let txn = &*txn;
-                    let owner = operator::Entity::find()
-                        .filter(operator::Column::Name.eq(name))
-                        .one(txn)
-                        .await?
-                        .ok_or_else(|| {
-                            DeskError::NotFound(format!("no operator is named {name}"))
-                        })?;
+                    let owner = operator_named(txn, name).await?.ok_or_else(|| {
+                        DeskError::NotFound(format!("no operator is named {name}"))
+                    })?;
                     let mut delete = operator_key::Entity::delete_many()
                         .filter(operator_key::Column::OperatorId.eq(owner.id));
                     if let Some(fp) = fingerprint {
