@@ -158,8 +158,11 @@ fn locked_on(app: &mut App) {
 /// The console with the Locked filter on (`f`, Enter on the first line):
 /// three locked rows with their facts.
 fn lockout_view(w: u16, h: u16) -> App {
+    lockout_view_of(console(w, h))
+}
+
+fn lockout_view_of(mut app: App) -> App {
     use keydesk::desk::filters::Lockout;
-    let mut app = console(w, h);
     locked_on(&mut app);
     feed(&mut app, code(KeyCode::Esc));
     let ids: Vec<i64> = app.list.rows.iter().take(3).map(|r| r.id).collect();
@@ -248,5 +251,70 @@ fn on_call_screens() {
             }),
         );
         snap!(format!("bulk_running_{w}x{h}"), app);
+    }
+}
+
+/// In mono (`NO_COLOR`) the on-call screens use no colour at all, and what
+/// has the focus still stands out: the filter menu's line and the lockout
+/// view's row are drawn reversed, a selected contact carries its mark.
+#[test]
+fn on_call_screens_in_mono() {
+    use keydesk::tui::theme::Theme;
+    use ratatui::style::{Color, Modifier};
+
+    fn check(app: &mut App, what: &str) -> Vec<String> {
+        let terminal = screen(app);
+        let buffer = terminal.backend().buffer();
+        let mut reversed = Vec::new();
+        for y in 0..buffer.area.height {
+            let mut line = String::new();
+            for x in 0..buffer.area.width {
+                let cell = &buffer[(x, y)];
+                assert!(
+                    matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+                    "{what}: a colour at {x},{y} in mono"
+                );
+                if cell.modifier.contains(Modifier::REVERSED) {
+                    line.push_str(cell.symbol());
+                }
+            }
+            if !line.trim().is_empty() {
+                reversed.push(line.trim().to_owned());
+            }
+        }
+        reversed
+    }
+
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = crate::support::console_fixture::console_with(w, h, Theme::mono());
+        locked_on(&mut app);
+        // Enter turned Locked on; the focus stays on its line.
+        let reversed = check(&mut app, "filter menu");
+        assert!(
+            reversed.iter().any(|l| l.contains("Locked")),
+            "{w}x{h}: the focused filter line is reversed: {reversed:?}"
+        );
+
+        let mut app = lockout_view_of(crate::support::console_fixture::console_with(
+            w,
+            h,
+            Theme::mono(),
+        ));
+        // Space marks the row and moves on to the next.
+        let marked = app.list.rows[app.list.selected].name.clone();
+        feed(&mut app, key(' '));
+        let focused = app.list.rows[app.list.selected].name.clone();
+        let reversed = check(&mut app, "lockout view");
+        assert!(
+            reversed.iter().any(|l| l.contains(&focused))
+                && !reversed.iter().any(|l| l.contains(&marked)),
+            "{w}x{h}: only the focused row is reversed: {reversed:?}"
+        );
+        let terminal = screen(&mut app);
+        let text = format!("{}", terminal.backend());
+        assert!(
+            text.lines().any(|l| l.contains(&format!("● {marked}"))),
+            "{w}x{h}: the marked row carries its mark without colour:\n{text}"
+        );
     }
 }
