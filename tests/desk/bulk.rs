@@ -158,24 +158,47 @@ on_every_backend!(
     a_bulk_reset_plans_skips_and_audits_each_contact_once
 );
 
-/// Runs a job in a task, its progress (contacts handled) on a watch.
-fn run_in_task(
+/// A job running in a task that stops after its `hold_at`-th contact
+/// until released, so a test acts on it mid-job however fast the machine
+/// runs the rest.
+struct Held {
+    runner:
+        tokio::task::JoinHandle<Result<keydesk::desk::bulk::BulkSummary, keydesk::desk::DeskError>>,
+    reached: tokio::sync::watch::Receiver<bool>,
+    release: std::sync::mpsc::Sender<()>,
+}
+
+fn run_held(
     desk: &keydesk::desk::Desk,
     op: &keydesk::desk::Operator,
     job: i64,
-) -> (
-    tokio::task::JoinHandle<Result<keydesk::desk::bulk::BulkSummary, keydesk::desk::DeskError>>,
-    tokio::sync::watch::Receiver<u64>,
-) {
-    let (tx, rx) = tokio::sync::watch::channel(0u64);
+    hold_at: u64,
+) -> Held {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let (at_hold, reached) = tokio::sync::watch::channel(false);
     let (desk, op) = (desk.clone(), op.clone());
     let runner = tokio::spawn(async move {
         desk.run_bulk(&op, job, move |p| {
-            let _ = tx.send(p.handled());
+            if p.handled() == hold_at {
+                let _ = at_hold.send(true);
+                // Blocks this worker thread only: its queued tasks (the
+                // store's among them) move to another one meanwhile.
+                tokio::task::block_in_place(|| {
+                    let _ = wait
+                        .lock()
+                        .unwrap()
+                        .recv_timeout(std::time::Duration::from_secs(30));
+                });
+            }
         })
         .await
     });
-    (runner, rx)
+    Held {
+        runner,
+        reached,
+        release,
+    }
 }
 
 async fn a_cancel_keeps_what_was_done_and_queues_nothing_more(db: TestDb) {
@@ -187,10 +210,11 @@ async fn a_cancel_keeps_what_was_done_and_queues_nothing_more(db: TestDb) {
         .await
         .unwrap();
     let job = desk.start_bulk(&agent, &plan).await.unwrap();
-    let (runner, mut rx) = run_in_task(&desk, &agent, job);
-    rx.wait_for(|n| *n >= 10).await.unwrap();
+    let mut held = run_held(&desk, &agent, job, 10);
+    held.reached.wait_for(|r| *r).await.unwrap();
     let cancelled = desk.cancel_bulk(&agent, job).await.unwrap();
-    let summary = runner.await.unwrap().unwrap();
+    held.release.send(()).unwrap();
+    let summary = held.runner.await.unwrap().unwrap();
     assert!(summary.cancelled && cancelled.cancelled);
     assert!(summary.done >= 10 && summary.done < 40, "{summary:?}");
     assert_eq!(summary.done + summary.not_reached, 40);
@@ -233,11 +257,12 @@ async fn a_job_killed_midway_resumes_without_acting_twice(db: TestDb) {
         .await
         .unwrap();
     let job = desk.start_bulk(&agent, &plan).await.unwrap();
-    let (runner, mut rx) = run_in_task(&desk, &agent, job);
-    rx.wait_for(|n| *n >= 8).await.unwrap();
-    // The process dies: the task is dropped wherever it is.
-    runner.abort();
-    let _ = runner.await;
+    let mut held = run_held(&desk, &agent, job, 8);
+    held.reached.wait_for(|r| *r).await.unwrap();
+    // The process dies: the task is dropped at its next await.
+    held.runner.abort();
+    held.release.send(()).unwrap();
+    let _ = held.runner.await;
     let stored = bulk_job::Entity::find_by_id(job)
         .one(db.store.conn())
         .await
