@@ -184,6 +184,9 @@ pub struct ListState {
     /// The rows shown do not answer the newest search (it failed); redo it
     /// when the database is back.
     pub stale: bool,
+    /// Select this contact when the next result arrives (opened from the
+    /// Audit screen).
+    pub want: Option<i64>,
 }
 
 impl ListState {
@@ -269,6 +272,8 @@ pub struct App {
     pub selection: crate::desk::filters::IdSet,
     /// The running bulk job.
     pub job: Option<super::oncall_state::JobView>,
+    /// The Audit screen, while it is open (it covers the list).
+    pub audit: Option<super::audit_state::AuditState>,
 }
 
 impl App {
@@ -357,6 +362,7 @@ impl App {
             filters: super::oncall_state::FilterState::default(),
             selection: crate::desk::filters::IdSet::default(),
             job: None,
+            audit: None,
         }
     }
 
@@ -389,6 +395,13 @@ impl App {
     pub fn context(&self) -> Context {
         if let Some(top) = self.dialogs.last() {
             return top.context();
+        }
+        if let Some(audit) = &self.audit {
+            return if audit.typing {
+                Context::AuditSearch
+            } else {
+                Context::Audit
+            };
         }
         if !self.is_wide() && self.screen == Screen::Profile {
             return Context::Profile;
@@ -425,6 +438,7 @@ impl App {
     pub fn busy(&self) -> bool {
         self.list.loading
             || self.profile.loading
+            || self.audit.as_ref().is_some_and(|a| a.loading)
             || self.job.is_some()
             || self.dialogs.iter().any(super::dialogs::Dialog::running)
     }

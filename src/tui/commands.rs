@@ -32,6 +32,10 @@ pub enum Context {
     Filters,
     /// The confirmation of a bulk action (digits type the count).
     BulkConfirm,
+    /// The Audit screen's table.
+    Audit,
+    /// The Audit screen's filter box (printable keys type).
+    AuditSearch,
 }
 
 impl Context {
@@ -47,6 +51,7 @@ impl Context {
                 | Self::Notes
                 | Self::Filters
                 | Self::BulkConfirm
+                | Self::AuditSearch
         )
     }
     /// The title the help screen gives this context.
@@ -66,6 +71,8 @@ impl Context {
             Self::Notes => "Notes",
             Self::Filters => "Filters",
             Self::BulkConfirm => "Bulk action",
+            Self::Audit => "Audit log",
+            Self::AuditSearch => "Audit filter",
         }
     }
 }
@@ -131,6 +138,8 @@ pub enum Command {
     SelectAll,
     /// Cancel the running bulk action.
     CancelJob,
+    /// Open the Audit screen.
+    Audit,
 }
 
 /// The fixed facts about a command.
@@ -155,6 +164,7 @@ use Context as C;
 const BROWSE: &[Context] = &[C::List, C::Profile];
 const MOVING: &[Context] = &[
     C::List,
+    C::Audit,
     C::Search,
     C::Profile,
     C::Menu,
@@ -185,11 +195,15 @@ const EVERYWHERE: &[Context] = &[
     C::OfferPicker,
     C::EditContact,
     C::Notes,
+    C::Audit,
+    C::AuditSearch,
 ];
+/// The screens that move through a table a page at a time.
+const PAGED: &[Context] = &[C::List, C::Profile, C::Help, C::Audit];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 37] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -228,6 +242,7 @@ impl Command {
         Self::Select,
         Self::SelectAll,
         Self::CancelJob,
+        Self::Audit,
     ];
 
     /// The table row for this command.
@@ -252,9 +267,9 @@ impl Command {
             ),
             Self::Search => (
                 "search",
-                "Search by name or email",
+                "Search by name or email (Audit: filter)",
                 false,
-                BROWSE,
+                &[C::List, C::Profile, C::Audit],
                 &["/"],
                 Some("Search"),
             ),
@@ -271,7 +286,7 @@ impl Command {
                 "page_up",
                 "Move up a page",
                 false,
-                &[C::List, C::Search, C::Profile, C::Help],
+                &[C::List, C::Search, C::Profile, C::Help, C::Audit],
                 &["pgup"],
                 None,
             ),
@@ -279,23 +294,16 @@ impl Command {
                 "page_down",
                 "Move down a page (loads more)",
                 false,
-                &[C::List, C::Search, C::Profile, C::Help],
+                &[C::List, C::Search, C::Profile, C::Help, C::Audit],
                 &["pgdn"],
                 None,
             ),
-            Self::Top => (
-                "top",
-                "First contact",
-                false,
-                &[C::List, C::Profile, C::Help],
-                &["g", "home"],
-                None,
-            ),
+            Self::Top => ("top", "First row", false, PAGED, &["g", "home"], None),
             Self::Bottom => (
                 "bottom",
-                "Last loaded contact (loads more)",
+                "Last loaded row (loads more)",
                 false,
-                &[C::List, C::Profile, C::Help],
+                PAGED,
                 &["G", "end"],
                 None,
             ),
@@ -305,6 +313,8 @@ impl Command {
                 false,
                 &[
                     C::List,
+                    C::Audit,
+                    C::AuditSearch,
                     C::Search,
                     C::Confirm,
                     C::Menu,
@@ -355,7 +365,15 @@ impl Command {
                 "help",
                 "Keys of this screen",
                 false,
-                &[C::List, C::Profile, C::Menu, C::Notice, C::Help, C::Confirm],
+                &[
+                    C::List,
+                    C::Profile,
+                    C::Menu,
+                    C::Notice,
+                    C::Help,
+                    C::Confirm,
+                    C::Audit,
+                ],
                 &["?"],
                 Some("Help"),
             ),
@@ -510,6 +528,14 @@ impl Command {
                 BROWSE,
                 &["x"],
                 Some("Cancel job"),
+            ),
+            Self::Audit => (
+                "audit",
+                "Audit log: who did what (admins: everyone; others: their own)",
+                false,
+                BROWSE,
+                &["A"],
+                Some("Audit"),
             ),
         };
         CommandInfo {

@@ -10,6 +10,8 @@
 //! it names no store type.
 
 pub mod app;
+pub mod audit_screen;
+pub mod audit_state;
 pub mod commands;
 pub mod contact_form;
 pub mod dialog_keys;
@@ -199,6 +201,8 @@ pub async fn run_local(
     Ok(result?)
 }
 
+#[cfg(test)]
+mod audit_tests;
 #[cfg(test)]
 mod oncall_tests;
 #[cfg(test)]

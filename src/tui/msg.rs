@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
 pub use crate::desk::OutboxCounts;
+use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
 use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::{Action, DeskError, Profile, SearchPage, SearchQuery};
@@ -223,6 +224,15 @@ pub enum Msg {
     BulkProgress(BulkProgress),
     /// The bulk job ended (or was cancelled).
     BulkDone(Result<BulkSummary, TaskError>),
+    /// Audit rows loaded for the Audit screen.
+    AuditLoaded {
+        /// The audit generation it answers.
+        generation: u64,
+        /// Only rows newer than those shown (a live refresh), or a new list.
+        newer: bool,
+        /// The rows, newest first, or why not.
+        result: Result<Vec<AuditEntry>, TaskError>,
+    },
 }
 
 /// A task's failure, sorted the way the console treats it.
@@ -317,4 +327,11 @@ pub enum Cmd {
     RunBulk(BulkPlan),
     /// Cancel the running bulk job.
     CancelBulk(i64),
+    /// Read audit rows (`after_id` set: only newer ones, a live refresh).
+    LoadAudit {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// Which rows.
+        filter: AuditFilter,
+    },
 }

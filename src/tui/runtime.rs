@@ -394,6 +394,17 @@ fn execute<B: Backend + RawOutput>(
                 let _ = tx.send(Msg::BulkDone(result));
             });
         }
+        Cmd::LoadAudit { generation, filter } => {
+            let newer = filter.after_id.is_some();
+            tokio::spawn(async move {
+                let result = s.audit(&filter).await;
+                let _ = tx.send(Msg::AuditLoaded {
+                    generation,
+                    newer,
+                    result,
+                });
+            });
+        }
         Cmd::CancelBulk(job) => {
             // The runner notices between two contacts and reports the end.
             tokio::spawn(async move {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::msg::{ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, Request, TaskError};
 use super::sanitize::clean;
 use crate::clock::Clock;
+use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
 use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::reset_links::LinkSent;
@@ -109,6 +110,17 @@ impl Services {
     pub async fn profile(&self, contact_id: i64) -> Result<Profile, TaskError> {
         let op = self.desk.may_browse(&self.identity).await?;
         Ok(self.desk.contact_profile(&op, contact_id).await?)
+    }
+
+    /// Audit rows for the Audit screen; desk decides which the operator
+    /// may see.
+    ///
+    /// # Errors
+    /// When the person at the keyboard is not an operator, the database
+    /// fails or the filter names an unknown contact.
+    pub async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, TaskError> {
+        let op = self.desk.may_browse(&self.identity).await?;
+        Ok(self.desk.audit(&op, filter).await?)
     }
 
     /// Outbox counts for the status line.

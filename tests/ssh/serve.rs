@@ -48,6 +48,7 @@ async fn an_operator_key_reaches_the_console_searches_and_sends_a_reset() {
             &AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 10,
+                ..Default::default()
             },
         )
         .await

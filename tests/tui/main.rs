@@ -8,6 +8,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_screen;
+mod audit_snapshots;
 mod delivery_wait;
 mod faults;
 mod hostile_console;

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::{App, Level};
-use crate::tui::keymap::Command;
+use crate::tui::keymap::{Command, Context};
 
 /// The hints of the current context: `key label` pairs, in table order,
 /// cut to the width.
@@ -55,6 +55,12 @@ pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
 fn footer_label(app: &App, command: Command) -> Option<&'static str> {
     use crate::tui::dialogs::{Dialog, Notice};
     let label = command.info().footer?;
+    match (app.context(), command) {
+        (Context::Audit, Command::Search) => return Some("Filter"),
+        (Context::Audit, Command::Open) => return Some("Open contact"),
+        (Context::AuditSearch, Command::Open) => return Some("Done"),
+        _ => {}
+    }
     match (app.dialogs.last(), command) {
         (Some(Dialog::ChangePassword(_)), Command::Open) => Some("Save"),
         (
