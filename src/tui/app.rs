@@ -274,6 +274,8 @@ pub struct App {
     pub job: Option<super::oncall_state::JobView>,
     /// The Audit screen, while it is open (it covers the list).
     pub audit: Option<super::audit_state::AuditState>,
+    /// The Operators screen, while it is open (it covers the list).
+    pub operators: Option<super::operators_state::OperatorsState>,
 }
 
 impl App {
@@ -363,6 +365,7 @@ impl App {
             selection: crate::desk::filters::IdSet::default(),
             job: None,
             audit: None,
+            operators: None,
         }
     }
 
@@ -395,6 +398,13 @@ impl App {
     pub fn context(&self) -> Context {
         if let Some(top) = self.dialogs.last() {
             return top.context();
+        }
+        if let Some(operators) = &self.operators {
+            return if operators.form.is_some() {
+                Context::OperatorForm
+            } else {
+                Context::Operators
+            };
         }
         if let Some(audit) = &self.audit {
             return if audit.typing {
@@ -439,6 +449,10 @@ impl App {
         self.list.loading
             || self.profile.loading
             || self.audit.as_ref().is_some_and(|a| a.loading)
+            || self
+                .operators
+                .as_ref()
+                .is_some_and(|o| o.loading || o.running)
             || self.job.is_some()
             || self.dialogs.iter().any(super::dialogs::Dialog::running)
     }

@@ -20,6 +20,7 @@ const MAX_ROWS: usize = 5 * AUDIT_PAGE as usize;
 
 /// Opens the Audit screen and loads the newest rows.
 pub fn open(app: &mut App) -> Vec<Cmd> {
+    app.operators = None;
     app.audit = Some(AuditState::default());
     reload(app)
 }

@@ -36,6 +36,10 @@ pub enum Context {
     Audit,
     /// The Audit screen's filter box (printable keys type).
     AuditSearch,
+    /// The Operators screen's table.
+    Operators,
+    /// A form on the Operators screen (printable keys type).
+    OperatorForm,
 }
 
 impl Context {
@@ -52,6 +56,7 @@ impl Context {
                 | Self::Filters
                 | Self::BulkConfirm
                 | Self::AuditSearch
+                | Self::OperatorForm
         )
     }
     /// The title the help screen gives this context.
@@ -73,6 +78,8 @@ impl Context {
             Self::BulkConfirm => "Bulk action",
             Self::Audit => "Audit log",
             Self::AuditSearch => "Audit filter",
+            Self::Operators => "Operators",
+            Self::OperatorForm => "Operator form",
         }
     }
 }
@@ -140,6 +147,10 @@ pub enum Command {
     CancelJob,
     /// Open the Audit screen.
     Audit,
+    /// Open the Operators screen.
+    Operators,
+    /// Change the selected operator's role.
+    ChangeRole,
 }
 
 /// The fixed facts about a command.
@@ -165,6 +176,7 @@ const BROWSE: &[Context] = &[C::List, C::Profile];
 const MOVING: &[Context] = &[
     C::List,
     C::Audit,
+    C::Operators,
     C::Search,
     C::Profile,
     C::Menu,
@@ -175,6 +187,7 @@ const MOVING: &[Context] = &[
 ];
 const DIALOGS: &[Context] = &[
     C::Confirm,
+    C::OperatorForm,
     C::ChangePassword,
     C::BulkConfirm,
     C::EditContact,
@@ -197,13 +210,15 @@ const EVERYWHERE: &[Context] = &[
     C::Notes,
     C::Audit,
     C::AuditSearch,
+    C::Operators,
+    C::OperatorForm,
 ];
 /// The screens that move through a table a page at a time.
-const PAGED: &[Context] = &[C::List, C::Profile, C::Help, C::Audit];
+const PAGED: &[Context] = &[C::List, C::Profile, C::Help, C::Audit, C::Operators];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 37] = [
+    pub const ALL: [Self; 42] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -243,6 +258,11 @@ impl Command {
         Self::SelectAll,
         Self::CancelJob,
         Self::Audit,
+        Self::Operators,
+        Self::Act(Action::AddOperator),
+        Self::ChangeRole,
+        Self::Act(Action::RemoveOperator),
+        Self::Act(Action::AddOperatorKey),
     ];
 
     /// The table row for this command.
@@ -315,6 +335,7 @@ impl Command {
                     C::List,
                     C::Audit,
                     C::AuditSearch,
+                    C::OperatorForm,
                     C::Search,
                     C::Confirm,
                     C::Menu,
@@ -373,6 +394,7 @@ impl Command {
                     C::Help,
                     C::Confirm,
                     C::Audit,
+                    C::Operators,
                 ],
                 &["?"],
                 Some("Help"),
@@ -430,6 +452,24 @@ impl Command {
                         &[C::Menu],
                         &["w"],
                         None,
+                    ),
+                    Action::AddOperator => (
+                        "Add an operator: name and role (admins)",
+                        &[C::Operators],
+                        &["a"],
+                        Some("Add"),
+                    ),
+                    Action::RemoveOperator => (
+                        "Remove the operator (admins; never the last admin)",
+                        &[C::Operators],
+                        &["d", "delete"],
+                        Some("Remove"),
+                    ),
+                    Action::AddOperatorKey => (
+                        "Add an SSH key: paste an OpenSSH public key line (admins)",
+                        &[C::Operators],
+                        &["s"],
+                        Some("Add key"),
                     ),
                     Action::DeleteNote => (
                         "Delete the selected note (its author or an admin)",
@@ -533,9 +573,25 @@ impl Command {
                 "audit",
                 "Audit log: who did what (admins: everyone; others: their own)",
                 false,
-                BROWSE,
+                &[C::List, C::Profile, C::Operators],
                 &["A"],
                 Some("Audit"),
+            ),
+            Self::Operators => (
+                "operators",
+                "Operators: roles and SSH keys (admins)",
+                false,
+                &[C::List, C::Profile, C::Audit],
+                &["O"],
+                Some("Operators"),
+            ),
+            Self::ChangeRole => (
+                "change_role",
+                "Change the operator's role (admins; never the last admin's)",
+                true,
+                &[C::Operators],
+                &["c"],
+                Some("Role"),
             ),
         };
         CommandInfo {

@@ -23,6 +23,8 @@ pub mod note_editor;
 pub mod offer_picker;
 pub mod oncall;
 pub mod oncall_state;
+pub mod operators_screen;
+pub mod operators_state;
 pub mod profile_extra;
 pub mod profile_keys;
 mod profile_services;
@@ -205,5 +207,7 @@ pub async fn run_local(
 mod audit_tests;
 #[cfg(test)]
 mod oncall_tests;
+#[cfg(test)]
+mod operators_tests;
 #[cfg(test)]
 mod update_tests;

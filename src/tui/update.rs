@@ -187,6 +187,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::BulkDone(result) => oncall::on_done(app, result),
+        Msg::OperatorsLoaded { generation, result } => {
+            super::operators_screen::on_loaded(app, generation, result)
+        }
+        Msg::OperatorChanged(result) => super::operators_screen::on_changed(app, result),
         Msg::AuditLoaded {
             generation,
             newer,
@@ -211,6 +215,15 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     }
     if !app.dialogs.is_empty() {
         return dialog_keys::on_key(app, key, command);
+    }
+    // One screen to the other: both step files stay free of each other.
+    match (context, command) {
+        (Context::Operators, Some(Command::Audit)) => return super::audit_screen::open(app),
+        (Context::Audit, Some(Command::Operators)) => return super::operators_screen::open(app),
+        _ => {}
+    }
+    if app.operators.is_some() {
+        return super::operators_screen::on_key(app, context, key, command);
     }
     if app.audit.is_some() {
         return super::audit_screen::on_key(app, context, key, command);
@@ -329,6 +342,7 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
         Command::SelectAll => oncall::select_all(app),
         Command::CancelJob => oncall::cancel_job(app),
         Command::Audit => super::audit_screen::open(app),
+        Command::Operators => super::operators_screen::open(app),
         Command::Act(Action::SendResetLink) => {
             let Some(target) = app.target() else {
                 app.say(Level::Info, "No contact selected");
@@ -603,6 +617,7 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
         }
         Some(_) => Vec::new(),
         None if context == Context::AuditSearch => super::audit_screen::paste(app, line),
+        None if context == Context::OperatorForm => super::operators_screen::paste(app, line),
         None if context == Context::Search => {
             for c in line.chars() {
                 app.search.handle(InputRequest::InsertChar(c));

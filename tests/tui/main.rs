@@ -14,6 +14,8 @@ mod delivery_wait;
 mod faults;
 mod hostile_console;
 mod oncall;
+mod operators_screen;
+mod operators_snapshots;
 mod output_bytes;
 mod profile_snapshots;
 mod profile_walkthrough;

@@ -59,6 +59,16 @@ fn footer_label(app: &App, command: Command) -> Option<&'static str> {
         (Context::Audit, Command::Search) => return Some("Filter"),
         (Context::Audit, Command::Open) => return Some("Open contact"),
         (Context::AuditSearch, Command::Open) => return Some("Done"),
+        (Context::OperatorForm, Command::Open) => return Some("Save"),
+        (Context::OperatorForm, Command::NextField) => {
+            use crate::tui::operators_state::OperatorForm;
+            let form = app.operators.as_ref().and_then(|o| o.form.as_ref());
+            return matches!(
+                form,
+                Some(OperatorForm::Add { .. } | OperatorForm::ChangeRole { .. })
+            )
+            .then_some("Role");
+        }
         _ => {}
     }
     match (app.dialogs.last(), command) {
