@@ -219,7 +219,9 @@ pub fn on_loaded(
     };
     audit.error = None;
     let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from_desk).collect();
-    if !newer {
+    // A full page of newer rows may not be all of them: rather than leave
+    // a hole between them and the rows shown, show the newest page alone.
+    if !newer || rows.len() >= AUDIT_PAGE as usize {
         audit.rows = rows;
         audit.selected = 0;
         audit.offset = 0;

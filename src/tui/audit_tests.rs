@@ -131,6 +131,30 @@ fn new_rows_arrive_at_the_top_on_the_refresh() {
 }
 
 #[test]
+fn a_full_page_of_new_rows_replaces_the_list_rather_than_leave_a_hole() {
+    let mut a = showing(80, 24, many(5), false);
+    let (generation, _) = audit_load(&update(&mut a, key('A'))).unwrap();
+    update(
+        &mut a,
+        loaded(generation, false, vec![entry(1, "ann", "a", None)]),
+    );
+    update(&mut a, key('j'));
+    let (g, _) = audit_load(&update(&mut a, Msg::Tick(t0() + Duration::seconds(30)))).unwrap();
+    let page = crate::tui::audit_state::AUDIT_PAGE as i64;
+    let newer: Vec<AuditEntry> = (0..page)
+        .map(|i| entry(1000 - i, "bo", "x", None))
+        .collect();
+    update(&mut a, loaded(g, true, newer));
+    let audit = a.audit.as_ref().unwrap();
+    assert_eq!(audit.rows.len(), page as usize);
+    assert!(
+        audit.rows.iter().all(|r| r.id > 1),
+        "row 1 is no longer shown"
+    );
+    assert_eq!(audit.selected, 0);
+}
+
+#[test]
 fn enter_opens_the_contact_of_the_row() {
     let mut a = showing(80, 24, many(5), false);
     let (generation, _) = audit_load(&update(&mut a, key('A'))).unwrap();
