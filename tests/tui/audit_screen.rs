@@ -1,18 +1,15 @@
-//! The Audit screen through the real binary in a pty at 80x24: `A` shows
+//! The Audit screen through the real binary in a pty at 80x24, on every backend: `A` shows
 //! the newest rows, a row written meanwhile appears live, the filter box
 //! narrows by operator, Enter opens the row's contact, Esc goes back; an
 //! agent's console shows only the agent's own actions.
 
 use keydesk::desk::Role;
 
+use crate::on_every_backend;
 use crate::support::console::{Console, console_env, populate};
 use crate::support::{db, people};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn audit_screen_on_sqlite() {
-    let Some(db) = db::fresh(db::Backend::Sqlite).await else {
-        return;
-    };
+async fn audit_screen_walkthrough(db: db::TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let env = console_env(&db.url, dir.path());
     let desk = populate(&env, &dir.path().join("data")).await;
@@ -103,3 +100,4 @@ async fn audit_screen_on_sqlite() {
     c.send("q");
     c.wait_exit();
 }
+on_every_backend!(audit_screen, audit_screen_walkthrough);

@@ -1,4 +1,4 @@
-//! The Operators screen through the real binary in a pty at 80x24: an
+//! The Operators screen through the real binary in a pty at 80x24, on every backend: an
 //! admin adds an operator with a role, gives them a key by bracketed
 //! paste, is refused demoting the last admin (desk's rule, shown in the
 //! form), removes the operator after a confirmation; the store and the
@@ -7,17 +7,14 @@
 use keydesk::desk::Role;
 use keydesk::desk::audit::AuditFilter;
 
+use crate::on_every_backend;
 use crate::support::console::{Console, console_env, populate};
 use crate::support::{db, people};
 
 const KEY: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIRiO0rhQkRcaawNt0kPiVpQTGWs+afPwT2m++lZz0vB dana@laptop";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn operators_screen_on_sqlite() {
-    let Some(db) = db::fresh(db::Backend::Sqlite).await else {
-        return;
-    };
+async fn operators_screen_walkthrough(db: db::TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let env = console_env(&db.url, dir.path());
     let desk = populate(&env, &dir.path().join("data")).await;
@@ -114,3 +111,4 @@ async fn operators_screen_on_sqlite() {
     c.send("q");
     c.wait_exit();
 }
+on_every_backend!(operators_screen, operators_screen_walkthrough);
