@@ -250,6 +250,7 @@ async fn audit(
     let filter = AuditFilter {
         contact_email: contact,
         limit,
+        ..AuditFilter::default()
     };
     let entries = match desk.audit(op, &filter).await {
         Ok(entries) => entries,

@@ -7,13 +7,14 @@
 //! rules); it never holds a password, token or link.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde_json::{Map, Value};
 
-use super::action::Action;
+use super::action::{Action, Role};
 use super::error::DeskError;
 use super::roles::{self, Operator};
 use super::{ContactRef, Desk};
@@ -151,21 +152,57 @@ pub struct AuditEntry {
     pub outcome: String,
     /// The contact's email, when the event concerns one.
     pub contact: Option<String>,
+    /// The contact's id, when the event concerns one (a console opens it).
+    pub contact_id: Option<i64>,
     /// Plain facts.
     pub detail: Value,
 }
 
-/// Which audit rows to list.
+/// Which audit rows to list. Every filter given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditFilter {
     /// Only events about this contact (email, any case).
     pub contact_email: Option<String>,
+    /// Only events whose actor, source, action, outcome or detail contains
+    /// this text (any case).
+    pub text: Option<String>,
+    /// Only events by an actor whose name starts with this (operator
+    /// name, customer email; any case).
+    pub operator: Option<String>,
+    /// Only events whose action starts with this (`reset_link` matches
+    /// `reset_link.sent` and `reset_link.revoked`; any case).
+    pub action: Option<String>,
+    /// Only events newer than this row id (a live view's refresh).
+    pub after_id: Option<i64>,
     /// At most this many, newest first; `0` means 50.
     pub limit: u64,
 }
 
+/// `%needle%` for LIKE, lower-cased, with `%`, `_` and `\` escaped.
+fn like(needle: &str, prefix_only: bool) -> String {
+    let mut out = String::new();
+    if !prefix_only {
+        out.push('%');
+    }
+    for ch in needle.trim().to_lowercase().chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('%');
+    out
+}
+
+/// `lower(column) LIKE pattern ESCAPE '\'`.
+fn lower_like(column: audit_event::Column, pattern: String) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(pattern).escape('\\'))
+}
+
 impl Desk {
-    /// The newest audit events, optionally for one contact (any role).
+    /// The newest audit events matching `filter`, newest first. Admins
+    /// see every row; other operators only their own actions (a viewer
+    /// or agent has no business reading what colleagues did).
     ///
     /// # Errors
     /// [`DeskError::NotFound`] for an unknown contact email,
@@ -178,6 +215,33 @@ impl Desk {
         let db = self.store.conn();
         roles::require(db, op, Action::Browse).await?;
         let mut query = audit_event::Entity::find().order_by_desc(audit_event::Column::Id);
+        // The role as the store has it now, not as the console resolved it.
+        let role = roles::role_of(db, &op.name).await?;
+        if role != Some(Role::Admin) {
+            query = query
+                .filter(audit_event::Column::ActorKind.eq("operator"))
+                .filter(audit_event::Column::Actor.eq(op.name.as_str()));
+        }
+        if let Some(after) = filter.after_id {
+            query = query.filter(audit_event::Column::Id.gt(after));
+        }
+        if let Some(name) = filter.operator.as_deref().filter(|s| !s.trim().is_empty()) {
+            query = query.filter(lower_like(audit_event::Column::Actor, like(name, true)));
+        }
+        if let Some(action) = filter.action.as_deref().filter(|s| !s.trim().is_empty()) {
+            query = query.filter(lower_like(audit_event::Column::Action, like(action, true)));
+        }
+        if let Some(text) = filter.text.as_deref().filter(|s| !s.trim().is_empty()) {
+            let pattern = like(text, false);
+            query = query.filter(
+                Condition::any()
+                    .add(lower_like(audit_event::Column::Actor, pattern.clone()))
+                    .add(lower_like(audit_event::Column::Source, pattern.clone()))
+                    .add(lower_like(audit_event::Column::Action, pattern.clone()))
+                    .add(lower_like(audit_event::Column::Outcome, pattern.clone()))
+                    .add(lower_like(audit_event::Column::Detail, pattern)),
+            );
+        }
         if let Some(email) = &filter.contact_email {
             let contact = contacts::by_email(db, email)
                 .await?
@@ -204,6 +268,7 @@ impl Desk {
             .into_iter()
             .map(|r| AuditEntry {
                 contact: r.contact_id.and_then(|id| emails.get(&id).cloned()),
+                contact_id: r.contact_id,
                 detail: serde_json::from_str(&r.detail).unwrap_or(Value::String(r.detail)),
                 id: r.id,
                 at: r.at,

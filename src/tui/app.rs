@@ -184,6 +184,9 @@ pub struct ListState {
     /// The rows shown do not answer the newest search (it failed); redo it
     /// when the database is back.
     pub stale: bool,
+    /// Select this contact when the next result arrives (opened from the
+    /// Audit screen).
+    pub want: Option<i64>,
 }
 
 impl ListState {
@@ -269,6 +272,10 @@ pub struct App {
     pub selection: crate::desk::filters::IdSet,
     /// The running bulk job.
     pub job: Option<super::oncall_state::JobView>,
+    /// The Audit screen, while it is open (it covers the list).
+    pub audit: Option<super::audit_state::AuditState>,
+    /// The Operators screen, while it is open (it covers the list).
+    pub operators: Option<super::operators_state::OperatorsState>,
 }
 
 impl App {
@@ -357,6 +364,8 @@ impl App {
             filters: super::oncall_state::FilterState::default(),
             selection: crate::desk::filters::IdSet::default(),
             job: None,
+            audit: None,
+            operators: None,
         }
     }
 
@@ -389,6 +398,20 @@ impl App {
     pub fn context(&self) -> Context {
         if let Some(top) = self.dialogs.last() {
             return top.context();
+        }
+        if let Some(operators) = &self.operators {
+            return if operators.form.is_some() {
+                Context::OperatorForm
+            } else {
+                Context::Operators
+            };
+        }
+        if let Some(audit) = &self.audit {
+            return if audit.typing {
+                Context::AuditSearch
+            } else {
+                Context::Audit
+            };
         }
         if !self.is_wide() && self.screen == Screen::Profile {
             return Context::Profile;
@@ -425,6 +448,11 @@ impl App {
     pub fn busy(&self) -> bool {
         self.list.loading
             || self.profile.loading
+            || self.audit.as_ref().is_some_and(|a| a.loading)
+            || self
+                .operators
+                .as_ref()
+                .is_some_and(|o| o.loading || o.running)
             || self.job.is_some()
             || self.dialogs.iter().any(super::dialogs::Dialog::running)
     }

@@ -32,6 +32,14 @@ pub enum Context {
     Filters,
     /// The confirmation of a bulk action (digits type the count).
     BulkConfirm,
+    /// The Audit screen's table.
+    Audit,
+    /// The Audit screen's filter box (printable keys type).
+    AuditSearch,
+    /// The Operators screen's table.
+    Operators,
+    /// A form on the Operators screen (printable keys type).
+    OperatorForm,
 }
 
 impl Context {
@@ -47,6 +55,8 @@ impl Context {
                 | Self::Notes
                 | Self::Filters
                 | Self::BulkConfirm
+                | Self::AuditSearch
+                | Self::OperatorForm
         )
     }
     /// The title the help screen gives this context.
@@ -66,6 +76,10 @@ impl Context {
             Self::Notes => "Notes",
             Self::Filters => "Filters",
             Self::BulkConfirm => "Bulk action",
+            Self::Audit => "Audit log",
+            Self::AuditSearch => "Audit filter",
+            Self::Operators => "Operators",
+            Self::OperatorForm => "Operator form",
         }
     }
 }
@@ -131,6 +145,12 @@ pub enum Command {
     SelectAll,
     /// Cancel the running bulk action.
     CancelJob,
+    /// Open the Audit screen.
+    Audit,
+    /// Open the Operators screen.
+    Operators,
+    /// Change the selected operator's role.
+    ChangeRole,
 }
 
 /// The fixed facts about a command.
@@ -155,6 +175,8 @@ use Context as C;
 const BROWSE: &[Context] = &[C::List, C::Profile];
 const MOVING: &[Context] = &[
     C::List,
+    C::Audit,
+    C::Operators,
     C::Search,
     C::Profile,
     C::Menu,
@@ -165,6 +187,7 @@ const MOVING: &[Context] = &[
 ];
 const DIALOGS: &[Context] = &[
     C::Confirm,
+    C::OperatorForm,
     C::ChangePassword,
     C::BulkConfirm,
     C::EditContact,
@@ -185,11 +208,17 @@ const EVERYWHERE: &[Context] = &[
     C::OfferPicker,
     C::EditContact,
     C::Notes,
+    C::Audit,
+    C::AuditSearch,
+    C::Operators,
+    C::OperatorForm,
 ];
+/// The screens that move through a table a page at a time.
+const PAGED: &[Context] = &[C::List, C::Profile, C::Help, C::Audit, C::Operators];
 
 impl Command {
     /// Every command, in help order.
-    pub const ALL: [Self; 36] = [
+    pub const ALL: [Self; 42] = [
         Self::Search,
         Self::Up,
         Self::Down,
@@ -228,6 +257,12 @@ impl Command {
         Self::Select,
         Self::SelectAll,
         Self::CancelJob,
+        Self::Audit,
+        Self::Operators,
+        Self::Act(Action::AddOperator),
+        Self::ChangeRole,
+        Self::Act(Action::RemoveOperator),
+        Self::Act(Action::AddOperatorKey),
     ];
 
     /// The table row for this command.
@@ -251,9 +286,9 @@ impl Command {
             ),
             Self::Search => (
                 "search",
-                "Search by name or email",
+                "Search by name or email (Audit: filter)",
                 false,
-                BROWSE,
+                &[C::List, C::Profile, C::Audit],
                 &["/"],
                 Some("Search"),
             ),
@@ -270,7 +305,7 @@ impl Command {
                 "page_up",
                 "Move up a page",
                 false,
-                &[C::List, C::Search, C::Profile, C::Help],
+                &[C::List, C::Search, C::Profile, C::Help, C::Audit],
                 &["pgup"],
                 None,
             ),
@@ -278,23 +313,16 @@ impl Command {
                 "page_down",
                 "Move down a page (loads more)",
                 false,
-                &[C::List, C::Search, C::Profile, C::Help],
+                &[C::List, C::Search, C::Profile, C::Help, C::Audit],
                 &["pgdn"],
                 None,
             ),
-            Self::Top => (
-                "top",
-                "First contact",
-                false,
-                &[C::List, C::Profile, C::Help],
-                &["g", "home"],
-                None,
-            ),
+            Self::Top => ("top", "First row", false, PAGED, &["g", "home"], None),
             Self::Bottom => (
                 "bottom",
-                "Last loaded contact (loads more)",
+                "Last loaded row (loads more)",
                 false,
-                &[C::List, C::Profile, C::Help],
+                PAGED,
                 &["G", "end"],
                 None,
             ),
@@ -304,6 +332,9 @@ impl Command {
                 false,
                 &[
                     C::List,
+                    C::Audit,
+                    C::AuditSearch,
+                    C::OperatorForm,
                     C::Search,
                     C::Confirm,
                     C::Menu,
@@ -354,7 +385,16 @@ impl Command {
                 "help",
                 "Keys of this screen",
                 false,
-                &[C::List, C::Profile, C::Menu, C::Notice, C::Help, C::Confirm],
+                &[
+                    C::List,
+                    C::Profile,
+                    C::Menu,
+                    C::Notice,
+                    C::Help,
+                    C::Confirm,
+                    C::Audit,
+                    C::Operators,
+                ],
                 &["?"],
                 Some("Help"),
             ),
@@ -411,6 +451,24 @@ impl Command {
                         &[C::Menu],
                         &["w"],
                         None,
+                    ),
+                    Action::AddOperator => (
+                        "Add an operator: name and role (admins)",
+                        &[C::Operators],
+                        &["a"],
+                        Some("Add"),
+                    ),
+                    Action::RemoveOperator => (
+                        "Remove the operator (admins; never the last admin)",
+                        &[C::Operators],
+                        &["d", "delete"],
+                        Some("Remove"),
+                    ),
+                    Action::AddOperatorKey => (
+                        "Add an SSH key: paste an OpenSSH public key line (admins)",
+                        &[C::Operators],
+                        &["s"],
+                        Some("Add key"),
                     ),
                     Action::DeleteNote => (
                         "Delete the selected note (its author or an admin)",
@@ -509,6 +567,30 @@ impl Command {
                 BROWSE,
                 &["x"],
                 Some("Cancel job"),
+            ),
+            Self::Audit => (
+                "audit",
+                "Audit log: who did what (admins: everyone; others: their own)",
+                false,
+                &[C::List, C::Profile, C::Operators],
+                &["A"],
+                Some("Audit"),
+            ),
+            Self::Operators => (
+                "operators",
+                "Operators: roles and SSH keys (admins)",
+                false,
+                &[C::List, C::Profile, C::Audit],
+                &["O"],
+                Some("Operators"),
+            ),
+            Self::ChangeRole => (
+                "change_role",
+                "Change the operator's role (admins; never the last admin's)",
+                true,
+                &[C::Operators],
+                &["c"],
+                Some("Role"),
             ),
         };
         CommandInfo {

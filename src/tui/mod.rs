@@ -10,6 +10,8 @@
 //! it names no store type.
 
 pub mod app;
+pub mod audit_screen;
+pub mod audit_state;
 pub mod commands;
 pub mod contact_form;
 pub mod dialog_keys;
@@ -21,6 +23,8 @@ pub mod note_editor;
 pub mod offer_picker;
 pub mod oncall;
 pub mod oncall_state;
+pub mod operators_screen;
+pub mod operators_state;
 pub mod profile_extra;
 pub mod profile_keys;
 mod profile_services;
@@ -200,6 +204,10 @@ pub async fn run_local(
 }
 
 #[cfg(test)]
+mod audit_tests;
+#[cfg(test)]
 mod oncall_tests;
+#[cfg(test)]
+mod operators_tests;
 #[cfg(test)]
 mod update_tests;

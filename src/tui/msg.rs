@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use ratatui::crossterm::event::KeyEvent;
 
 pub use crate::desk::OutboxCounts;
+use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
 use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::{Action, DeskError, Profile, SearchPage, SearchQuery};
@@ -87,6 +88,46 @@ impl Request {
             Self::DeleteNote { .. } => Action::DeleteNote,
         }
     }
+}
+
+/// An operator with their SSH keys, as desk lists them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorListing {
+    /// The operator.
+    pub operator: crate::desk::operators::OperatorEntry,
+    /// Their keys.
+    pub keys: Vec<crate::desk::operator_keys::OperatorKey>,
+}
+
+/// A change of the operators table, the same desk calls as `keydesk operators`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperatorChange {
+    /// Add an operator (or set the role of an existing one).
+    Add {
+        /// OS user name.
+        name: String,
+        /// Role.
+        role: crate::desk::Role,
+    },
+    /// Change an operator's role.
+    SetRole {
+        /// Whose.
+        name: String,
+        /// The new role.
+        role: crate::desk::Role,
+    },
+    /// Remove an operator.
+    Remove {
+        /// Whom.
+        name: String,
+    },
+    /// Give an operator an SSH key.
+    AddKey {
+        /// Whose.
+        name: String,
+        /// The OpenSSH public key text.
+        key: String,
+    },
 }
 
 /// How an action ended, in words for the status line and dialogs.
@@ -223,6 +264,24 @@ pub enum Msg {
     BulkProgress(BulkProgress),
     /// The bulk job ended (or was cancelled).
     BulkDone(Result<BulkSummary, TaskError>),
+    /// The operators and their keys loaded for the Operators screen.
+    OperatorsLoaded {
+        /// The generation it answers.
+        generation: u64,
+        /// The operators, or why not.
+        result: Result<Vec<OperatorListing>, TaskError>,
+    },
+    /// A change on the Operators screen ended: what was done, or why not.
+    OperatorChanged(Result<String, TaskError>),
+    /// Audit rows loaded for the Audit screen.
+    AuditLoaded {
+        /// The audit generation it answers.
+        generation: u64,
+        /// Only rows newer than those shown (a live refresh), or a new list.
+        newer: bool,
+        /// The rows, newest first, or why not.
+        result: Result<Vec<AuditEntry>, TaskError>,
+    },
 }
 
 /// A task's failure, sorted the way the console treats it.
@@ -317,4 +376,18 @@ pub enum Cmd {
     RunBulk(BulkPlan),
     /// Cancel the running bulk job.
     CancelBulk(i64),
+    /// Read the operators and their keys.
+    LoadOperators {
+        /// Generation, echoed in the answer.
+        generation: u64,
+    },
+    /// Change the operators through desk.
+    ChangeOperator(OperatorChange),
+    /// Read audit rows (`after_id` set: only newer ones, a live refresh).
+    LoadAudit {
+        /// Generation, echoed in the answer.
+        generation: u64,
+        /// Which rows.
+        filter: AuditFilter,
+    },
 }

@@ -394,6 +394,29 @@ fn execute<B: Backend + RawOutput>(
                 let _ = tx.send(Msg::BulkDone(result));
             });
         }
+        Cmd::LoadOperators { generation } => {
+            tokio::spawn(async move {
+                let result = s.operators().await;
+                let _ = tx.send(Msg::OperatorsLoaded { generation, result });
+            });
+        }
+        Cmd::ChangeOperator(change) => {
+            // Never aborted: a confirmed change runs to its end.
+            tokio::spawn(async move {
+                let _ = tx.send(Msg::OperatorChanged(s.change_operator(change).await));
+            });
+        }
+        Cmd::LoadAudit { generation, filter } => {
+            let newer = filter.after_id.is_some();
+            tokio::spawn(async move {
+                let result = s.audit(&filter).await;
+                let _ = tx.send(Msg::AuditLoaded {
+                    generation,
+                    newer,
+                    result,
+                });
+            });
+        }
         Cmd::CancelBulk(job) => {
             // The runner notices between two contacts and reports the end.
             tokio::spawn(async move {

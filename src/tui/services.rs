@@ -6,9 +6,13 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::msg::{ActionOutcome, OperatorView, OutboxCounts, PolicyFeedback, Request, TaskError};
+use super::msg::{
+    ActionOutcome, OperatorChange, OperatorListing, OperatorView, OutboxCounts, PolicyFeedback,
+    Request, TaskError,
+};
 use super::sanitize::clean;
 use crate::clock::Clock;
+use crate::desk::audit::{AuditEntry, AuditFilter};
 use crate::desk::bulk::{BulkAction, BulkPlan, BulkProgress, BulkSummary};
 use crate::desk::filters::{Filter, IdSet, Lockout, OfferChoice};
 use crate::desk::reset_links::LinkSent;
@@ -109,6 +113,68 @@ impl Services {
     pub async fn profile(&self, contact_id: i64) -> Result<Profile, TaskError> {
         let op = self.desk.may_browse(&self.identity).await?;
         Ok(self.desk.contact_profile(&op, contact_id).await?)
+    }
+
+    /// Every operator with their keys (any operator may look; the console
+    /// shows the screen to admins).
+    ///
+    /// # Errors
+    /// When the person at the keyboard is not an operator or the database fails.
+    pub async fn operators(&self) -> Result<Vec<OperatorListing>, TaskError> {
+        let op = self.desk.may_browse(&self.identity).await?;
+        let operators = self.desk.list_operators(&op).await?;
+        let keys = self.desk.list_operator_keys(&op).await?;
+        Ok(operators
+            .into_iter()
+            .map(|operator| OperatorListing {
+                keys: keys
+                    .iter()
+                    .filter(|k| k.operator == operator.name)
+                    .cloned()
+                    .collect(),
+                operator,
+            })
+            .collect())
+    }
+
+    /// Changes the operators table through the same desk calls as
+    /// `keydesk operators`; desk checks the role and the last-admin rule.
+    ///
+    /// # Errors
+    /// Desk's refusal, a key that does not parse, or a database failure.
+    pub async fn change_operator(&self, change: OperatorChange) -> Result<String, TaskError> {
+        let op = self.desk.operator(&self.identity).await?;
+        Ok(match change {
+            OperatorChange::Add { name, role } => {
+                self.desk.add_operator(&op, &name, role).await?;
+                format!("{} added as {role}", name.trim())
+            }
+            OperatorChange::SetRole { name, role } => {
+                self.desk.add_operator(&op, &name, role).await?;
+                format!("{} is now {role}", name.trim())
+            }
+            OperatorChange::Remove { name } => {
+                self.desk.remove_operator(&op, &name).await?;
+                format!("{} removed", name.trim())
+            }
+            OperatorChange::AddKey { name, key } => {
+                let key = crate::desk::operator_keys::parse_public_key(&key)
+                    .map_err(|e| TaskError::Other(e.to_string()))?;
+                let added = self.desk.add_operator_key(&op, &name, &key).await?;
+                format!("Key {} added for {}", added.fingerprint, added.operator)
+            }
+        })
+    }
+
+    /// Audit rows for the Audit screen; desk decides which the operator
+    /// may see.
+    ///
+    /// # Errors
+    /// When the person at the keyboard is not an operator, the database
+    /// fails or the filter names an unknown contact.
+    pub async fn audit(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, TaskError> {
+        let op = self.desk.may_browse(&self.identity).await?;
+        Ok(self.desk.audit(&op, filter).await?)
     }
 
     /// Outbox counts for the status line.

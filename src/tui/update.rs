@@ -37,6 +37,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.size = (w, h);
             app.dirty = true;
             keep_selection_visible(app);
+            super::audit_screen::keep_selection_visible(app);
             let mut cmds = Vec::new();
             cmds.extend(load_profile_if_visible(app));
             cmds.extend(maybe_prefetch(app));
@@ -186,6 +187,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::BulkDone(result) => oncall::on_done(app, result),
+        Msg::OperatorsLoaded { generation, result } => {
+            super::operators_screen::on_loaded(app, generation, result)
+        }
+        Msg::OperatorChanged(result) => super::operators_screen::on_changed(app, result),
+        Msg::AuditLoaded {
+            generation,
+            newer,
+            result,
+        } => super::audit_screen::on_loaded(app, generation, newer, result),
     }
 }
 
@@ -205,6 +215,18 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Cmd> {
     }
     if !app.dialogs.is_empty() {
         return dialog_keys::on_key(app, key, command);
+    }
+    // One screen to the other: both step files stay free of each other.
+    match (context, command) {
+        (Context::Operators, Some(Command::Audit)) => return super::audit_screen::open(app),
+        (Context::Audit, Some(Command::Operators)) => return super::operators_screen::open(app),
+        _ => {}
+    }
+    if app.operators.is_some() {
+        return super::operators_screen::on_key(app, context, key, command);
+    }
+    if app.audit.is_some() {
+        return super::audit_screen::on_key(app, context, key, command);
     }
     if context == Context::Search {
         let spec = KeySpec::from_event(&key);
@@ -319,6 +341,8 @@ fn on_command(app: &mut App, context: Context, command: Command) -> Vec<Cmd> {
         }
         Command::SelectAll => oncall::select_all(app),
         Command::CancelJob => oncall::cancel_job(app),
+        Command::Audit => super::audit_screen::open(app),
+        Command::Operators => super::operators_screen::open(app),
         Command::Act(Action::SendResetLink) => {
             let Some(target) = app.target() else {
                 app.say(Level::Info, "No contact selected");
@@ -463,7 +487,11 @@ fn on_search_done(
         app.list.rows.extend(rows);
         app.list.loading_more = None;
     } else {
-        let keep = app.list.selected_row().map(|r| r.id);
+        let keep = app
+            .list
+            .want
+            .take()
+            .or_else(|| app.list.selected_row().map(|r| r.id));
         app.list.rows = rows.collect();
         app.list.selected = keep
             .and_then(|id| app.list.rows.iter().position(|r| r.id == id))
@@ -518,6 +546,7 @@ fn on_tick(app: &mut App, now: DateTime<Utc>) -> Vec<Cmd> {
         return vec![Cmd::Ping];
     }
     let mut cmds = vec![Cmd::RefreshStatus];
+    cmds.extend(super::audit_screen::on_tick(app));
     // The filters' sets follow the store (a new lock, a link used).
     if !app.filters.active.is_empty() && !app.filters.loading {
         app.filters.loading = true;
@@ -587,6 +616,8 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
             dialog_keys::password_changed(app)
         }
         Some(_) => Vec::new(),
+        None if context == Context::AuditSearch => super::audit_screen::paste(app, line),
+        None if context == Context::OperatorForm => super::operators_screen::paste(app, line),
         None if context == Context::Search => {
             for c in line.chars() {
                 app.search.handle(InputRequest::InsertChar(c));

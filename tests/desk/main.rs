@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_view;
 mod bulk;
 mod cli;
 mod concurrency;

@@ -396,6 +396,7 @@ async fn failed_sign_ins_lock_the_account_for_a_while(db: TestDb) {
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 500,
+                ..Default::default()
             },
         )
         .await

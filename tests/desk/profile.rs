@@ -25,6 +25,7 @@ async fn audit_of(desk: &Desk, op: &Operator, email: &str) -> Vec<AuditEntry> {
         &AuditFilter {
             contact_email: Some(email.to_owned()),
             limit: 100,
+            ..Default::default()
         },
     )
     .await
@@ -685,6 +686,7 @@ async fn each_role_does_exactly_its_share_of_the_profile(db: TestDb) {
             &AuditFilter {
                 contact_email: None,
                 limit: 200,
+                ..Default::default()
             },
         )
         .await

@@ -83,6 +83,7 @@ async fn each_role_is_allowed_exactly_its_operations_and_denials_are_audited(db:
     let all = keydesk::desk::audit::AuditFilter {
         contact_email: None,
         limit: 1000,
+        ..Default::default()
     };
     let cases = [
         (
@@ -156,6 +157,7 @@ async fn each_role_is_allowed_exactly_its_operations_and_denials_are_audited(db:
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 500,
+                ..Default::default()
             },
         )
         .await

@@ -199,6 +199,7 @@ async fn a_password_the_policy_now_refuses_must_be_replaced_at_sign_in(db: TestD
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 1,
+                ..Default::default()
             },
         )
         .await

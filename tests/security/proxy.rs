@@ -433,6 +433,7 @@ async fn behind_a_tls_proxy_limits_and_audit_see_each_real_client() {
             &AuditFilter {
                 contact_email: None,
                 limit: 200,
+                ..Default::default()
             },
         )
         .await

@@ -74,6 +74,7 @@ async fn staff_see_and_end_one_customer_session(db: TestDb) {
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 10,
+                ..Default::default()
             },
         )
         .await
@@ -118,6 +119,7 @@ async fn staff_see_and_end_one_customer_session(db: TestDb) {
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 10,
+                ..Default::default()
             },
         )
         .await

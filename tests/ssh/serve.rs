@@ -48,6 +48,7 @@ async fn an_operator_key_reaches_the_console_searches_and_sends_a_reset() {
             &AuditFilter {
                 contact_email: Some("ada@example.com".into()),
                 limit: 10,
+                ..Default::default()
             },
         )
         .await
@@ -66,6 +67,27 @@ async fn an_operator_key_reaches_the_console_searches_and_sends_a_reset() {
     c.wait_until("the OSC 52 copy", |c| {
         c.raw().contains("\x1b]52;c;YWRhQGV4YW1wbGUuY29t\x1b\\")
     });
+
+    // The Audit screen over SSH: the agent's own rows, with the SSH source;
+    // the Operators screen tells an agent the role it needs.
+    c.send("\x1b");
+    c.wait_until("the More Actions menu closed", |c| {
+        !c.screen().contains("Copy email")
+    });
+    c.send("A");
+    c.wait_for(&[
+        "Audit log · your own actions",
+        "reset_link.sent",
+        "from ssh 127.0.0.1:",
+    ]);
+    c.send("O");
+    c.wait_for(&[
+        "Managing operators needs the admin role",
+        "you are an agent",
+    ]);
+    c.send("\x1b");
+    c.send("\x1b");
+    c.wait_for(&["Ada Lovelace", "Customer since"]);
 
     // q quits: the client's terminal is given back and ssh exits 0.
     let status = c.quit();

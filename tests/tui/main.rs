@@ -8,10 +8,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_screen;
+mod audit_snapshots;
 mod delivery_wait;
 mod faults;
 mod hostile_console;
 mod oncall;
+mod operators_screen;
+mod operators_snapshots;
 mod output_bytes;
 mod profile_snapshots;
 mod profile_walkthrough;

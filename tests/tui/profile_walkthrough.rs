@@ -193,6 +193,7 @@ async fn grant_edit_revoke_and_note(db: db::TestDb) {
             &keydesk::desk::audit::AuditFilter {
                 contact_email: Some("cleo.new@example.org".into()),
                 limit: 50,
+                ..Default::default()
             },
         )
         .await

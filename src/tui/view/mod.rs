@@ -2,6 +2,7 @@
 //! file per view. No I/O and nothing slow: text was sanitised when it
 //! entered the state; here it is only laid out.
 
+mod audit;
 mod bulk_confirm;
 mod bulk_menu;
 mod change_password;
@@ -16,6 +17,7 @@ mod menu;
 mod notes;
 mod notice;
 mod offer_picker;
+mod operators;
 mod profile;
 mod profile_history;
 mod rows;
@@ -55,8 +57,18 @@ pub fn draw(app: &App, frame: &mut Frame) {
         Constraint::Length(1),
     ])
     .areas(area);
-    list::draw_search_line(app, frame, search);
-    if app.is_wide() {
+    if let Some(ops) = &app.operators {
+        operators::draw_title_line(app, frame, search);
+        operators::draw(app, ops, frame, body);
+    } else if let Some(audit) = &app.audit {
+        audit::draw_filter_line(app, audit, frame, search);
+        audit::draw_table(app, audit, frame, body);
+    } else {
+        list::draw_search_line(app, frame, search);
+    }
+    if app.audit.is_some() || app.operators.is_some() {
+        // A screen of its own covers the list and the profile.
+    } else if app.is_wide() {
         let [left, right] =
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(body);

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::tui::app::{App, Level};
-use crate::tui::keymap::Command;
+use crate::tui::keymap::{Command, Context};
 
 /// The hints of the current context: `key label` pairs, in table order,
 /// cut to the width.
@@ -55,6 +55,22 @@ pub fn draw_footer(app: &App, frame: &mut Frame, area: Rect) {
 fn footer_label(app: &App, command: Command) -> Option<&'static str> {
     use crate::tui::dialogs::{Dialog, Notice};
     let label = command.info().footer?;
+    match (app.context(), command) {
+        (Context::Audit, Command::Search) => return Some("Filter"),
+        (Context::Audit, Command::Open) => return Some("Open contact"),
+        (Context::AuditSearch, Command::Open) => return Some("Done"),
+        (Context::OperatorForm, Command::Open) => return Some("Save"),
+        (Context::OperatorForm, Command::NextField) => {
+            use crate::tui::operators_state::OperatorForm;
+            let form = app.operators.as_ref().and_then(|o| o.form.as_ref());
+            return matches!(
+                form,
+                Some(OperatorForm::Add { .. } | OperatorForm::ChangeRole { .. })
+            )
+            .then_some("Role");
+        }
+        _ => {}
+    }
     match (app.dialogs.last(), command) {
         (Some(Dialog::ChangePassword(_)), Command::Open) => Some("Save"),
         (
