@@ -16,7 +16,7 @@ use crate::desk::KindFilter;
 use crate::desk::audit::AuditEntry;
 
 /// Rows kept while new ones arrive live (older ones drop off the end).
-const MAX_ROWS: usize = 5 * AUDIT_PAGE as usize;
+const MAX_ROWS: usize = 5 * AUDIT_PAGE;
 
 /// Opens the Audit screen and loads the newest rows.
 pub fn open(app: &mut App) -> Vec<Cmd> {
@@ -221,7 +221,7 @@ pub fn on_loaded(
     let rows: Vec<AuditRow> = entries.iter().map(AuditRow::from_desk).collect();
     // A full page of newer rows may not be all of them: rather than leave
     // a hole between them and the rows shown, show the newest page alone.
-    if !newer || rows.len() >= AUDIT_PAGE as usize {
+    if !newer || rows.len() >= AUDIT_PAGE {
         audit.rows = rows;
         audit.selected = 0;
         audit.offset = 0;

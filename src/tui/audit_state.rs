@@ -12,7 +12,7 @@ use super::sanitize::clean;
 use crate::desk::audit::{AuditEntry, AuditFilter};
 
 /// Rows asked for at once, and the most kept while new ones arrive live.
-pub const AUDIT_PAGE: u64 = 200;
+pub const AUDIT_PAGE: usize = 200;
 
 /// Rows that are not table rows: the filter line, the frame (2), the
 /// table header, the detail line, the footer and the status line.
@@ -108,7 +108,7 @@ impl AuditState {
 #[must_use]
 pub fn parse_filter(text: &str) -> AuditFilter {
     let mut filter = AuditFilter {
-        limit: AUDIT_PAGE,
+        limit: AUDIT_PAGE as u64,
         ..AuditFilter::default()
     };
     let mut words = Vec::new();
@@ -139,7 +139,7 @@ mod tests {
         assert_eq!(f.action.as_deref(), Some("reset_link"));
         assert_eq!(f.contact_email.as_deref(), Some("ada@example.com"));
         assert_eq!(f.text.as_deref(), Some("denied x"));
-        assert_eq!(f.limit, AUDIT_PAGE);
+        assert_eq!(f.limit, AUDIT_PAGE as u64);
         assert_eq!(f.after_id, None);
         // A word being typed ("op:") filters nothing yet; other colons are text.
         let f = parse_filter("op: 10:30");
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(
             parse_filter(""),
             AuditFilter {
-                limit: AUDIT_PAGE,
+                limit: AUDIT_PAGE as u64,
                 ..Default::default()
             }
         );

@@ -140,13 +140,13 @@ fn a_full_page_of_new_rows_replaces_the_list_rather_than_leave_a_hole() {
     );
     update(&mut a, key('j'));
     let (g, _) = audit_load(&update(&mut a, Msg::Tick(t0() + Duration::seconds(30)))).unwrap();
-    let page = crate::tui::audit_state::AUDIT_PAGE as i64;
-    let newer: Vec<AuditEntry> = (0..page)
+    let page = crate::tui::audit_state::AUDIT_PAGE;
+    let newer: Vec<AuditEntry> = (0..i64::try_from(page).unwrap())
         .map(|i| entry(1000 - i, "bo", "x", None))
         .collect();
     update(&mut a, loaded(g, true, newer));
     let audit = a.audit.as_ref().unwrap();
-    assert_eq!(audit.rows.len(), page as usize);
+    assert_eq!(audit.rows.len(), page);
     assert!(
         audit.rows.iter().all(|r| r.id > 1),
         "row 1 is no longer shown"
