@@ -32,6 +32,9 @@ pub struct Terminal<C: vt100::Callbacks + Send + 'static = ()> {
     writer: Box<dyn Write + Send>,
     parser: Arc<Mutex<vt100::Parser<C>>>,
     raw: Arc<Mutex<Vec<u8>>>,
+    /// Set once the reader has read everything the program wrote (end of
+    /// file, or EIO once the program and its pty side are gone).
+    drained: Arc<std::sync::atomic::AtomicBool>,
     master: Box<dyn portable_pty::MasterPty + Send>,
 }
 
@@ -88,7 +91,8 @@ impl<C: vt100::Callbacks + Send + 'static> Terminal<C> {
             callbacks,
         )));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let (p, r) = (Arc::clone(&parser), Arc::clone(&raw));
+        let drained = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (p, r, d) = (Arc::clone(&parser), Arc::clone(&raw), Arc::clone(&drained));
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -98,6 +102,7 @@ impl<C: vt100::Callbacks + Send + 'static> Terminal<C> {
                 lock(&p).process(&buf[..n]);
                 lock(&r).extend_from_slice(&buf[..n]);
             }
+            d.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         Self {
             child,
@@ -106,6 +111,7 @@ impl<C: vt100::Callbacks + Send + 'static> Terminal<C> {
             writer,
             parser,
             raw,
+            drained,
             master: pty.master,
         }
     }
@@ -242,7 +248,13 @@ impl<C: vt100::Callbacks + Send + 'static> Terminal<C> {
         let deadline = Instant::now() + EXIT_WAIT;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                std::thread::sleep(Duration::from_millis(200));
+                // Everything it wrote before exiting is read, however slow
+                // the machine (a fixed pause lost the last frame under load).
+                while !self.drained.load(std::sync::atomic::Ordering::SeqCst)
+                    && Instant::now() < deadline
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
                 return status;
             }
             assert!(
