@@ -8,6 +8,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bulk_10k;
 mod e2e;
 mod faults;
 mod outbox;
