@@ -9,8 +9,8 @@
 //! customers, planning, running the job, and delivering. Nothing is
 //! asserted about speed; the figures are for the issue's closing note.
 //!
-//! Ignored by default (it takes minutes): `cargo test --test mail
-//! bulk_10k -- --ignored --nocapture`.
+//! Part of `cargo test`: `cargo test --test mail bulk_10k -- --nocapture`
+//! shows the figures.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -220,10 +220,14 @@ async fn ten_thousand_resets_leave_at_the_rate_limit_each_exactly_once(db: TestD
     );
 }
 
+// PostgreSQL only: the issue asks for it there. Commits do not wait for
+// fsync in this database (see `fresh_postgres_without_commit_wait`): with
+// the wait the test took 8 minutes here (each of 20,000 commits ~20 ms of
+// disk), which is the disk's figure, not keydesk's; the rate-limit and
+// exactly-once assertions are the same either way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "about 8 minutes on a 2-core machine (10,000 item transactions and 10,000 sends, each committed on PostgreSQL with fsync on); run with --ignored, see README 'Fault and load tests'"]
 async fn postgres() {
-    if let Some(db) = db::fresh(Backend::Postgres).await {
+    if let Some(db) = db::fresh_postgres_without_commit_wait().await {
         ten_thousand_resets_leave_at_the_rate_limit_each_exactly_once(db).await;
     }
 }

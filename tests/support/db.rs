@@ -122,6 +122,33 @@ pub async fn fresh_url(backend: Backend) -> Option<(String, Option<tempfile::Tem
 /// A fresh migrated store on `backend`, or `None` when skipped.
 pub async fn fresh(backend: Backend) -> Option<TestDb> {
     let (url, dir) = fresh_url(backend).await?;
+    open_fresh(backend, url, dir).await
+}
+
+/// [`fresh`] on PostgreSQL with `synchronous_commit` off for this test
+/// database alone: a commit does not wait for the disk. For load tests
+/// whose subject is not surviving a crash (every commit still happens, in
+/// order; only the wait for fsync goes).
+pub async fn fresh_postgres_without_commit_wait() -> Option<TestDb> {
+    let (url, dir) = fresh_url(Backend::Postgres).await?;
+    let name = url.rsplit('/').next().expect("a database name").to_owned();
+    let conn = Database::connect(&url)
+        .await
+        .expect("connect to the test database");
+    conn.execute_unprepared(&format!(
+        "ALTER DATABASE {name} SET synchronous_commit = off"
+    ))
+    .await
+    .expect("set synchronous_commit for the test database");
+    let _ = conn.close().await;
+    open_fresh(Backend::Postgres, url, dir).await
+}
+
+async fn open_fresh(
+    backend: Backend,
+    url: String,
+    dir: Option<tempfile::TempDir>,
+) -> Option<TestDb> {
     let tmp = std::env::temp_dir();
     let settings = settings_for(&url, dir.as_ref().map_or(tmp.as_path(), |d| d.path()));
     let store = Store::connect(&settings.database)
