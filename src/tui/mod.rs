@@ -202,4 +202,6 @@ pub async fn run_local(
 #[cfg(test)]
 mod oncall_tests;
 #[cfg(test)]
+mod profile_tests;
+#[cfg(test)]
 mod update_tests;

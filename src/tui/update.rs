@@ -62,11 +62,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                     {
                         app.profile.scroll = 0;
                     }
+                    let id = view.target.contact_id;
                     app.profile.view = Some(view);
                     app.profile.error = None;
                     db_is_back(app);
+                    super::profile_keys::profile_arrived(app, id, Ok(()));
                 }
-                Err(err) => task_failed(app, &err, |app, text| app.profile.error = Some(text)),
+                Err(err) => {
+                    task_failed(app, &err, |app, text| app.profile.error = Some(text));
+                    if let Some(id) = app.profile.contact_id {
+                        let text = clean(match &err {
+                            TaskError::Unavailable(t) | TaskError::Other(t) => t,
+                        });
+                        super::profile_keys::profile_arrived(app, id, Err(&text));
+                    }
+                }
             }
             Vec::new()
         }

@@ -11,9 +11,14 @@ use super::{centered, dialog_frame, spinner};
 use crate::tui::app::App;
 use crate::tui::note_editor::{MAX_CHARS, NoteEditor, NoteField, NoteLine};
 
-/// Draws the dialog over `notes` (the profile's, newest first).
-pub fn draw(app: &App, e: &NoteEditor, notes: &[NoteLine], frame: &mut Frame, area: Rect) {
+/// Draws the dialog over the contact's notes (the loaded profile's,
+/// newest first), or says they are on their way.
+pub fn draw(app: &App, e: &NoteEditor, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
+    let notes: &[NoteLine] = app
+        .profile_of(e.target.contact_id)
+        .filter(|_| !e.loading)
+        .map_or(&[], |p| p.note_lines.as_slice());
     let width = 76.min(area.width.saturating_sub(2)).max(24);
     let height = 22.min(area.height.saturating_sub(2)).max(12);
     let outer = centered(area, width, height);
@@ -79,7 +84,12 @@ pub fn draw(app: &App, e: &NoteEditor, notes: &[NoteLine], frame: &mut Frame, ar
     );
 
     let mut lines = Vec::new();
-    if notes.is_empty() {
+    if e.loading {
+        lines.push(Line::from(Span::styled(
+            format!("{} loading notes…", spinner(app)),
+            t.muted,
+        )));
+    } else if notes.is_empty() {
         lines.push(Line::from(Span::styled("No notes yet", t.muted)));
     }
     let list_focused = e.focus == NoteField::List;
