@@ -578,6 +578,16 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
 }
 
 fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
+    // A note takes a paste of several lines (controls dropped, at most
+    // the note's length).
+    if let Some(Dialog::Notes(n)) = app.dialogs.last_mut()
+        && n.focus == super::note_editor::NoteField::Text
+        && !n.running
+    {
+        n.paste(text);
+        app.dirty = true;
+        return Vec::new();
+    }
     // A paste is typed text: one line, no control characters.
     let line: String = text
         .chars()

@@ -10,6 +10,7 @@ use super::confirm::button;
 use super::{centered, dialog_frame, spinner};
 use crate::tui::app::App;
 use crate::tui::note_editor::{MAX_CHARS, NoteEditor, NoteField, NoteLine};
+use crate::tui::sanitize::clean;
 
 /// Draws the dialog over the contact's notes (the loaded profile's,
 /// newest first), or says they are on their way.
@@ -43,7 +44,10 @@ pub fn draw(app: &App, e: &NoteEditor, frame: &mut Frame, area: Rect) {
     // The editor shows its last lines, so the caret line is always in view.
     let focused = e.focus == NoteField::Text;
     let rows = usize::from(editor.height);
-    let mut text_lines: Vec<&str> = e.text.split('\n').collect();
+    // What is typed or pasted is drawn sanitised too (a bidi override or
+    // a zero-width character is kept in the note, never sent to the screen).
+    let cleaned: Vec<String> = e.text.split('\n').map(clean).collect();
+    let mut text_lines: Vec<&str> = cleaned.iter().map(String::as_str).collect();
     let first = text_lines.len().saturating_sub(rows);
     text_lines.drain(..first);
     let bar = Span::styled("▏", if focused { t.accent } else { t.border });
