@@ -69,6 +69,9 @@ pub struct LinkInfo {
     pub name: String,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
+    /// It came in a welcome email (the customer's first password), not
+    /// as a password reset.
+    pub welcome: bool,
 }
 
 /// What a redeemed link did.
@@ -478,10 +481,19 @@ impl Desk {
             return Err(DeskError::InvalidLink(problem));
         }
         let contact = contact_of_account(db, link.account_id).await?;
+        let welcome = crate::store::entity::outbox::Entity::find()
+            .filter(crate::store::entity::outbox::Column::ResetLinkId.eq(link.id))
+            .filter(
+                crate::store::entity::outbox::Column::Kind.eq(crate::mail::queue::kind::WELCOME),
+            )
+            .one(db)
+            .await?
+            .is_some();
         Ok(LinkInfo {
             email: contact.email,
             name: contact.name,
             expires_at: link.expires_at,
+            welcome,
         })
     }
 

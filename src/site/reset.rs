@@ -55,15 +55,7 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> Response {
     match site.desk().inspect_reset_link(&token).await {
-        Ok(link) => form(
-            &site,
-            &visitor,
-            StatusCode::OK,
-            &token,
-            &link.email,
-            "",
-            &[],
-        ),
+        Ok(link) => form(&site, &visitor, StatusCode::OK, &token, &link, "", &[]),
         Err(err) => {
             if let DeskError::InvalidLink(problem) = &err {
                 tracing::info!(
@@ -138,7 +130,7 @@ async fn again(
             visitor,
             StatusCode::UNPROCESSABLE_ENTITY,
             token,
-            &link.email,
+            &link,
             error,
             reasons,
         ),
@@ -151,18 +143,26 @@ fn form(
     visitor: &Visitor,
     status: StatusCode,
     token: &str,
-    email: &str,
+    link: &crate::desk::reset_links::LinkInfo,
     error: &str,
     reasons: &[String],
 ) -> Response {
+    // A welcome link sets the first password; any other link replaces one.
+    let title = if link.welcome {
+        "Set your password"
+    } else {
+        "Set a new password"
+    };
     site.page(
         visitor,
         status,
         "reset.html",
-        "Set a new password",
+        title,
         context! {
             action => site.path(&format!("{RESET_PATH}{token}")),
-            email => email,
+            title => title,
+            welcome => link.welcome,
+            email => &link.email,
             error => error,
             reasons => reasons,
         },

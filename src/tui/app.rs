@@ -443,6 +443,16 @@ impl App {
             .filter(|v| v.target.contact_id == id)
     }
 
+    /// The loaded profile of `contact_id`, if it is the one loaded (it
+    /// may be old when the profile is not on screen: nothing refreshes it).
+    #[must_use]
+    pub fn profile_of(&self, contact_id: i64) -> Option<&ProfileView> {
+        self.profile
+            .view
+            .as_ref()
+            .filter(|v| v.target.contact_id == contact_id)
+    }
+
     /// Whether a task the user waits for is running (drives the spinner).
     #[must_use]
     pub fn busy(&self) -> bool {

@@ -55,6 +55,10 @@ pub struct EditContact {
     pub focus: EditField,
     /// Why Save was refused (nothing changed, desk's answer).
     pub error: Option<String>,
+    /// The contact's current name and email are on their way (opened from
+    /// the list, where the profile is not on screen); the fields are empty
+    /// and take no keys until they arrive.
+    pub loading: bool,
 }
 
 impl EditContact {
@@ -67,6 +71,18 @@ impl EditContact {
             target,
             focus: EditField::Name,
             error: None,
+            loading: false,
+        }
+    }
+
+    /// The dialog waiting for the contact's current values.
+    #[must_use]
+    pub fn loading(target: Target) -> Self {
+        Self {
+            name: Input::default(),
+            email: Input::default(),
+            loading: true,
+            ..Self::new(target)
         }
     }
 

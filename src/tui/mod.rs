@@ -210,4 +210,6 @@ mod oncall_tests;
 #[cfg(test)]
 mod operators_tests;
 #[cfg(test)]
+mod profile_tests;
+#[cfg(test)]
 mod update_tests;

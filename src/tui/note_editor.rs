@@ -58,6 +58,9 @@ pub struct NoteEditor {
     pub selected: usize,
     /// Saving.
     pub running: bool,
+    /// The contact's notes are on their way (the profile was not loaded,
+    /// or not on screen and so maybe old, when Notes opened).
+    pub loading: bool,
     /// Why the last save failed.
     pub error: Option<String>,
 }
@@ -72,6 +75,7 @@ impl NoteEditor {
             focus: NoteField::Text,
             selected: 0,
             running: false,
+            loading: false,
             error: None,
         }
     }

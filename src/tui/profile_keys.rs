@@ -56,6 +56,17 @@ pub fn edit_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<C
     let Some(Dialog::EditContact(form)) = app.dialogs.last_mut() else {
         return Vec::new();
     };
+    if form.loading {
+        // Nothing to edit until the current values are in.
+        match command {
+            Some(Command::Back) => {
+                app.dialogs.pop();
+            }
+            Some(Command::Help) => return app.open_help(Context::EditContact),
+            _ => {}
+        }
+        return Vec::new();
+    }
     let in_field = form.focused_input().is_some();
     // Editing keys belong to the focused field; Tab, Enter and Esc do not.
     let typing = in_field
@@ -107,8 +118,12 @@ fn save_edit(app: &mut App) -> Vec<Cmd> {
 
 /// A key on Notes.
 pub fn notes_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cmd> {
+    let Some(Dialog::Notes(editor)) = app.dialogs.last() else {
+        return Vec::new();
+    };
     let notes: Vec<(i64, String)> = app
-        .target_profile()
+        .profile_of(editor.target.contact_id)
+        .filter(|_| !editor.loading)
         .map(|p| {
             p.note_lines
                 .iter()
@@ -212,18 +227,13 @@ pub fn open_picker(app: &mut App, target: Target, command: Command) -> Vec<Cmd> 
     }]
 }
 
-/// The offers arrived for the picker (for Grant, those the profile shows
-/// the contact holding are left out; desk refuses them anyway).
+/// The offers arrived for the picker (desk's answer for this contact:
+/// for Grant those they do not hold, for Revoke those they hold).
 pub fn offers_loaded(
     app: &mut App,
     contact_id: i64,
     result: Result<Vec<crate::desk::offers::OfferEntry>, TaskError>,
 ) -> Vec<Cmd> {
-    let held: Vec<String> = app
-        .target_profile()
-        .filter(|p| p.target.contact_id == contact_id)
-        .map(|p| p.offers.iter().map(|o| o.name.clone()).collect())
-        .unwrap_or_default();
     let Some(Dialog::OfferPicker(picker)) = app.dialogs.last_mut() else {
         return Vec::new();
     };
@@ -233,7 +243,6 @@ pub fn offers_loaded(
     app.dirty = true;
     match result {
         Ok(offers) => {
-            let grant = picker.purpose == PickFor::Grant;
             picker.choices = Some(
                 offers
                     .iter()
@@ -241,7 +250,6 @@ pub fn offers_loaded(
                         name: clean(&o.name),
                         products: clean(&o.products),
                     })
-                    .filter(|c| !grant || !held.contains(&c.name))
                     .collect(),
             );
         }
@@ -253,24 +261,34 @@ pub fn offers_loaded(
     Vec::new()
 }
 
-/// `e` on a profile: Edit contact, if desk's role rule allows it.
+/// `e` on a profile: Edit contact, if desk's role rule allows it. From
+/// the list, where the profile is not on screen, the form waits for the
+/// contact's current name and email.
 pub fn open_edit(app: &mut App) -> Vec<Cmd> {
-    open_if_allowed(app, Command::Act(Action::EditContact), |target| {
-        Dialog::EditContact(EditContact::new(target))
+    open_if_allowed(app, Command::Act(Action::EditContact), |target, loading| {
+        Dialog::EditContact(if loading {
+            EditContact::loading(target)
+        } else {
+            EditContact::new(target)
+        })
     })
 }
 
-/// `n` on a profile: Notes.
+/// `n` on a profile: Notes. From the list, where the profile is not on
+/// screen, the notes are loaded through desk and the dialog says so until
+/// they arrive.
 pub fn open_notes(app: &mut App) -> Vec<Cmd> {
-    open_if_allowed(app, Command::Notes, |target| {
-        Dialog::Notes(NoteEditor::new(target))
+    open_if_allowed(app, Command::Notes, |target, loading| {
+        let mut editor = NoteEditor::new(target);
+        editor.loading = loading;
+        Dialog::Notes(editor)
     })
 }
 
 fn open_if_allowed(
     app: &mut App,
     command: Command,
-    dialog: impl FnOnce(Target) -> Dialog,
+    dialog: impl FnOnce(Target, bool) -> Dialog,
 ) -> Vec<Cmd> {
     let Some(target) = app.target() else {
         app.say(Level::Info, "No contact selected");
@@ -284,12 +302,50 @@ fn open_if_allowed(
         app.target_profile(),
         app.now,
     );
-    match disabled {
-        Some(why) if command != Command::Notes => {
-            app.say(Level::Warning, &format!("Not available: {}", why.short()));
-        }
-        _ => app.dialogs.push(dialog(target)),
-    }
     app.dirty = true;
-    Vec::new()
+    if let Some(why) = disabled.filter(|_| command != Command::Notes) {
+        app.say(Level::Warning, &format!("Not available: {}", why.short()));
+        return Vec::new();
+    }
+    let (loading, load) = current_profile(app, target.contact_id);
+    app.dialogs.push(dialog(target, loading));
+    load.into_iter().collect()
+}
+
+/// Whether the profile of `contact_id` must still arrive before a dialog
+/// can show it, and the load to start for it. One on screen is current
+/// (the tick refreshes it); one that is not may be old, or another
+/// contact's, so it is loaded again through desk.
+fn current_profile(app: &mut App, contact_id: i64) -> (bool, Option<Cmd>) {
+    let loading_it = app.profile.loading && app.profile.contact_id == Some(contact_id);
+    if app.profile_visible() && (loading_it || app.profile_of(contact_id).is_some()) {
+        return (loading_it && app.profile_of(contact_id).is_none(), None);
+    }
+    (true, Some(app.reload_profile(contact_id)))
+}
+
+/// A profile load answered (`Ok`) or failed (`Err`, its text) for
+/// `contact_id`: the dialogs that waited for it show it.
+pub fn profile_arrived(app: &mut App, contact_id: i64, result: Result<(), &str>) {
+    let current = app.profile_of(contact_id).map(|p| p.target.clone());
+    for dialog in &mut app.dialogs {
+        match dialog {
+            Dialog::Notes(n) if n.loading && n.target.contact_id == contact_id => {
+                n.loading = false;
+                match (&result, &current) {
+                    (Ok(()), Some(target)) => n.target = target.clone(),
+                    (Err(e), _) => n.error = Some(format!("Cannot load the notes: {e}")),
+                    (Ok(()), None) => {}
+                }
+            }
+            Dialog::EditContact(f) if f.loading && f.target.contact_id == contact_id => {
+                match (&result, &current) {
+                    (Ok(()), Some(target)) => *f = EditContact::new(target.clone()),
+                    (Err(e), _) => f.error = Some(format!("Cannot load the contact: {e}")),
+                    (Ok(()), None) => {}
+                }
+            }
+            _ => {}
+        }
+    }
 }

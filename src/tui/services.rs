@@ -265,8 +265,9 @@ impl Services {
         }
     }
 
-    /// The offer picker's offers: every offer, or with `held` only those
-    /// the contact holds.
+    /// The offer picker's offers: with `held` those the contact holds
+    /// (Revoke Offer), otherwise those they do not (Grant Offer), as desk
+    /// answers now (not as an older profile on screen showed it).
     ///
     /// # Errors
     /// When the person at the keyboard is not an operator or the database fails.
@@ -281,13 +282,10 @@ impl Services {
             .await
             .map_err(TaskError::from)?;
         let all = self.desk.list_offers(&op).await.map_err(TaskError::from)?;
-        if !held {
-            return Ok(all);
-        }
         let profile = self.profile(contact_id).await?;
         Ok(all
             .into_iter()
-            .filter(|o| profile.offers.iter().any(|h| h.name == o.name))
+            .filter(|o| profile.offers.iter().any(|h| h.name == o.name) == held)
             .collect())
     }
 

@@ -63,11 +63,21 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                     {
                         app.profile.scroll = 0;
                     }
+                    let id = view.target.contact_id;
                     app.profile.view = Some(view);
                     app.profile.error = None;
                     db_is_back(app);
+                    super::profile_keys::profile_arrived(app, id, Ok(()));
                 }
-                Err(err) => task_failed(app, &err, |app, text| app.profile.error = Some(text)),
+                Err(err) => {
+                    task_failed(app, &err, |app, text| app.profile.error = Some(text));
+                    if let Some(id) = app.profile.contact_id {
+                        let text = clean(match &err {
+                            TaskError::Unavailable(t) | TaskError::Other(t) => t,
+                        });
+                        super::profile_keys::profile_arrived(app, id, Err(&text));
+                    }
+                }
             }
             Vec::new()
         }
@@ -597,6 +607,16 @@ fn db_is_back(app: &mut App) -> Vec<Cmd> {
 }
 
 fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
+    // A note takes a paste of several lines (controls dropped, at most
+    // the note's length).
+    if let Some(Dialog::Notes(n)) = app.dialogs.last_mut()
+        && n.focus == super::note_editor::NoteField::Text
+        && !n.running
+    {
+        n.paste(text);
+        app.dirty = true;
+        return Vec::new();
+    }
     // A paste is typed text: one line, no control characters.
     let line: String = text
         .chars()

@@ -55,8 +55,18 @@ pub fn on_action_done(
         return cmds;
     }
     let mut cmds = vec![Cmd::RefreshStatus];
-    if app.profile.contact_id == Some(contact_id) && app.profile_visible() {
+    // Notes under a confirmation (a note deleted) show the profile too.
+    let notes_open = app
+        .dialogs
+        .iter()
+        .any(|d| matches!(d, Dialog::Notes(n) if n.target.contact_id == contact_id));
+    if app.profile.contact_id == Some(contact_id) && (app.profile_visible() || notes_open) {
         cmds.push(app.reload_profile(contact_id));
+    }
+    // An edited name or email shows in the list row (and the next Edit
+    // contact from the list starts from it).
+    if action == Action::EditContact && matches!(outcome, ActionOutcome::Done(_)) {
+        cmds.push(app.start_search());
     }
     let name = target
         .as_ref()

@@ -86,7 +86,7 @@ pub(super) fn searched(cmds: &[Cmd]) -> Option<(u64, bool, SearchQuery)> {
     })
 }
 
-fn loads_profile(cmds: &[Cmd]) -> Option<i64> {
+pub(super) fn loads_profile(cmds: &[Cmd]) -> Option<i64> {
     cmds.iter().find_map(|c| match c {
         Cmd::LoadProfile { contact_id, .. } => Some(*contact_id),
         _ => None,
@@ -111,7 +111,7 @@ pub(super) fn showing(w: u16, h: u16, rows: Vec<ContactRow>, more: bool) -> App 
     a
 }
 
-fn profile_of(r: &ContactRow) -> Profile {
+pub(super) fn profile_of(r: &ContactRow) -> Profile {
     Profile {
         contact_id: r.id,
         name: r.name.clone(),

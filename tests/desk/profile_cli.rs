@@ -88,6 +88,11 @@ async fn the_profile_commands_work_from_the_shell(db: TestDb) {
     let long = "y".repeat(10_000);
     let out = run(&["notes", "add", "jane@new.example.net", "-"], Some(&long));
     assert_eq!(code(&out), exit::INVALID, "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("a note holds at most 2000 characters"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = run(&["notes", "list", "jane@new.example.net", "--json"], None);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let notes = json(&out);

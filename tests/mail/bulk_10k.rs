@@ -23,7 +23,7 @@ use keydesk::store::entity::outbox;
 use sea_orm::EntityTrait;
 use tokio::sync::Notify;
 
-use crate::support::db::{self, Backend, TestDb};
+use crate::support::db::{self, TestDb};
 use crate::support::outbox::smtp_settings;
 use crate::support::people;
 use crate::support::smtp::SmtpServer;

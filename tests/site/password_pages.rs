@@ -125,6 +125,70 @@ on_every_backend!(
     reset_link_opens_without_being_used_and_works_once
 );
 
+/// The welcome email's link (an offer granted to a plain contact) sets
+/// the first password: its page says "Set your password", also when the
+/// form comes back with an error; a later reset link says "Set a new
+/// password".
+async fn a_welcome_link_says_set_your_password(db: TestDb) {
+    let site = TestSite::start(db, &[]).await;
+    // "Course" exists once someone holds it.
+    site.customer("Zed Holder", "zed@example.com", None).await;
+    site.non_customer("Cleo Park", "cleo@example.com").await;
+    let op = site.admin().await;
+    site.desk
+        .grant_offer(&op, "cleo@example.com", "Course", true)
+        .await
+        .expect("granted");
+    let link = site
+        .last_welcome_link("cleo@example.com")
+        .await
+        .expect("welcome link mailed");
+    let c = site.client();
+    let form = c.get(&link).await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.h1(), "Set your password");
+    assert!(
+        form.body.contains("<title>Set your password"),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains("cleo@example.com"));
+    let token = form.csrf();
+    let action = {
+        let at = form.body.find("<form method=\"post\" action=\"").unwrap() + 28;
+        let end = form.body[at..].find('"').unwrap();
+        form.body[at..at + end].replace("&#x2f;", "/")
+    };
+    let mismatch = c
+        .post(
+            &action,
+            &[
+                ("csrf", &token),
+                ("new_password", PW2),
+                ("confirm_password", PW3),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, 422);
+    assert_eq!(mismatch.h1(), "Set your password");
+
+    // A reset link for her afterwards is a reset.
+    site.desk
+        .send_reset_link(&op, "cleo@example.com", true)
+        .await
+        .expect("reset sent");
+    let reset = site
+        .last_link("cleo@example.com")
+        .await
+        .expect("reset link mailed");
+    assert_eq!(c.get(&reset).await.h1(), "Set a new password");
+    site.stop().await;
+}
+on_every_backend!(
+    a_welcome_link_says_set_your_password_on,
+    a_welcome_link_says_set_your_password
+);
+
 async fn expired_revoked_and_unknown_links_say_so(db: TestDb) {
     let site = TestSite::start(db, &[]).await;
     site.customer("Ada", "ada@example.com", Some(PW)).await;

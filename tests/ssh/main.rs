@@ -7,4 +7,5 @@
 mod support;
 
 mod front_door;
+mod profile;
 mod serve;

@@ -182,6 +182,12 @@ impl TestSite {
         find_link(&body, &self.url)
     }
 
+    /// The newest welcome link mailed to `email`, read from the outbox row.
+    pub async fn last_welcome_link(&self, email: &str) -> Option<String> {
+        let body = newest_body(self.store(), email, "welcome").await?;
+        find_link(&body, &self.url)
+    }
+
     /// How many outbox rows of `kind` were queued for `email`.
     pub async fn outbox_count(&self, email: &str, kind: &str) -> usize {
         use keydesk::store::entity::outbox;

@@ -213,6 +213,50 @@ fn hostile_text_draws_inert_and_in_place_at_every_size() {
     }
 }
 
+/// Notes on every hostile contact at 80x24 and 120x40: their hostile
+/// notes, and what an agent types or pastes (control characters, bidi
+/// overrides, zero-width characters, 10,000 characters), draw inert; the
+/// editor takes at most 2,000 characters and says so.
+#[test]
+fn hostile_notes_draw_inert_and_stop_at_the_limit() {
+    let fixture = fixture();
+    let pasted = format!(
+        "Paste\x1b[2J\x1b]0;pwned\x07\u{202e}gnp.exe\u{200b}\r\n{}",
+        "N".repeat(10_000)
+    );
+    for (w, h) in [(80, 24), (120, 40)] {
+        for i in 0..hostile().len() {
+            let mut app = console(&fixture, w, h);
+            for _ in 0..i {
+                fixture.feed(&mut app, code(KeyCode::Down));
+            }
+            fixture.feed(&mut app, key('n'));
+            let lines = draw(&mut app, &format!("notes {i} {w}x{h}"));
+            assert!(
+                lines.iter().any(|l| l.contains("Enter new line")),
+                "{w}x{h}: no Notes for contact {i}:\n{}",
+                lines.join("\n")
+            );
+            fixture.feed(&mut app, key('\u{202e}'));
+            fixture.feed(&mut app, key('\u{200b}'));
+            fixture.feed(&mut app, keydesk::tui::msg::Msg::Paste(pasted.clone()));
+            let lines = draw(&mut app, &format!("notes typed {i} {w}x{h}"));
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l.contains("A note holds at most 2000 characters")),
+                "{w}x{h}: the limit is not said:\n{}",
+                lines.join("\n")
+            );
+            assert!(
+                lines.iter().any(|l| l.contains("▏Paste[2J]0;pwnedgnp.exe")),
+                "{w}x{h}: the pasted line is not shown sanitised:\n{}",
+                lines.join("\n")
+            );
+        }
+    }
+}
+
 // -------------------------------------------------------------- pty ----
 
 /// What the output asked of the terminal beyond drawing.

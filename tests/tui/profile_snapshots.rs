@@ -72,11 +72,11 @@ fn grant_offer_picker() {
             &mut app,
             Msg::PickerOffersLoaded {
                 contact_id,
+                // Desk answers the offers she does not hold (she holds
+                // Community and Rust Mastery).
                 result: Ok(vec![
-                    offer(1, "Community", ""),
                     offer(2, "Go Deep", "Course: Go"),
                     offer(3, "Rust Basics", "Course: Rust"),
-                    offer(4, "Rust Mastery", "Course: Rust"),
                 ]),
             },
         );
@@ -118,6 +118,24 @@ fn notes_dialog() {
         );
         snap!(format!("notes_{w}x{h}"), app);
     }
+}
+
+/// Notes opened from the list at 80x24 (the profile not on screen) waits
+/// for the contact's notes from desk and says so; then lists them.
+#[test]
+fn notes_from_the_list_load_first() {
+    let mut app = console(80, 24);
+    assert!(!app.profile_visible());
+    let cmds = keydesk::tui::update::update(&mut app, key('n'));
+    assert!(
+        cmds.iter()
+            .any(|c| matches!(c, keydesk::tui::msg::Cmd::LoadProfile { .. })),
+        "Notes asks for the contact's notes: {cmds:?}"
+    );
+    snap!("notes_loading_80x24", app);
+    let mut app = console(80, 24);
+    feed(&mut app, key('n'));
+    snap!("notes_loaded_80x24", app);
 }
 
 #[test]

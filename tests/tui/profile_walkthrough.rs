@@ -102,7 +102,11 @@ async fn grant_edit_revoke_and_note(db: db::TestDb) {
     let welcome = mail_to(&smtp, "cleo@example.com", "Set your password");
     let link = mailbox::find_link(&welcome, &format!("{site}/")).expect("a link to the site");
     b.go(&link).await;
-    assert_eq!(b.h1().await, "Set a new password");
+    assert_eq!(
+        b.h1().await,
+        "Set your password",
+        "a welcome link sets the first password"
+    );
     b.fill("New password", PW).await;
     b.fill("Confirm new password", PW).await;
     b.press("Set password").await;

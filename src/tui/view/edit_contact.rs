@@ -64,11 +64,24 @@ pub fn draw(app: &App, d: &EditContact, frame: &mut Frame, area: Rect) {
         who,
     );
     frame.render_widget(Paragraph::new(Span::styled("Name", t.base)), name_label);
-    input_field(app, frame, name, &d.name, d.focus == EditField::Name);
+    input_field(
+        app,
+        frame,
+        name,
+        &d.name,
+        !d.loading && d.focus == EditField::Name,
+    );
     frame.render_widget(Paragraph::new(Span::styled("Email", t.base)), email_label);
     input_field(app, frame, email, &d.email, d.focus == EditField::Email);
     let note_line = match &d.error {
         Some(err) => Span::styled(err.as_str(), t.alert),
+        None if d.loading => Span::styled(
+            format!(
+                "{} loading the current name and email…",
+                super::spinner(app)
+            ),
+            t.muted,
+        ),
         None if d.target.customer => Span::styled(
             "A new email is the login: open reset links stop working.",
             t.muted,

@@ -90,14 +90,7 @@ pub fn draw(app: &App, frame: &mut Frame) {
             Dialog::Help(h) => help::draw(app, *h, frame, area),
             Dialog::OfferPicker(p) => offer_picker::draw(app, p, frame, area),
             Dialog::EditContact(d) => edit_contact::draw(app, d, frame, area),
-            Dialog::Notes(e) => notes::draw(
-                app,
-                e,
-                app.target_profile()
-                    .map_or(&[], |p| p.note_lines.as_slice()),
-                frame,
-                area,
-            ),
+            Dialog::Notes(e) => notes::draw(app, e, frame, area),
             Dialog::Filters(m) => filter_menu::draw(app, m, frame, area),
             Dialog::BulkMenu(m) => bulk_menu::draw(app, m, frame, area),
             Dialog::BulkConfirm(c) => bulk_confirm::draw(app, c, frame, area),

@@ -10,10 +10,16 @@ use super::confirm::button;
 use super::{centered, dialog_frame, spinner};
 use crate::tui::app::App;
 use crate::tui::note_editor::{MAX_CHARS, NoteEditor, NoteField, NoteLine};
+use crate::tui::sanitize::clean;
 
-/// Draws the dialog over `notes` (the profile's, newest first).
-pub fn draw(app: &App, e: &NoteEditor, notes: &[NoteLine], frame: &mut Frame, area: Rect) {
+/// Draws the dialog over the contact's notes (the loaded profile's,
+/// newest first), or says they are on their way.
+pub fn draw(app: &App, e: &NoteEditor, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
+    let notes: &[NoteLine] = app
+        .profile_of(e.target.contact_id)
+        .filter(|_| !e.loading)
+        .map_or(&[], |p| p.note_lines.as_slice());
     let width = 76.min(area.width.saturating_sub(2)).max(24);
     let height = 22.min(area.height.saturating_sub(2)).max(12);
     let outer = centered(area, width, height);
@@ -38,7 +44,10 @@ pub fn draw(app: &App, e: &NoteEditor, notes: &[NoteLine], frame: &mut Frame, ar
     // The editor shows its last lines, so the caret line is always in view.
     let focused = e.focus == NoteField::Text;
     let rows = usize::from(editor.height);
-    let mut text_lines: Vec<&str> = e.text.split('\n').collect();
+    // What is typed or pasted is drawn sanitised too (a bidi override or
+    // a zero-width character is kept in the note, never sent to the screen).
+    let cleaned: Vec<String> = e.text.split('\n').map(clean).collect();
+    let mut text_lines: Vec<&str> = cleaned.iter().map(String::as_str).collect();
     let first = text_lines.len().saturating_sub(rows);
     text_lines.drain(..first);
     let bar = Span::styled("▏", if focused { t.accent } else { t.border });
@@ -79,7 +88,12 @@ pub fn draw(app: &App, e: &NoteEditor, notes: &[NoteLine], frame: &mut Frame, ar
     );
 
     let mut lines = Vec::new();
-    if notes.is_empty() {
+    if e.loading {
+        lines.push(Line::from(Span::styled(
+            format!("{} loading notes…", spinner(app)),
+            t.muted,
+        )));
+    } else if notes.is_empty() {
         lines.push(Line::from(Span::styled("No notes yet", t.muted)));
     }
     let list_focused = e.focus == NoteField::List;
