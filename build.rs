@@ -91,7 +91,10 @@ fn civil_date(epoch: i64) -> String {
 
 /// The clap definitions, compiled here as in the binary.
 #[cfg(feature = "deb-assets")]
-#[allow(dead_code, reason = "build.rs reads only the clap definitions, which may use all of them")]
+#[allow(
+    dead_code,
+    reason = "build.rs reads only the clap definitions, which may use all of them"
+)]
 #[path = "src/cli/args.rs"]
 mod args;
 
