@@ -69,9 +69,18 @@ impl Desk {
         op: &Operator,
         who: ContactRef<'_>,
     ) -> Result<contact::Model, DeskError> {
-        let db = self.store().conn();
-        let allowed = roles::require(db, op, Action::Browse).await;
-        self.audited(op, Action::Browse, Some(who), allowed).await?;
-        super::find_contact(db, who, false).await
+        self.check_browse(op, who).await?;
+        super::find_contact(self.store().conn(), who, false).await
+    }
+
+    /// Whether `op` may read about `who` (every role may); a refusal is
+    /// audited.
+    pub(crate) async fn check_browse(
+        &self,
+        op: &Operator,
+        who: ContactRef<'_>,
+    ) -> Result<(), DeskError> {
+        let allowed = roles::require(self.store().conn(), op, Action::Browse).await;
+        self.audited(op, Action::Browse, Some(who), allowed).await
     }
 }

@@ -170,12 +170,23 @@ impl Desk {
         op: &Operator,
         who: impl Into<ContactRef<'a>>,
     ) -> Result<Profile, DeskError> {
-        let contact = self.browse_contact(op, who.into()).await?;
-        Ok(
-            contacts::profile(self.store().conn(), contact.id, self.clock().now())
-                .await?
-                .into(),
-        )
+        let who = who.into();
+        // By id (the console, every refresh) the profile's own read of the
+        // contact row is the lookup; by email it is found first.
+        let contact_id = match who {
+            ContactRef::Id(id) => {
+                self.check_browse(op, who).await?;
+                id
+            }
+            ContactRef::Email(_) => self.browse_contact(op, who).await?.id,
+        };
+        match contacts::profile(self.store().conn(), contact_id, self.clock().now()).await {
+            Ok(profile) => Ok(profile.into()),
+            Err(crate::store::StoreError::NotFound(_)) => Err(DeskError::NotFound(format!(
+                "contact {contact_id} no longer exists"
+            ))),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Where the mail for reset link `link_id` stands (any operator).
