@@ -254,13 +254,8 @@ fn within(query: SearchQuery, set: Arc<IdSet>) -> SearchQuery {
 
 /// The index alone, narrowed like `Searcher::search` narrows it.
 fn index_only(index: &LiveIndex, query: &SearchQuery) -> MatchCount {
-    let keep = |id: i64| query.only.as_ref().is_some_and(|set| set.contains(id));
-    let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &query.only {
-        Some(_) => Some(&keep),
-        None => None,
-    };
     index
-        .search_with(&query.needle(), query.kind, None, 50, keep)
+        .search_with(&query.needle(), query.kind, None, 50, query.only.as_deref())
         .expect("supported")
         .total
 }

@@ -15,6 +15,7 @@ use keydesk::seed::{SeedOptions, seed};
 use keydesk::settings::SearchSettings;
 use keydesk::store::contacts::{KindFilter, SearchQuery};
 use keydesk::store::entity::contact;
+use keydesk::store::id_set::IdSet;
 use keydesk::store::search::{IndexStatus, RefreshOutcome, Searcher};
 use keydesk::store::search_index::{
     ImageError, IndexEntry, IndexError, LiveIndex, RowFilter, SearchIndex, Tuning,
@@ -120,16 +121,19 @@ fn paged(
     }
 }
 
-fn exact() -> Tuning {
+/// Exact counts; `walk_sets` as given (0: filters scan, 1: they always
+/// walk their set, 64: the default's choice).
+fn exact(walk_sets: usize) -> Tuning {
     Tuning {
         estimate_above: u64::MAX,
         small: 0,
         threads: 2,
+        walk_sets,
     }
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn the_live_index_equals_a_plain_scan_through_changes_and_a_file(
@@ -138,10 +142,16 @@ proptest! {
         needle in text(3),
         kind in proptest::sample::select(KINDS.to_vec()),
         limit in 1usize..6,
-        odd_only in any::<bool>(),
+        only in proptest::option::of(proptest::collection::btree_set(0usize..64, 0..40)),
+        walk_sets in proptest::sample::select(vec![0usize, 1, 64]),
+        sparse in any::<bool>(),
     ) {
         prop_assume!(SearchIndex::supports(&needle));
-        let to_entry = |(slot, name, email, c, s): Row| entry(i64::try_from(slot).unwrap() * 2 + 1, &name, &email, c, s);
+        // Sparse ids (far above the records' count) leave the index without
+        // its by-id table, so filters must scan.
+        let first = if sparse { 100_000 } else { 0 };
+        let id_of = |slot: usize| first + i64::try_from(slot).unwrap() * 2 + 1;
+        let to_entry = |(slot, name, email, c, s): Row| entry(id_of(slot), &name, &email, c, s);
         let mut all: BTreeMap<i64, IndexEntry> =
             base.into_iter().map(to_entry).map(|e| (e.id, e)).collect();
         let dir = tempfile::tempdir().unwrap();
@@ -149,12 +159,12 @@ proptest! {
         // The base goes through a file and back, as processes share it.
         let built = SearchIndex::build(all.values().cloned().collect()).unwrap();
         std::fs::write(&path, built.image()).unwrap();
-        let mapped = SearchIndex::open(&path).unwrap().unwrap().with_tuning(exact());
+        let mapped = SearchIndex::open(&path).unwrap().unwrap().with_tuning(exact(walk_sets));
         prop_assert!(mapped.file_id().is_some());
         let mut live = LiveIndex::new(mapped);
         for (changed, removed) in batches {
             let changes: Vec<IndexEntry> = changed.into_iter().map(to_entry).collect();
-            let removed: Vec<i64> = removed.into_iter().map(|s| i64::try_from(s).unwrap() * 2 + 1).collect();
+            let removed: Vec<i64> = removed.into_iter().map(id_of).collect();
             for id in &removed {
                 all.remove(id);
             }
@@ -165,18 +175,19 @@ proptest! {
                 live = next;
             }
         }
-        let odd = |id: i64| id % 4 == 1;
-        let only: Option<&(dyn Fn(i64) -> bool + Sync)> = if odd_only { Some(&odd) } else { None };
-        let want = naive(&all, &needle, kind, &|id| only.is_none_or(|f| f(id)));
+        // A filter's set: ids held, removed, never held, and past the highest.
+        let set: Option<IdSet> = only.map(|slots| slots.into_iter().map(|s| first + i64::try_from(s).unwrap() * 2 + 1).collect());
+        let want = naive(&all, &needle, kind, &|id| set.as_ref().is_none_or(|s| s.contains(id)));
         prop_assert_eq!(live.len(), all.len());
-        let got = paged(&|after| live.search_with(&needle, kind, after, limit, only).unwrap());
+        let got = paged(&|after| live.search_with(&needle, kind, after, limit, set.as_ref()).unwrap());
         prop_assert_eq!(&got.0, &want);
         prop_assert_eq!(got.1, want.len() as u64);
         // Folded into one index (what the next file holds): the same answers.
-        let folded = live.fold(None).unwrap().with_tuning(exact());
-        let rows = only.map(RowFilter::only).unwrap_or_default();
+        let folded = live.fold(None).unwrap().with_tuning(exact(walk_sets));
+        let rows = set.as_ref().map(RowFilter::only).unwrap_or_default();
         let got = paged(&|after| folded.search_with(&needle, kind, after, limit, &rows).unwrap());
         prop_assert_eq!(&got.0, &want);
+        prop_assert_eq!(got.1, want.len() as u64);
     }
 }
 
@@ -236,6 +247,46 @@ fn a_flipped_byte_or_a_cut_is_refused() {
     let mut other = good.clone();
     other[..8].copy_from_slice(b"NOTANIDX");
     assert!(matches!(refused(&other), ImageError::Format(_)));
+}
+
+/// Writes the checksum an image's header holds (word 3, xxh3-64 of
+/// everything from byte 32), as a writer with a bug would.
+fn reseal(image: &mut [u8]) {
+    let sum = xxhash_rust::xxh3::xxh3_64(&image[32..]);
+    image[24..32].copy_from_slice(&sum.to_ne_bytes());
+}
+
+#[test]
+fn a_file_of_another_version_or_with_a_bad_by_id_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let good = sample_index().image().to_vec();
+    let refused = |bytes: &[u8]| {
+        replace(&path, bytes);
+        match SearchIndex::open(&path) {
+            Ok(Err(IndexError::Image(why))) => why,
+            Ok(Ok(_)) => panic!("a bad file was accepted"),
+            other => panic!("unexpected: {other:?}"),
+        }
+    };
+    // Version 1 files (no by-id table) are rebuilt, not misread.
+    let mut old = good.clone();
+    old[8..16].copy_from_slice(&1u64.to_ne_bytes());
+    assert_eq!(refused(&old), ImageError::Format("other version"));
+    // Sections of 500 records: header 128, ranks 256, ids 500 x 8, offsets
+    // 501 x 4 padded to 8; then the by-id table, slot 0 first. A slot naming
+    // record 10,000 would send a filter past the end; the checksum is right.
+    let by_id = (128 + 256 + 500 * 8 + 501 * 4usize).next_multiple_of(8);
+    let mut bad = good.clone();
+    bad[by_id..by_id + 4].copy_from_slice(&10_000u32.to_ne_bytes());
+    reseal(&mut bad);
+    assert!(matches!(refused(&bad), ImageError::Layout(_)));
+    // The same slot naming a record that exists is accepted: the offset is right.
+    let mut fine = good.clone();
+    fine[by_id..by_id + 4].copy_from_slice(&499u32.to_ne_bytes());
+    reseal(&mut fine);
+    replace(&path, &fine);
+    assert!(matches!(SearchIndex::open(&path), Ok(Ok(_))));
 }
 
 async fn seeded(db: &TestDb, contacts: u64) {

@@ -518,6 +518,7 @@ fn dense_queries_are_estimated_and_pages_stay_exact() {
         estimate_above: 1_000,
         small: 0,
         threads: 2,
+        ..Tuning::default()
     });
     // "anna" is a third of the records: estimated, within a few percent.
     let sure = exact.search("anna", KindFilter::All, None, 50).unwrap();
@@ -547,11 +548,13 @@ fn dense_queries_are_estimated_and_pages_stay_exact() {
         estimate_above: u64::MAX,
         small: 0,
         threads: 1,
+        ..Tuning::default()
     });
     let two = SearchIndex::clone(&tuned).with_tuning(Tuning {
         estimate_above: u64::MAX,
         small: 0,
         threads: 2,
+        ..Tuning::default()
     });
     for needle in ["anna", "9@", "bob 1", "zzz"] {
         assert_eq!(
@@ -653,7 +656,7 @@ proptest! {
         threads in 1usize..4,
     ) {
         let index = SearchIndex::build(entries.clone()).unwrap()
-            .with_tuning(Tuning { estimate_above: u64::MAX, small: 0, threads });
+            .with_tuning(Tuning { estimate_above: u64::MAX, small: 0, threads, ..Tuning::default() });
         prop_assert_eq!(index_pages(&index, &needle, kind, limit), naive_pages(&entries, &needle, kind, limit));
     }
 
@@ -720,6 +723,7 @@ fn the_block_filter_never_hides_a_match() {
             estimate_above: u64::MAX,
             small: 0,
             threads: 2,
+            ..Tuning::default()
         });
     // Needles cut from real records, at every length the filter sees.
     let mut state = 0x2545_f491_4f6c_dd1du64;

@@ -284,13 +284,7 @@ impl Searcher {
             let limit = query.page_size();
             let only = query.only.clone();
             let found = tokio::task::spawn_blocking(move || {
-                // The console's filters: each record is asked whether its id is in the set.
-                let keep = |id: i64| only.as_ref().is_some_and(|set| set.contains(id));
-                let keep: Option<&(dyn Fn(i64) -> bool + Sync)> = match &only {
-                    Some(_) => Some(&keep),
-                    None => None,
-                };
-                index.search_with(&needle, kind, after.as_ref(), limit, keep)
+                index.search_with(&needle, kind, after.as_ref(), limit, only.as_deref())
             })
             .await;
             // A failed scan task (a bug) falls through to SQL rather than failing the search.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::image::{Bytes, Header, Sections};
 use super::{
     ByteRanks, FIELD_SEP, IndexEntry, IndexError, KindFilter, RECORD_END, SearchIndex, Tuning,
-    admits, filter, flags_byte, kind_slot,
+    admits, by_id, filter, flags_byte, kind_slot,
 };
 
 /// Records in sort order, before the derived sections (ranks, filter)
@@ -64,6 +64,7 @@ impl Parts {
         self.offsets.push(end);
         let ranks = ByteRanks::of(&self.buf);
         let (blocks, bits) = filter::build(&self.buf, &self.offsets);
+        let by_id = by_id::build(&self.ids, |i| self.buf[self.offsets[i + 1] as usize - 2]);
         let sections = Sections {
             header: Header {
                 records: self.ids.len(),
@@ -72,10 +73,12 @@ impl Parts {
                 totals: self.totals,
                 blocks,
                 text_len: size,
+                by_id_slots: by_id.len(),
             },
             ranks: &ranks.0,
             ids: &self.ids,
             offsets: &self.offsets,
+            by_id: &by_id,
             bits: &bits,
             text: &self.buf,
         };
@@ -83,6 +86,7 @@ impl Parts {
         let tuning = self.tuning;
         drop(self);
         drop(bits);
+        drop(by_id);
         Ok(SearchIndex::from_bytes(Bytes::Owned(words), tuning)?)
     }
 }

@@ -4,10 +4,13 @@
 //! ```text
 //! header   16 x u64 (128 bytes): magic, version, byte-order mark, checksum,
 //!          total length, records, watermark, highest id, totals[4],
-//!          blocks, text length, two reserved words
+//!          blocks, text length, by-id slots, one reserved word
 //! ranks    256 bytes: byte frequency ranks of the text (memmem's prefilter)
 //! ids      records x i64, in (name_lower, id) order
 //! offsets  (records + 1) x u32, padded to 8 bytes
+//! by id    slots x u32, padded to 8 bytes: for each id from 0, where its
+//!          record sits and its kind (see `by_id`); no slots when the
+//!          ids are too sparse for a table
 //! filter   ceil(blocks / 64) x BUCKETS x u64 (see `filter`)
 //! text     the records, padded to 8 bytes
 //! ```
@@ -26,7 +29,7 @@ use super::filter::BUCKETS;
 
 const MAGIC: [u8; 8] = *b"KDSEARCH";
 /// Bumped whenever the layout changes; an older file is rebuilt.
-pub(super) const VERSION: u64 = 1;
+pub(super) const VERSION: u64 = 2;
 const BYTE_ORDER: u64 = 0x0102_0304_0506_0708;
 const HEADER_WORDS: usize = 16;
 const HEADER_BYTES: usize = HEADER_WORDS * 8;
@@ -68,6 +71,8 @@ pub(super) struct Header {
     pub(super) totals: [u64; 4],
     pub(super) blocks: usize,
     pub(super) text_len: usize,
+    /// Slots of the by-id table (highest id + 1), or 0 for none.
+    pub(super) by_id_slots: usize,
 }
 
 /// Byte ranges of the sections.
@@ -76,6 +81,7 @@ pub(super) struct Layout {
     pub(super) ranks: Range<usize>,
     pub(super) ids: Range<usize>,
     pub(super) offsets: Range<usize>,
+    pub(super) by_id: Range<usize>,
     pub(super) bits: Range<usize>,
     pub(super) text: Range<usize>,
     pub(super) total: usize,
@@ -91,7 +97,9 @@ impl Layout {
         let ranks = HEADER_BYTES..HEADER_BYTES + RANKS_BYTES;
         let ids = ranks.end..ranks.end.checked_add(n.checked_mul(8)?)?;
         let offsets = ids.end..ids.end.checked_add(n.checked_add(1)?.checked_mul(4)?)?;
-        let bits_start = pad8(offsets.end)?;
+        let by_id_start = pad8(offsets.end)?;
+        let by_id = by_id_start..by_id_start.checked_add(header.by_id_slots.checked_mul(4)?)?;
+        let bits_start = pad8(by_id.end)?;
         let words = header.blocks.div_ceil(64).checked_mul(BUCKETS)?;
         let bits = bits_start..bits_start.checked_add(words.checked_mul(8)?)?;
         let text = bits.end..bits.end.checked_add(header.text_len)?;
@@ -100,6 +108,7 @@ impl Layout {
             ranks,
             ids,
             offsets,
+            by_id,
             bits,
             text,
             total,
@@ -144,6 +153,7 @@ fn header_words(header: &Header, layout: &Layout) -> [u64; HEADER_WORDS] {
     words[8..12].copy_from_slice(&header.totals);
     words[12] = header.blocks as u64;
     words[13] = header.text_len as u64;
+    words[14] = header.by_id_slots as u64;
     words
 }
 
@@ -153,6 +163,7 @@ pub(super) struct Sections<'a> {
     pub(super) ranks: &'a [u8; 256],
     pub(super) ids: &'a [i64],
     pub(super) offsets: &'a [u32],
+    pub(super) by_id: &'a [u32],
     pub(super) bits: &'a [u64],
     pub(super) text: &'a [u8],
 }
@@ -161,7 +172,10 @@ impl Sections<'_> {
     /// Assembles the image in memory.
     pub(super) fn assemble(&self) -> Result<(Vec<u64>, Layout), ImageError> {
         let layout = Layout::of(&self.header).ok_or(ImageError::Layout("too large"))?;
-        if layout.bits.len() != self.bits.len() * 8 || self.offsets.len() != self.ids.len() + 1 {
+        if layout.bits.len() != self.bits.len() * 8
+            || self.offsets.len() != self.ids.len() + 1
+            || layout.by_id.len() != self.by_id.len() * 4
+        {
             return Err(ImageError::Layout("section sizes disagree with the header"));
         }
         let mut words = vec![0u64; layout.total / 8];
@@ -176,6 +190,7 @@ impl Sections<'_> {
             put(&layout.ranks, self.ranks);
             put(&layout.ids, self.ids.as_bytes());
             put(&layout.offsets, self.offsets.as_bytes());
+            put(&layout.by_id, self.by_id.as_bytes());
             put(&layout.bits, self.bits.as_bytes());
             put(&layout.text, self.text);
         }
@@ -226,6 +241,7 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
         totals: [head[8], head[9], head[10], head[11]],
         blocks: as_usize(head[12])?,
         text_len: as_usize(head[13])?,
+        by_id_slots: as_usize(head[14])?,
     };
     let layout = Layout::of(&header).ok_or(ImageError::Layout("too large"))?;
     if layout.total != bytes.len() {
@@ -250,6 +266,17 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
         if to < from + 3 || text[to - 1] != super::RECORD_END {
             return Err(ImageError::Layout("a record is malformed"));
         }
+    }
+    // A slot names a record or none; the search trusts its position.
+    let by_id: &[u32] = words(&bytes[layout.by_id.clone()]);
+    if by_id.len() != header.by_id_slots
+        || by_id.iter().any(|&slot| {
+            slot != super::by_id::ABSENT && super::by_id::position(slot) >= header.records
+        })
+    {
+        return Err(ImageError::Layout(
+            "the by-id table names a record that is not there",
+        ));
     }
     Ok((header, layout))
 }

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::store::id_set::IdSet;
+
 use super::{Cursor, IndexEntry, IndexError, IndexHits, KindFilter, MatchCount, SearchIndex};
 
 /// Which rows a search may return, besides the text and the kind filter.
@@ -19,33 +21,34 @@ use super::{Cursor, IndexEntry, IndexError, IndexHits, KindFilter, MatchCount, S
 pub struct RowFilter<'a> {
     /// Ids whose row in this index is stale, with their positions.
     pub(super) hidden: Option<&'a HashMap<i64, usize>>,
-    /// Only ids this accepts: the seam for row predicates (the on-call
-    /// filters build a candidate set and pass its membership test), applied
-    /// while the page fills, so filtered searches take the same path.
-    pub only: Option<&'a (dyn Fn(i64) -> bool + Sync)>,
+    /// Only ids in this set (the on-call filters: Locked, Holds offer X,
+    /// ...): a small set is walked id by id, a large one tested while the
+    /// records are scanned.
+    pub only: Option<&'a IdSet>,
 }
 
 impl std::fmt::Debug for RowFilter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RowFilter")
             .field("hidden", &self.hidden.map(HashMap::len))
-            .field("only", &self.only.is_some())
+            .field("only", &self.only.map(IdSet::len))
             .finish()
     }
 }
 
 impl<'a> RowFilter<'a> {
-    /// Only the ids `keep` accepts.
+    /// Only the ids in `set`.
     #[must_use]
-    pub fn only(keep: &'a (dyn Fn(i64) -> bool + Sync)) -> Self {
+    pub fn only(set: &'a IdSet) -> Self {
         Self {
             hidden: None,
-            only: Some(keep),
+            only: Some(set),
         }
     }
 
     pub(super) fn keeps(&self, id: i64) -> bool {
-        !self.hidden.is_some_and(|h| h.contains_key(&id)) && self.only.is_none_or(|keep| keep(id))
+        !self.hidden.is_some_and(|h| h.contains_key(&id))
+            && self.only.is_none_or(|set| set.contains(id))
     }
 
     pub(super) fn is_everything(&self) -> bool {
@@ -229,7 +232,7 @@ impl LiveIndex {
         self.search_with(needle, kind, after, limit, None)
     }
 
-    /// [`LiveIndex::search`] over only the ids `only` accepts.
+    /// [`LiveIndex::search`] over only the ids in `only`.
     #[must_use]
     pub fn search_with(
         &self,
@@ -237,7 +240,7 @@ impl LiveIndex {
         kind: KindFilter,
         after: Option<&Cursor>,
         limit: usize,
-        only: Option<&(dyn Fn(i64) -> bool + Sync)>,
+        only: Option<&IdSet>,
     ) -> Option<IndexHits> {
         let limit = limit.max(1);
         let base_rows = RowFilter {

@@ -36,6 +36,7 @@
 //! ([`SearchIndex::apply`]).
 
 mod build;
+mod by_id;
 mod filter;
 mod image;
 mod live;
@@ -145,6 +146,10 @@ pub struct Tuning {
     pub small: usize,
     /// Threads that share an exact count (the caller's plus helpers).
     pub threads: usize,
+    /// A filter's set is visited id by id instead of scanning the records
+    /// when it holds at most one record in this many (always when there
+    /// is no needle; never when 0). See `by_id`.
+    pub walk_sets: usize,
 }
 
 impl Default for Tuning {
@@ -157,6 +162,10 @@ impl Default for Tuning {
             threads: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZero::get)
                 .clamp(1, 4),
+            // A walked id with a needle costs one record read (~100 ns, a
+            // cache miss); a scan about 1.5 ns a record: one in 64 keeps
+            // the walk well under the scan it replaces.
+            walk_sets: 64,
         }
     }
 }
@@ -326,6 +335,10 @@ impl SearchIndex {
         words(&self.bytes.get()[self.layout.ids.clone()])
     }
 
+    fn by_id(&self) -> &[u32] {
+        words(&self.bytes.get()[self.layout.by_id.clone()])
+    }
+
     fn filter_bits(&self) -> &[u64] {
         words(&self.bytes.get()[self.layout.bits.clone()])
     }
@@ -449,9 +462,19 @@ impl SearchIndex {
         lo
     }
 
-    /// The record holding byte `pos`, at or after record `from`.
+    /// The record holding byte `pos`, at or after record `from` (which
+    /// starts at or before `pos`).
     fn record_at(&self, from: usize, pos: usize) -> usize {
-        from + self.offsets()[from..].partition_point(|&o| o as usize <= pos) - 1
+        let offsets = self.offsets();
+        // Hits come in order and mostly close together: gallop from
+        // `from` to bracket `pos`, then search only the bracket.
+        let (mut lo, mut step) = (from, 1);
+        while lo + step < offsets.len() && offsets[lo + step] as usize <= pos {
+            lo += step;
+            step *= 2;
+        }
+        let hi = (lo + step).min(offsets.len());
+        lo + offsets[lo..hi].partition_point(|&o| o as usize <= pos) - 1
     }
 
     fn cursor(&self, i: usize) -> Cursor {
@@ -512,6 +535,9 @@ impl SearchIndex {
             return None;
         }
         let start = self.start_after(after);
+        if let Some(found) = self.walk_set(needle.as_bytes(), kind, start, limit, rows) {
+            return Some(found);
+        }
         Some(if needle.is_empty() {
             let ids = self.ids();
             let page = (start..self.len())
