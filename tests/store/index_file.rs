@@ -351,7 +351,8 @@ on_every_backend!(damaged, damaged_files_are_rebuilt);
 // ---- A second process maps the file rather than building its own ----
 
 async fn a_second_searcher_maps_the_file_and_catches_up(db: TestDb) {
-    seeded(&db, 2_000).await;
+    // Fewer than RESTAMP_AT: re-reading them is cheaper than a new file.
+    seeded(&db, 1_000).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("search.index");
     let settings = with_file(&path, Duration::from_secs(3600));
@@ -367,7 +368,7 @@ async fn a_second_searcher_maps_the_file_and_catches_up(db: TestDb) {
     assert!(matches!(
         second.load().await.unwrap(),
         RefreshOutcome::Loaded {
-            contacts: 2_001,
+            contacts: 1_001,
             ..
         }
     ));
@@ -387,6 +388,52 @@ async fn a_second_searcher_maps_the_file_and_catches_up(db: TestDb) {
     index_answers_as_sql(&second, &db).await;
 }
 on_every_backend!(shared_file, a_second_searcher_maps_the_file_and_catches_up);
+
+/// A file written just after a bulk write holds rows inside its change
+/// margin: the first process to map it reads them all (none changed) and
+/// writes the file again with its own watermark, so the processes after
+/// it read nothing (before, every console on the host read them again).
+async fn a_catch_up_of_many_unchanged_rows_restamps_the_file(db: TestDb) {
+    seeded(&db, 3_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("search.index");
+    let settings = with_file(&path, Duration::from_secs(3600));
+    let first = Searcher::new(db.store.clone(), &settings, Clock::system());
+    first.load().await.unwrap();
+    let built = SearchIndex::open(&path).unwrap().unwrap();
+    let built_at = built.watermark().unwrap();
+    drop(built);
+    // A minute later by this process's clock: all 3,000 are within the
+    // margin before the file's watermark, so they are read again.
+    let later = Clock::fixed(Utc::now() + chrono::Duration::seconds(60));
+    let second = Searcher::new(db.store.clone(), &settings, later.clone());
+    assert!(matches!(
+        second.load().await.unwrap(),
+        RefreshOutcome::Loaded {
+            contacts: 3_000,
+            ..
+        }
+    ));
+    let restamped = SearchIndex::open(&path).unwrap().unwrap();
+    let stamp = restamped.watermark().unwrap();
+    assert!(
+        stamp >= built_at + chrono::Duration::seconds(55),
+        "the file keeps {built_at}, not the second reader's {stamp}"
+    );
+    assert_eq!(restamped.len(), 3_000);
+    assert_eq!(second.index().unwrap().changed(), 0);
+    // Ten seconds on, a third process reads nothing and leaves the file.
+    let third_clock = Clock::fixed(later.now() + chrono::Duration::seconds(10));
+    let third = Searcher::new(db.store.clone(), &settings, third_clock);
+    third.load().await.unwrap();
+    assert_eq!(
+        SearchIndex::open(&path).unwrap().unwrap().watermark(),
+        Some(stamp),
+        "the third process wrote the file again"
+    );
+    index_answers_as_sql(&third, &db).await;
+}
+on_every_backend!(restamp, a_catch_up_of_many_unchanged_rows_restamps_the_file);
 
 // ---- Rebuilds while searches run ----
 

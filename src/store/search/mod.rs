@@ -43,7 +43,10 @@
 //! full (at most once per a few load durations) while the old one keeps
 //! answering. Polled changes go into the delta; once it holds
 //! [`FOLD_AT`] contacts it is folded into a new file (by whichever process
-//! gets the lock first; the others map the result).
+//! gets the lock first; the others map the result). A poll that read
+//! [`RESTAMP_AT`] rows new to it, changed or not, folds too, so the file's
+//! watermark moves past them and the next process to map it does not read
+//! them again.
 //!
 //! `search.memory_index = false` turns the index off: SQL answers everything.
 
@@ -69,6 +72,11 @@ pub const CHANGE_MARGIN: Duration = Duration::from_secs(30);
 pub const DEEP_CHECK_EVERY: u64 = 5;
 /// A delta of this many changed contacts is folded into a new base.
 pub const FOLD_AT: usize = 20_000;
+/// A poll that reads this many rows new to this process writes the index
+/// file again (folded, with the poll's watermark) even when none of them
+/// changed the index: a file written just after a bulk write holds rows
+/// inside its change margin, which every process mapping it would read again.
+pub const RESTAMP_AT: usize = 2_000;
 /// How long a search waits for an index file that exists to be mapped
 /// (checking it takes a fraction of a second even at ten million
 /// contacts), rather than asking SQL, which takes seconds there.
@@ -616,6 +624,7 @@ impl Shared {
         }
         let mut changed = 0;
         let mut current = Arc::clone(index);
+        let unseen = changes.len();
         if !changes.is_empty() {
             let base = Arc::clone(index);
             let written = changes.len();
@@ -646,7 +655,11 @@ impl Shared {
             );
             return self.reload_or_defer(sync).await;
         }
-        if current.changed() >= FOLD_AT {
+        // Many rows read that the file already held (a file written just
+        // after a bulk write: those rows sit inside its change margin)
+        // are folded too, restamping the file, or every process that maps
+        // it would read them all again.
+        if current.changed() >= FOLD_AT || (unseen >= RESTAMP_AT && self.file.is_some()) {
             self.fold(&current, started).await?;
         }
         Ok(if changed == 0 {

@@ -201,6 +201,16 @@ impl Sections<'_> {
     }
 }
 
+/// A copy of a (checked) image with another watermark, its checksum
+/// redone: the same records, said to reflect the store from a later read.
+pub(super) fn restamped(bytes: &[u8], watermark: i64) -> Vec<u64> {
+    let mut words = vec![0u64; bytes.len().div_ceil(8)];
+    words.as_mut_bytes()[..bytes.len()].copy_from_slice(bytes);
+    words[6] = watermark.cast_unsigned();
+    words[3] = xxhash_rust::xxh3::xxh3_64(&words.as_bytes()[CHECKED_FROM..]);
+    words
+}
+
 /// Checks an image and reads its header: magic, version, byte order,
 /// length, checksum, then that the offsets describe whole records.
 pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {

@@ -214,10 +214,12 @@ impl LiveIndex {
                 None => removed.push(*id),
             }
         }
-        Ok(self
-            .base
-            .apply_at(written, &removed, watermark)?
-            .unwrap_or_else(|| self.base.clone()))
+        match self.base.apply_at(written, &removed, watermark)? {
+            Some(folded) => Ok(folded),
+            None if self.base.watermark() == watermark => Ok(self.base.clone()),
+            // Nothing differs, but the store was read later than the base.
+            None => self.base.restamped(watermark),
+        }
     }
 
     /// [`SearchIndex::search`] over the base and the changes.

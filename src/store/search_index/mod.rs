@@ -317,6 +317,21 @@ impl SearchIndex {
         self
     }
 
+    /// The same records with another watermark: what a process writes
+    /// after checking, at `watermark`, that the store has nothing newer,
+    /// so that the next process need not read the same rows again.
+    ///
+    /// # Errors
+    /// Never for an index that was accepted; [`IndexError::Image`] otherwise.
+    pub fn restamped(
+        &self,
+        watermark: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Self, IndexError> {
+        let stamp = watermark.map_or(i64::MIN, |w| w.timestamp_micros());
+        let words = image::restamped(self.bytes.get(), stamp);
+        Ok(Self::from_bytes(Bytes::Owned(words), self.tuning)?)
+    }
+
     /// The tuning in use.
     #[must_use]
     pub fn tuning(&self) -> Tuning {
