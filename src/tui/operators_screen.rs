@@ -160,15 +160,16 @@ fn on_form_key(app: &mut App, key: KeyEvent, command: Option<Command>) -> Vec<Cm
     }
 }
 
-/// Pasted text (one clean line) into the form's text field: an SSH key
-/// arrives this way (bracketed paste).
-pub fn paste(app: &mut App, line: &str) -> Vec<Cmd> {
+/// Pasted text into the form's text field: an SSH key arrives this way
+/// (bracketed paste), often as a `.pub` or `authorized_keys` file's
+/// lines, see [`key_from_paste`]; a name as one line.
+pub fn paste(app: &mut App, text: &str) -> Vec<Cmd> {
     let Some(ops) = app.operators.as_mut() else {
         return Vec::new();
     };
-    let input = match ops.form.as_mut() {
-        Some(OperatorForm::Add { name, .. }) => name,
-        Some(OperatorForm::AddKey { key, .. }) => key,
+    let (input, line) = match ops.form.as_mut() {
+        Some(OperatorForm::Add { name, .. }) => (name, one_line(text)),
+        Some(OperatorForm::AddKey { key, .. }) => (key, key_from_paste(text)),
         _ => return Vec::new(),
     };
     for c in line.chars() {
@@ -177,6 +178,37 @@ pub fn paste(app: &mut App, line: &str) -> Vec<Cmd> {
     ops.form_error = None;
     app.dirty = true;
     Vec::new()
+}
+
+/// Text as one line: control characters become spaces, ends trimmed.
+fn one_line(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    line.trim().to_owned()
+}
+
+/// The first public key in pasted lines: `#` comment lines and blank
+/// lines are skipped, and lines after the key that do not begin a key
+/// of their own are the key wrapped by a terminal, joined back without a
+/// space (a key's base64 holds none). Only the first key is taken.
+fn key_from_paste(text: &str) -> String {
+    const KEY_TYPES: [&str; 3] = ["ssh-", "ecdsa-", "sk-"];
+    let mut lines = text
+        .lines()
+        .map(one_line)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'));
+    let Some(mut key) = lines.next() else {
+        return String::new();
+    };
+    for line in lines {
+        if KEY_TYPES.iter().any(|t| line.starts_with(t)) {
+            break;
+        }
+        key.push_str(&line);
+    }
+    key
 }
 
 fn submit(app: &mut App) -> Vec<Cmd> {

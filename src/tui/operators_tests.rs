@@ -172,6 +172,25 @@ fn a_refusal_stays_in_the_form_and_a_key_arrives_by_paste() {
         })
     );
     update(&mut a, Msg::OperatorChanged(Ok("Key added".into())));
+    // An authorized_keys excerpt: its comment line skipped, the key
+    // wrapped by a narrow terminal joined, a second key left out.
+    update(&mut a, key('s'));
+    update(
+        &mut a,
+        Msg::Paste(
+            "# bo's laptop\r\nssh-ed25519 AAAAC3Nz\r\naC1lZDI1 bo@laptop\r\n\r\nssh-rsa AAAAB3 bo@old\n"
+                .into(),
+        ),
+    );
+    let sent = change(&update(&mut a, code(KeyCode::Enter)));
+    assert_eq!(
+        sent,
+        Some(OperatorChange::AddKey {
+            name: "bo".into(),
+            key: "ssh-ed25519 AAAAC3NzaC1lZDI1 bo@laptop".into()
+        })
+    );
+    update(&mut a, Msg::OperatorChanged(Ok("Key added".into())));
 
     // Remove asks first; Esc keeps.
     update(&mut a, key('d'));

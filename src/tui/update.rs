@@ -617,6 +617,10 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
         app.dirty = true;
         return Vec::new();
     }
+    // A public key may come as a file's lines (a comment, a wrapped key).
+    if app.dialogs.is_empty() && app.context() == Context::OperatorForm {
+        return super::operators_screen::paste(app, text);
+    }
     // A paste is typed text: one line, no control characters.
     let line: String = text
         .chars()
@@ -637,7 +641,6 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
         }
         Some(_) => Vec::new(),
         None if context == Context::AuditSearch => super::audit_screen::paste(app, line),
-        None if context == Context::OperatorForm => super::operators_screen::paste(app, line),
         None if context == Context::Search => {
             for c in line.chars() {
                 app.search.handle(InputRequest::InsertChar(c));
