@@ -333,22 +333,30 @@ fn main() {
         let built = began.elapsed();
         let file_bytes = builder.index().expect("index built").base().image_bytes();
         drop(builder);
-        // A further process: maps the file, catches up with the store.
-        let rss_before = rss_bytes();
-        let searcher = Searcher::new(store.clone(), &search, Clock::system());
-        let began = Instant::now();
-        rt.block_on(searcher.load()).expect("map the index");
-        let mapped = began.elapsed();
-        let index = searcher.index().expect("index loaded");
-        eprintln!(
-            "{name}: index of {} contacts built in {:.2}s ({:.0} MiB file); a further searcher mapped it in {} ms, holding {:.1} MiB of its own, resident memory grew {:.1} MiB",
-            index.len(),
-            built.as_secs_f64(),
-            file_bytes as f64 / f64::from(1 << 20),
-            mapped.as_millis(),
-            index.memory_bytes() as f64 / f64::from(1 << 20),
-            (rss_bytes().saturating_sub(rss_before)) as f64 / f64::from(1 << 20),
-        );
+        // Further processes: each maps the file and catches up with the
+        // store. The first may read again what was seeded within the file's
+        // change margin (and then restamps or rebuilds the file); the
+        // second is what every later console pays.
+        let mut kept = None;
+        for which in ["a further searcher", "the next one"] {
+            let rss_before = rss_bytes();
+            let searcher = Searcher::new(store.clone(), &search, Clock::system());
+            let began = Instant::now();
+            rt.block_on(searcher.load()).expect("map the index");
+            let mapped = began.elapsed();
+            let index = searcher.index().expect("index loaded");
+            eprintln!(
+                "{name}: index of {} contacts built in {:.2}s ({:.0} MiB file); {which} mapped it in {} ms, holding {:.1} MiB of its own, resident memory grew {:.1} MiB",
+                index.len(),
+                built.as_secs_f64(),
+                file_bytes as f64 / f64::from(1 << 20),
+                mapped.as_millis(),
+                index.memory_bytes() as f64 / f64::from(1 << 20),
+                (rss_bytes().saturating_sub(rss_before)) as f64 / f64::from(1 << 20),
+            );
+            kept = Some((searcher, index));
+        }
+        let (searcher, index) = kept.expect("two rounds ran");
         // The build alone, without the database read.
         let entries: Vec<_> = (0..index.len())
             .filter_map(|i| index.base().entry(i))
