@@ -218,6 +218,16 @@ fn replace(path: &Path, bytes: &[u8]) {
     std::fs::rename(&tmp, path).unwrap();
 }
 
+/// Why `bytes`, written as the index file at `path`, are refused.
+fn refused(path: &Path, bytes: &[u8]) -> ImageError {
+    replace(path, bytes);
+    match SearchIndex::open(path) {
+        Ok(Err(IndexError::Image(why))) => why,
+        Ok(Ok(_)) => panic!("a bad file was accepted"),
+        other => panic!("unexpected: {other:?}"),
+    }
+}
+
 #[test]
 fn a_flipped_byte_or_a_cut_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,14 +235,7 @@ fn a_flipped_byte_or_a_cut_is_refused() {
     let good = sample_index().image().to_vec();
     replace(&path, &good);
     assert_eq!(SearchIndex::open(&path).unwrap().unwrap().len(), 500);
-    let refused = |bytes: &[u8]| {
-        replace(&path, bytes);
-        match SearchIndex::open(&path) {
-            Ok(Err(IndexError::Image(why))) => why,
-            Ok(Ok(_)) => panic!("a damaged file was accepted"),
-            other => panic!("unexpected: {other:?}"),
-        }
-    };
+    let refused = |bytes: &[u8]| refused(&path, bytes);
     // Every region: header, ids, offsets, filter, text.
     for at in [40, 200, good.len() / 3, good.len() / 2, good.len() - 20] {
         let mut bad = good.clone();
@@ -261,14 +264,7 @@ fn a_file_of_another_version_or_with_a_bad_by_id_slot_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index");
     let good = sample_index().image().to_vec();
-    let refused = |bytes: &[u8]| {
-        replace(&path, bytes);
-        match SearchIndex::open(&path) {
-            Ok(Err(IndexError::Image(why))) => why,
-            Ok(Ok(_)) => panic!("a bad file was accepted"),
-            other => panic!("unexpected: {other:?}"),
-        }
-    };
+    let refused = |bytes: &[u8]| refused(&path, bytes);
     // Version 1 files (no by-id table) are rebuilt, not misread.
     let mut old = good.clone();
     old[8..16].copy_from_slice(&1u64.to_ne_bytes());
@@ -350,14 +346,25 @@ on_every_backend!(damaged, damaged_files_are_rebuilt);
 
 // ---- A second process maps the file rather than building its own ----
 
-async fn a_second_searcher_maps_the_file_and_catches_up(db: TestDb) {
-    // Fewer than RESTAMP_AT: re-reading them is cheaper than a new file.
-    seeded(&db, 1_000).await;
+/// `contacts` seeded, then the index file built by a first searcher: the
+/// file's folder (removed when dropped), the file, settings naming it, and
+/// that searcher.
+async fn seeded_with_file(
+    db: &TestDb,
+    contacts: u64,
+) -> (tempfile::TempDir, PathBuf, SearchSettings, Searcher) {
+    seeded(db, contacts).await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("search.index");
     let settings = with_file(&path, Duration::from_secs(3600));
     let first = Searcher::new(db.store.clone(), &settings, Clock::system());
     first.load().await.unwrap();
+    (dir, path, settings, first)
+}
+
+async fn a_second_searcher_maps_the_file_and_catches_up(db: TestDb) {
+    // Fewer than RESTAMP_AT: re-reading them is cheaper than a new file.
+    let (_dir, path, settings, first) = seeded_with_file(&db, 1_000).await;
     let built = std::fs::metadata(&path).unwrap().modified().unwrap();
     // Written after the file: the next process must find it.
     contact::ActiveModel::new_contact("Zebulon Quist", "zq@late.example", false, Utc::now())
@@ -394,12 +401,7 @@ on_every_backend!(shared_file, a_second_searcher_maps_the_file_and_catches_up);
 /// writes the file again with its own watermark, so the processes after
 /// it read nothing (before, every console on the host read them again).
 async fn a_catch_up_of_many_unchanged_rows_restamps_the_file(db: TestDb) {
-    seeded(&db, 3_000).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("search.index");
-    let settings = with_file(&path, Duration::from_secs(3600));
-    let first = Searcher::new(db.store.clone(), &settings, Clock::system());
-    first.load().await.unwrap();
+    let (_dir, path, settings, _first) = seeded_with_file(&db, 3_000).await;
     let built = SearchIndex::open(&path).unwrap().unwrap();
     let built_at = built.watermark().unwrap();
     drop(built);

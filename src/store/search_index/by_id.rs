@@ -3,7 +3,7 @@
 //! asking every record whether it is in the set.
 //!
 //! Slot `id` holds the record's position in sort order in its low 30 bits
-//! and the contact's kind in the top two (customer, subscriber), or
+//! and the contact's kind in the top two (the flags byte's two kind bits), or
 //! [`ABSENT`]. The table has `highest id + 1` slots, 4 bytes each (4 MiB
 //! at a million contacts with dense ids); when the ids are too sparse for
 //! that to be cheap there is no table and filters fall back to the scan.
@@ -26,9 +26,10 @@ use crate::store::id_set::IdSet;
 
 /// A slot with no record.
 pub(super) const ABSENT: u32 = u32::MAX;
-const POSITION_MASK: u32 = (1 << 30) - 1;
-const CUSTOMER_BIT: u32 = 1 << 31;
-const SUBSCRIBER_BIT: u32 = 1 << 30;
+/// A slot's top two bits are the flags byte's kind bits (customer,
+/// subscriber); the rest is the position.
+const KIND_SHIFT: u32 = 30;
+const POSITION_MASK: u32 = (1 << KIND_SHIFT) - 1;
 /// Slots allowed per record, beyond [`FREE_SLOTS`]: ids left by deleted
 /// contacts cost a little; ids spread over a huge range get no table.
 const SLOTS_PER_RECORD: usize = 4;
@@ -39,18 +40,9 @@ pub(super) fn position(slot: u32) -> usize {
     (slot & POSITION_MASK) as usize
 }
 
+/// The record's flags byte, from the kind bits a slot keeps on top.
 fn flags(slot: u32) -> u8 {
-    FLAG_BASE
-        | if slot & CUSTOMER_BIT != 0 {
-            FLAG_CUSTOMER
-        } else {
-            0
-        }
-        | if slot & SUBSCRIBER_BIT != 0 {
-            FLAG_SUBSCRIBER
-        } else {
-            0
-        }
+    FLAG_BASE | u8::try_from(slot >> KIND_SHIFT).unwrap_or(0)
 }
 
 /// The table for records with `ids` (in sort order) whose flags byte is
@@ -79,18 +71,8 @@ pub(super) fn build(ids: &[i64], flags_of: impl Fn(usize) -> u8) -> Vec<u32> {
         let (Ok(slot), Ok(position)) = (usize::try_from(id), u32::try_from(i)) else {
             continue;
         };
-        let flags = flags_of(i);
-        table[slot] = position
-            | if flags & FLAG_CUSTOMER != 0 {
-                CUSTOMER_BIT
-            } else {
-                0
-            }
-            | if flags & FLAG_SUBSCRIBER != 0 {
-                SUBSCRIBER_BIT
-            } else {
-                0
-            };
+        let kind = u32::from(flags_of(i) & (FLAG_CUSTOMER | FLAG_SUBSCRIBER));
+        table[slot] = position | (kind << KIND_SHIFT);
     }
     table
 }
