@@ -95,9 +95,23 @@ impl Parts {
 #[derive(Debug, Clone, Copy)]
 struct Pending {
     id: i64,
+    /// The name's first eight bytes, big-endian and zero-padded: sorting
+    /// compares these in place first and reads the buffer only on a tie
+    /// (at ten million contacts most comparisons would otherwise miss the
+    /// cache).
+    prefix: u64,
     start: usize,
     name_len: usize,
     len: usize,
+}
+
+/// The first eight bytes of `name` as a big-endian number, zero-padded:
+/// where two differ, they order as the names' bytes do.
+fn name_prefix(name: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = name.len().min(8);
+    bytes[..n].copy_from_slice(&name[..n]);
+    u64::from_be_bytes(bytes)
 }
 
 /// Collects contacts into one unsorted buffer (no string per contact, so
@@ -148,6 +162,7 @@ impl IndexBuilder {
         self.raw.push(RECORD_END);
         self.pending.push(Pending {
             id,
+            prefix: name_prefix(&self.raw[start..start + name_len]),
             start,
             name_len,
             len: self.raw.len() - start,
@@ -200,7 +215,12 @@ impl IndexBuilder {
         self.pending = Vec::new();
         let raw = &self.raw;
         let name = |p: &Pending| &raw[p.start..p.start + p.name_len];
-        kept.sort_unstable_by(|a, b| name(a).cmp(name(b)).then(a.id.cmp(&b.id)));
+        kept.sort_unstable_by(|a, b| {
+            a.prefix
+                .cmp(&b.prefix)
+                .then_with(|| name(a).cmp(name(b)))
+                .then(a.id.cmp(&b.id))
+        });
         let size: usize = kept.iter().map(|p| p.len).sum();
         if u32::try_from(size).is_err() {
             return Err(IndexError::TooLarge(size));
@@ -352,4 +372,50 @@ fn sort_entries(entries: &mut [IndexEntry]) {
             .cmp(b.name_lower.as_bytes())
             .then(a.id.cmp(&b.id))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_sort_by_name_bytes_past_the_eight_byte_prefix() {
+        // Ties within the first eight bytes, zero bytes, names shorter than
+        // eight bytes, and equal names ordered by id.
+        let names = [
+            "abcdefgh\u{0}",
+            "ab",
+            "abcdefghi",
+            "ab\u{0}",
+            "abcdefgh",
+            "ab\u{0}c",
+            "b",
+            "",
+            "abcdefgh",
+            "ÿ",
+            "abcdefgg",
+        ];
+        let entries: Vec<IndexEntry> = names
+            .iter()
+            .zip(1..)
+            .map(|(name, id)| IndexEntry {
+                id,
+                name_lower: (*name).to_owned(),
+                email_lower: format!("{id}@x"),
+                customer: false,
+                subscriber: false,
+            })
+            .collect();
+        let index = SearchIndex::build(entries.clone()).expect("small");
+        let mut want: Vec<(Vec<u8>, i64)> = entries
+            .iter()
+            .map(|e| (e.name_lower.as_bytes().to_vec(), e.id))
+            .collect();
+        want.sort();
+        let got: Vec<(Vec<u8>, i64)> = (0..index.len())
+            .filter_map(|i| index.entry(i))
+            .map(|e| (e.name_lower.into_bytes(), e.id))
+            .collect();
+        assert_eq!(got, want);
+    }
 }
