@@ -137,10 +137,10 @@ async fn customers_among(
 }
 
 /// Reads every contact into an index builder, in chunks by id so no
-/// single query holds the store for long. On SQLite and PostgreSQL the
-/// next chunk is asked for before this one is parsed, so the database
-/// works on one while this process parses the other (two cores: the
-/// read of ten million contacts takes about half as long).
+/// single query holds the store for long. On SQLite and PostgreSQL the ids
+/// are split in two halves read side by side, each a chain of chunks
+/// asked for ahead of the parsing: the database works on two chunks while
+/// this process parses a third.
 pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, StoreError> {
     // Grants first: a contact that becomes a customer after this read has
     // a fresh `updated_at` and is picked up by the next poll.
@@ -165,22 +165,64 @@ pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, St
         }
         return Ok(builder);
     }
-    let fetch = |after: i64| tokio::spawn(fetch_aggregated(db.clone(), backend, after));
-    let mut next = Some(fetch(i64::MIN));
-    while let Some(chunk) = next.take() {
-        let chunk = chunk
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("loading the search index: {e}")))??;
-        if chunk.rows == LOAD_CHUNK {
-            next = Some(fetch(chunk.last));
-        }
-        parse_aggregated(&chunk.recs, &customers, &mut builder).map_err(|at| {
+    // Contacts added after this read have a fresh `updated_at`: the next
+    // poll brings them, whatever their id.
+    let Some((first, last)) = id_range(db).await? else {
+        return Ok(builder);
+    };
+    let middle = first + (last - first) / 2;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(4);
+    for (after, upto) in [(first.saturating_sub(1), middle), (middle, last)] {
+        let (db, tx) = (db.clone(), tx.clone());
+        tokio::spawn(async move {
+            let mut after = after;
+            loop {
+                let chunk = fetch_aggregated(&db, backend, after, upto).await;
+                let more = match &chunk {
+                    Ok(c) if c.rows == LOAD_CHUNK => Some(c.last),
+                    _ => None,
+                };
+                // The reader has gone (it failed): stop.
+                if tx.send(chunk).await.is_err() {
+                    return;
+                }
+                match more {
+                    Some(last) => after = last,
+                    None => return,
+                }
+            }
+        });
+    }
+    drop(tx);
+    while let Some(chunk) = rx.recv().await {
+        parse_aggregated(&chunk?.recs, &customers, &mut builder).map_err(|at| {
             StoreError::Unavailable(format!(
                 "unexpected contact data at byte {at} while loading the search index"
             ))
         })?;
     }
     Ok(builder)
+}
+
+/// The lowest and highest contact id, `None` with no contacts.
+async fn id_range(db: &DatabaseConnection) -> Result<Option<(i64, i64)>, StoreError> {
+    let q = Query::select()
+        .from(contact::Entity)
+        .expr_as(
+            Func::min(Expr::col(contact::Column::Id)),
+            Alias::new("first"),
+        )
+        .expr_as(
+            Func::max(Expr::col(contact::Column::Id)),
+            Alias::new("last"),
+        )
+        .to_owned();
+    let Some(row) = db.query_one(&q).await? else {
+        return Ok(None);
+    };
+    let first: Option<i64> = row.try_get("", "first")?;
+    let last: Option<i64> = row.try_get("", "last")?;
+    Ok(first.zip(last))
 }
 
 /// One chunk as rows; `(rows, last id)`, or `None` past the end.
@@ -222,12 +264,12 @@ struct Aggregated {
     last: i64,
 }
 
-/// The chunk of contacts after id `after` (owning its connection handle,
-/// so it can run as a task while the previous chunk is parsed).
+/// The chunk of contacts after id `after`, up to id `upto`.
 async fn fetch_aggregated(
-    db: DatabaseConnection,
+    db: &DatabaseConnection,
     backend: DbBackend,
     after: i64,
+    upto: i64,
 ) -> Result<Aggregated, StoreError> {
     let sql = match backend {
         DbBackend::Postgres => format!(
@@ -235,14 +277,14 @@ async fn fetch_aggregated(
              FROM (SELECT id, id::text || ',' || \
              (CASE WHEN subscribed THEN '1' ELSE '0' END) || ',' || octet_length(name_lower)::text \
              || ',' || octet_length(email_lower)::text || ',' || name_lower || email_lower AS rec \
-             FROM contacts WHERE id > $1 ORDER BY id LIMIT {LOAD_CHUNK}) AS chunk"
+             FROM contacts WHERE id > $1 AND id <= $2 ORDER BY id LIMIT {LOAD_CHUNK}) AS chunk"
         ),
         _ => format!(
             "SELECT COALESCE(group_concat(rec, ''), '') AS recs, COUNT(*) AS n, MAX(id) AS last \
              FROM (SELECT id, id || ',' || \
              (CASE WHEN subscribed THEN '1' ELSE '0' END) || ',' || \
              length(CAST(name_lower AS BLOB)) || ',' || length(CAST(email_lower AS BLOB)) || ',' \
-             || name_lower || email_lower AS rec FROM contacts WHERE id > ? ORDER BY id LIMIT \
+             || name_lower || email_lower AS rec FROM contacts WHERE id > ? AND id <= ? ORDER BY id LIMIT \
              {LOAD_CHUNK}) AS chunk"
         ),
     };
@@ -250,7 +292,7 @@ async fn fetch_aggregated(
         .query_one_raw(Statement::from_sql_and_values(
             backend,
             sql,
-            [Value::BigInt(Some(after))],
+            [Value::BigInt(Some(after)), Value::BigInt(Some(upto))],
         ))
         .await?;
     let Some(row) = row else {
