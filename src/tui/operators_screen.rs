@@ -13,7 +13,7 @@ use super::dialogs::{Dialog, Notice};
 use super::keymap::{Command, Context};
 use super::msg::{Cmd, OperatorChange, OperatorListing, TaskError};
 use super::operators_state::{OperatorForm, OperatorRow, OperatorsState, cycle};
-use super::sanitize::clean;
+use super::sanitize::{clean, pasted_line};
 use crate::desk::{Action, Role};
 
 /// Opens the Operators screen for an admin; anyone else gets the reason
@@ -168,7 +168,7 @@ pub fn paste(app: &mut App, text: &str) -> Vec<Cmd> {
         return Vec::new();
     };
     let (input, line) = match ops.form.as_mut() {
-        Some(OperatorForm::Add { name, .. }) => (name, one_line(text)),
+        Some(OperatorForm::Add { name, .. }) => (name, pasted_line(text)),
         Some(OperatorForm::AddKey { key, .. }) => (key, key_from_paste(text)),
         _ => return Vec::new(),
     };
@@ -180,15 +180,6 @@ pub fn paste(app: &mut App, text: &str) -> Vec<Cmd> {
     Vec::new()
 }
 
-/// Text as one line: control characters become spaces, ends trimmed.
-fn one_line(text: &str) -> String {
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    line.trim().to_owned()
-}
-
 /// The first public key in pasted lines: `#` comment lines and blank
 /// lines are skipped, and lines after the key that do not begin a key
 /// of their own are the key wrapped by a terminal, joined back without a
@@ -197,7 +188,7 @@ fn key_from_paste(text: &str) -> String {
     const KEY_TYPES: [&str; 3] = ["ssh-", "ecdsa-", "sk-"];
     let mut lines = text
         .lines()
-        .map(one_line)
+        .map(pasted_line)
         .filter(|l| !l.is_empty() && !l.starts_with('#'));
     let Some(mut key) = lines.next() else {
         return String::new();

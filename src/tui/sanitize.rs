@@ -107,6 +107,17 @@ pub fn clean(text: &str) -> String {
     clean_to(text, MAX_CHARS).into_owned()
 }
 
+/// A paste into a one-line field: control characters (line breaks, tabs,
+/// escapes) become spaces, the ends are trimmed.
+#[must_use]
+pub fn pasted_line(text: &str) -> String {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    line.trim().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

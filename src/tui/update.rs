@@ -622,11 +622,8 @@ fn on_paste(app: &mut App, text: &str) -> Vec<Cmd> {
         return super::operators_screen::paste(app, text);
     }
     // A paste is typed text: one line, no control characters.
-    let line: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let line = line.trim();
+    let line = super::sanitize::pasted_line(text);
+    let line = line.as_str();
     if line.is_empty() {
         return Vec::new();
     }
