@@ -627,12 +627,11 @@ impl Shared {
         let unseen = changes.len();
         if !changes.is_empty() {
             let base = Arc::clone(index);
-            let written = changes.len();
             let patched = self
                 .blocking(move || base.with_changes(changes, &[]))
                 .await??;
             if let Some(patched) = patched {
-                changed = written;
+                changed = unseen;
                 current = Arc::new(patched);
                 self.swap(Arc::clone(&current));
             }

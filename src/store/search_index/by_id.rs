@@ -16,8 +16,6 @@
 
 use std::collections::BinaryHeap;
 
-use memchr::memmem::Finder;
-
 use super::{
     FLAG_BASE, FLAG_CUSTOMER, FLAG_SUBSCRIBER, KindFilter, MatchCount, RowFilter, SearchIndex,
     Tuning, admits,
@@ -107,7 +105,7 @@ impl SearchIndex {
         if table.is_empty() || !self.tuning.walks(set.len(), self.len(), needle) {
             return None;
         }
-        let finder = (!needle.is_empty()).then(|| Finder::new(needle));
+        let finder = (!needle.is_empty()).then(|| self.finder(needle));
         let hidden = rows.hidden.filter(|h| !h.is_empty());
         // The smallest positions from `start`: a max-heap of limit + 1.
         let mut page: BinaryHeap<usize> = BinaryHeap::with_capacity(limit + 2);

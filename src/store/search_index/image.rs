@@ -22,7 +22,6 @@
 
 use std::ops::Range;
 
-use xxhash_rust::xxh3::Xxh3;
 use zerocopy::{FromBytes, IntoBytes};
 
 use super::filter::BUCKETS;
@@ -179,9 +178,6 @@ impl Sections<'_> {
             return Err(ImageError::Layout("section sizes disagree with the header"));
         }
         let mut words = vec![0u64; layout.total / 8];
-        let mut header = header_words(&self.header, &layout);
-        let mut hash = Xxh3::new();
-        hash.update(&header.as_bytes()[CHECKED_FROM..]);
         {
             let out = words.as_mut_bytes();
             let mut put = |range: &Range<usize>, bytes: &[u8]| {
@@ -194,20 +190,28 @@ impl Sections<'_> {
             put(&layout.bits, self.bits.as_bytes());
             put(&layout.text, self.text);
         }
-        hash.update(&words.as_bytes()[HEADER_BYTES..]);
-        header[3] = hash.digest();
-        words[..HEADER_WORDS].copy_from_slice(&header);
+        seal(&mut words, &self.header, &layout);
         Ok((words, layout))
     }
 }
 
-/// A copy of a (checked) image with another watermark, its checksum
-/// redone: the same records, said to reflect the store from a later read.
-pub(super) fn restamped(bytes: &[u8], watermark: i64) -> Vec<u64> {
+/// Writes the header words over an assembled image, then its checksum.
+fn seal(words: &mut [u64], header: &Header, layout: &Layout) {
+    words[..HEADER_WORDS].copy_from_slice(&header_words(header, layout));
+    words[3] = checksum(words.as_bytes());
+}
+
+/// What header word 3 holds: xxh3-64 of everything after it.
+fn checksum(image: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(&image[CHECKED_FROM..])
+}
+
+/// A copy of a (checked) image under another header (its watermark moved):
+/// the same records, said to reflect the store from a later read.
+pub(super) fn restamped(bytes: &[u8], header: &Header, layout: &Layout) -> Vec<u64> {
     let mut words = vec![0u64; bytes.len().div_ceil(8)];
     words.as_mut_bytes()[..bytes.len()].copy_from_slice(bytes);
-    words[6] = watermark.cast_unsigned();
-    words[3] = xxhash_rust::xxh3::xxh3_64(&words.as_bytes()[CHECKED_FROM..]);
+    seal(&mut words, header, layout);
     words
 }
 
@@ -239,7 +243,7 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
             actual: bytes.len() as u64,
         });
     }
-    if xxhash_rust::xxh3::xxh3_64(&bytes[CHECKED_FROM..]) != head[3] {
+    if checksum(bytes) != head[3] {
         return Err(ImageError::Checksum);
     }
     let as_usize = |w: u64| usize::try_from(w).map_err(|_| ImageError::Layout("too large"));

@@ -331,8 +331,11 @@ impl SearchIndex {
         &self,
         watermark: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<Self, IndexError> {
-        let stamp = watermark.map_or(i64::MIN, |w| w.timestamp_micros());
-        let words = image::restamped(self.bytes.get(), stamp);
+        let header = Header {
+            watermark: watermark.map_or(i64::MIN, |w| w.timestamp_micros()),
+            ..self.header
+        };
+        let words = image::restamped(self.bytes.get(), &header, &self.layout);
         Ok(Self::from_bytes(Bytes::Owned(words), self.tuning)?)
     }
 
@@ -352,6 +355,12 @@ impl SearchIndex {
 
     fn ids(&self) -> &[i64] {
         words(&self.bytes.get()[self.layout.ids.clone()])
+    }
+
+    /// A searcher for `needle` whose prefilter knows this text's byte
+    /// frequencies (see [`ByteRanks`]).
+    fn finder<'n>(&self, needle: &'n [u8]) -> Finder<'n> {
+        FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle)
     }
 
     fn by_id(&self) -> &[u32] {
@@ -606,7 +615,7 @@ impl SearchIndex {
         first_page: bool,
         rows: &RowFilter<'_>,
     ) -> (Vec<usize>, MatchCount) {
-        let finder = FinderBuilder::new().build_forward_with_ranker(&self.ranks, needle);
+        let finder = self.finder(needle);
         let scan = Scan {
             finder: &finder,
             kind,
