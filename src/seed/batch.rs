@@ -10,6 +10,7 @@ use super::SeedReport;
 use super::insert::Rows;
 use super::people::{People, Weighted, WordLists};
 use crate::clock::Clock;
+use crate::store::bulk::postgres::UnsupportedValue;
 
 const CONTACT_COLUMNS: &[&str] = &[
     "id",
@@ -65,6 +66,15 @@ pub(crate) struct Batch {
     pub(crate) grants: Rows,
     pub(crate) accounts: Rows,
     pub(crate) tally: SeedReport,
+}
+
+impl Batch {
+    /// Turns every table's rows into `COPY` text.
+    pub(crate) fn encode_copy(&mut self) -> Result<(), UnsupportedValue> {
+        self.contacts.encode_copy()?;
+        self.grants.encode_copy()?;
+        self.accounts.encode_copy()
+    }
 }
 
 /// Makes batches until the plan's total is reached.

@@ -1,8 +1,13 @@
-//! Multi-row `INSERT`s sized to each backend's limit on bound parameters.
+//! Rows waiting to be written: as multi-row `INSERT`s sized to each
+//! backend's limit on bound parameters (SQLite, MySQL), or as `COPY` text
+//! (PostgreSQL, see [`crate::store::bulk::postgres`]).
 //!
-//! Values are always bound, never spliced into the SQL text.
+//! Values are always bound or escaped, never spliced into the SQL text.
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+use crate::store::StoreError;
+use crate::store::bulk::postgres::{CopyLoad, UnsupportedValue, encode_row};
 
 /// Rows of one table waiting to be written.
 #[derive(Debug)]
@@ -10,6 +15,8 @@ pub(crate) struct Rows {
     table: &'static str,
     columns: &'static [&'static str],
     values: Vec<Value>,
+    /// The rows as `COPY` text, once [`Rows::encode_copy`] made it.
+    copy: Vec<u8>,
 }
 
 impl Rows {
@@ -18,6 +25,7 @@ impl Rows {
             table,
             columns,
             values: Vec::new(),
+            copy: Vec::new(),
         }
     }
 
@@ -43,6 +51,24 @@ impl Rows {
             db.execute_raw(Statement::from_sql_and_values(backend, sql, chunk))
                 .await?;
         }
+        Ok(())
+    }
+
+    /// Turns the rows into `COPY` text (done on the generating thread, so
+    /// the writer only sends bytes).
+    pub(crate) fn encode_copy(&mut self) -> Result<(), UnsupportedValue> {
+        let values = std::mem::take(&mut self.values);
+        self.copy.reserve(values.len() * 16);
+        for row in values.chunks(self.columns.len()) {
+            encode_row(&mut self.copy, row)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows [`Rows::encode_copy`] encoded and empties the buffer.
+    pub(crate) async fn copy(&mut self, load: &mut CopyLoad) -> Result<(), StoreError> {
+        let data = std::mem::take(&mut self.copy);
+        load.copy(self.table, self.columns, &data).await?;
         Ok(())
     }
 

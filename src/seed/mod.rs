@@ -39,6 +39,7 @@ use sea_orm::{
 
 use crate::clock::Clock;
 use crate::settings::Argon2Settings;
+use crate::store::bulk::postgres::{CopyLoad, UnsupportedValue};
 use crate::store::entity::{contact, offer};
 use crate::store::{Store, StoreError, bulk, classify};
 use batch::{Batch, Generator, Plan};
@@ -49,6 +50,9 @@ pub const DEMO_PASSWORD: &str = "violet-harbor-lantern-42";
 
 /// Contacts generated and written per batch.
 const DEFAULT_BATCH: usize = 10_000;
+
+/// The tables a seed writes.
+const TABLES: [&str; 3] = ["contacts", "grants", "accounts"];
 
 /// What can go wrong while seeding.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,9 @@ pub enum SeedError {
     /// The built-in word lists are malformed.
     #[error("demo word lists: {0}")]
     WordLists(String),
+    /// A generated row cannot be sent as it is.
+    #[error(transparent)]
+    Encode(#[from] UnsupportedValue),
     /// The demo password could not be hashed.
     #[error("hashing the demo password: {0}")]
     Hash(String),
@@ -186,43 +193,32 @@ pub async fn seed(
         offer_ids,
         hash,
     };
-    let producer = tokio::task::spawn_blocking(move || {
+    let copy = store.backend() == DbBackend::Postgres;
+    let producer = tokio::task::spawn_blocking(move || -> Result<(), UnsupportedValue> {
         let mut generator = Generator::new(&lists, &plan);
-        while let Some(batch) = generator.next_batch() {
+        while let Some(mut batch) = generator.next_batch() {
+            if copy {
+                batch.encode_copy()?;
+            }
             if tx.blocking_send(batch).is_err() {
                 break; // the writer stopped on an error
             }
         }
+        Ok(())
     });
-    let txn = store.begin_write().await?;
-    if store.backend() == DbBackend::Sqlite {
-        // Building the indexes at the end sorts in the page cache: give it room.
-        txn.execute_unprepared("PRAGMA cache_size = -262144")
-            .await?;
-    }
-    let deferred = bulk::defer_indexes(&txn, &["contacts", "grants", "accounts"]).await?;
-    while let Some(mut batch) = rx.recv().await {
-        batch.contacts.flush(&txn).await?;
-        batch.grants.flush(&txn).await?;
-        batch.accounts.flush(&txn).await?;
-        report.add(&batch.tally);
-        progress(report.contacts);
-    }
-    producer
+    let written = if copy {
+        write_by_copy(store, &mut rx, opts.contacts, &mut report, &progress).await
+    } else {
+        write_by_insert(store, &mut rx, opts.contacts, &mut report, &progress).await
+    };
+    // Dropping the receiver first lets a producer blocked on a full channel end.
+    drop(rx);
+    let generated = producer
         .await
         .map_err(|e| SeedError::WordLists(format!("the generator stopped: {e}")))?;
-    deferred.restore(&txn).await?;
-    if store.backend() == DbBackend::Sqlite {
-        // Back to SQLite's default for whoever uses this connection next.
-        txn.execute_unprepared("PRAGMA cache_size = -2000").await?;
-    }
-    txn.commit().await?;
+    generated?;
+    written?;
     if store.backend() == DbBackend::Postgres && report.contacts > 0 {
-        // Explicit ids do not move the sequence; the next insert must not collide.
-        db.execute_unprepared(
-            "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT MAX(id) FROM contacts))",
-        )
-        .await?;
         // Fresh statistics, so the planner does not treat the tables as empty
         // until autovacuum comes round.
         db.execute_unprepared("ANALYZE contacts, grants, accounts")
@@ -230,6 +226,89 @@ pub async fn seed(
     }
     report.elapsed = began.elapsed();
     Ok(report)
+}
+
+/// SQLite, MySQL: multi-row `INSERT`s in one transaction.
+async fn write_by_insert(
+    store: &Store,
+    rx: &mut tokio::sync::mpsc::Receiver<Batch>,
+    total: u64,
+    report: &mut SeedReport,
+    progress: &impl Fn(u64),
+) -> Result<(), SeedError> {
+    let txn = store.begin_write().await?;
+    if store.backend() == DbBackend::Sqlite {
+        // Building the indexes at the end sorts in the page cache: give it room.
+        txn.execute_unprepared("PRAGMA cache_size = -262144")
+            .await?;
+    }
+    let deferred = bulk::defer_indexes(&txn, &TABLES).await?;
+    while let Some(mut batch) = rx.recv().await {
+        batch.contacts.flush(&txn).await?;
+        batch.grants.flush(&txn).await?;
+        batch.accounts.flush(&txn).await?;
+        report.add(&batch.tally);
+        progress(report.contacts);
+    }
+    complete(report, total)?;
+    deferred.restore(&txn).await?;
+    if store.backend() == DbBackend::Sqlite {
+        // Back to SQLite's default for whoever uses this connection next.
+        txn.execute_unprepared("PRAGMA cache_size = -2000").await?;
+    }
+    txn.commit().await?;
+    if store.backend() == DbBackend::Sqlite {
+        // The load went through the WAL, which keeps its size after the
+        // commit copied it into the database: give that space back (at ten
+        // million contacts as much again as the store). Best effort: a
+        // reader that holds the WAL only delays it.
+        store
+            .conn()
+            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
+            .await?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL: `COPY` in one transaction, keys and indexes built after.
+async fn write_by_copy(
+    store: &Store,
+    rx: &mut tokio::sync::mpsc::Receiver<Batch>,
+    total: u64,
+    report: &mut SeedReport,
+    progress: &impl Fn(u64),
+) -> Result<(), SeedError> {
+    let mut load = CopyLoad::begin(store, &TABLES).await?;
+    while let Some(mut batch) = rx.recv().await {
+        batch.contacts.copy(&mut load).await?;
+        batch.grants.copy(&mut load).await?;
+        batch.accounts.copy(&mut load).await?;
+        report.add(&batch.tally);
+        progress(report.contacts);
+    }
+    complete(report, total)?;
+    if report.contacts > 0 {
+        // Explicit ids do not move the sequence; the next insert must not collide.
+        load.execute(
+            "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT MAX(id) FROM contacts))",
+        )
+        .await?;
+    }
+    load.commit().await?;
+    Ok(())
+}
+
+/// Refuses to commit when the generator stopped short (it failed; its
+/// error is the one reported).
+fn complete(report: &SeedReport, total: u64) -> Result<(), SeedError> {
+    if report.contacts == total {
+        Ok(())
+    } else {
+        Err(SeedError::WordLists(format!(
+            "the generator stopped after {} of {total} contacts",
+            report.contacts
+        )))
+    }
 }
 
 async fn count_contacts(db: &impl ConnectionTrait) -> Result<u64, SeedError> {

@@ -54,10 +54,36 @@ async fn index_names(db: &TestDb) -> Vec<String> {
         .collect()
 }
 
+/// Foreign keys on the seeded tables (PostgreSQL drops them for the load;
+/// elsewhere they are part of the table and this is empty).
+async fn foreign_keys(db: &TestDb) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    if db.store.backend() != sea_orm::DbBackend::Postgres {
+        return Vec::new();
+    }
+    let conn = db.store.conn();
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT conname || ' ' || pg_get_constraintdef(oid) AS def FROM pg_constraint \
+             WHERE contype = 'f' AND conrelid::regclass::text IN ('contacts', 'grants', 'accounts') \
+             ORDER BY conname",
+        ))
+        .await
+        .unwrap();
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "def").unwrap())
+        .collect()
+}
+
 async fn seeding_is_deterministic_realistic_and_consistent(db: TestDb) {
     let opts = options();
     let now = opts.clock.now();
     let indexes = index_names(&db).await;
+    let keys = foreign_keys(&db).await;
+    if db.store.backend() == sea_orm::DbBackend::Postgres {
+        assert_eq!(keys.len(), 3, "{keys:?}");
+    }
     assert!(
         indexes.iter().any(|n| n == "ux_contacts_email_lower"),
         "{indexes:?}"
@@ -75,6 +101,13 @@ async fn seeding_is_deterministic_realistic_and_consistent(db: TestDb) {
     assert_eq!(report.contacts, N);
     // Dropped for the load, built again after the rows.
     assert_eq!(index_names(&db).await, indexes);
+    assert_eq!(foreign_keys(&db).await, keys);
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        // The load's WAL is given back once it is in the database.
+        let wal = format!("{}-wal", path.split('?').next().unwrap());
+        let len = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        assert_eq!(len, 0, "{wal} keeps {len} bytes after the seed");
+    }
 
     let conn = db.store.conn();
     let contacts = contact::Entity::find()
@@ -258,5 +291,107 @@ fn emails_stay_unique_at_scale() {
     for _ in 0..200_000 {
         let p = people.next_person();
         assert!(seen.insert(p.email.to_lowercase()), "duplicate {}", p.email);
+    }
+}
+
+/// A PostgreSQL load whose rows break a foreign key fails when the key is
+/// added back, and leaves the store as it was: no rows, every index and
+/// key in place.
+async fn a_failed_copy_load_keeps_nothing_and_restores_the_keys(db: TestDb) {
+    use keydesk::store::bulk::postgres::{CopyLoad, encode_row};
+    use sea_orm::Value;
+    let indexes = index_names(&db).await;
+    let keys = foreign_keys(&db).await;
+    let mut load = CopyLoad::begin(&db.store, &["contacts", "grants"])
+        .await
+        .expect("begin");
+    assert_eq!(
+        load.deferred(),
+        4 + 2,
+        "four indexes, the two keys of grants"
+    );
+    let at = Utc.with_ymd_and_hms(2026, 3, 1, 9, 30, 0).unwrap();
+    let mut contacts = Vec::new();
+    encode_row(
+        &mut contacts,
+        &[
+            Value::BigInt(Some(1)),
+            Value::String(Some("Tab\tName".into())),
+            Value::String(Some("a@example.com".into())),
+            Value::String(Some("tab\tname".into())),
+            Value::String(Some("a@example.com".into())),
+            Value::Bool(Some(false)),
+            Value::String(Some(String::new())),
+            Value::String(Some(String::new())),
+            Value::ChronoDateTimeUtc(Some(at)),
+            Value::ChronoDateTimeUtc(Some(at)),
+        ],
+    )
+    .unwrap();
+    let columns = [
+        "id",
+        "name",
+        "email",
+        "name_lower",
+        "email_lower",
+        "subscribed",
+        "tags",
+        "notes",
+        "created_at",
+        "updated_at",
+    ];
+    assert_eq!(load.copy("contacts", &columns, &contacts).await.unwrap(), 1);
+    // A grant of a contact and an offer that do not exist.
+    let mut grants = Vec::new();
+    encode_row(
+        &mut grants,
+        &[
+            Value::BigInt(Some(999)),
+            Value::BigInt(Some(999)),
+            Value::String(Some("granted".into())),
+            Value::String(Some("admin".into())),
+            Value::ChronoDateTimeUtc(Some(at)),
+        ],
+    )
+    .unwrap();
+    let grant_columns = [
+        "contact_id",
+        "offer_id",
+        "source",
+        "granted_by",
+        "granted_at",
+    ];
+    assert_eq!(
+        load.copy("grants", &grant_columns, &grants).await.unwrap(),
+        1
+    );
+    let err = load
+        .commit()
+        .await
+        .expect_err("the dangling grant is refused");
+    assert!(err.to_string().contains("foreign key"), "{err}");
+
+    let conn = db.store.conn();
+    assert!(contact::Entity::find().all(conn).await.unwrap().is_empty());
+    assert!(grant::Entity::find().all(conn).await.unwrap().is_empty());
+    assert_eq!(index_names(&db).await, indexes);
+    assert_eq!(foreign_keys(&db).await, keys);
+
+    // And a load that is fine commits its rows, names with a tab intact.
+    let mut load = CopyLoad::begin(&db.store, &["contacts"]).await.unwrap();
+    load.copy("contacts", &columns, &contacts).await.unwrap();
+    load.commit().await.unwrap();
+    let saved = contact::Entity::find().all(conn).await.unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].name, "Tab\tName");
+    assert_eq!(saved[0].created_at, at);
+    assert_eq!(index_names(&db).await, indexes);
+    assert_eq!(foreign_keys(&db).await, keys);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_copy_load_postgres() {
+    if let Some(db) = db::fresh(db::Backend::Postgres).await {
+        a_failed_copy_load_keeps_nothing_and_restores_the_keys(db).await;
     }
 }

@@ -11,6 +11,12 @@
 //! the re-creation commit together or not at all: a failed load leaves the
 //! store, indexes included, as it was. MySQL commits DDL implicitly, so
 //! there the indexes stay in place (slower, never left missing).
+//!
+//! On PostgreSQL a load goes through [`postgres::CopyLoad`] instead: rows
+//! arrive by `COPY`, and the tables' foreign keys are dropped with the
+//! indexes and added back (validated in one pass) at the end.
+
+pub mod postgres;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 
@@ -49,7 +55,7 @@ impl DeferredIndexes {
     }
 }
 
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
@@ -69,13 +75,7 @@ pub async fn defer_indexes(
             "SELECT name, sql AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = ? \
              AND sql IS NOT NULL ORDER BY name"
         }
-        DbBackend::Postgres => {
-            "SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i \
-             WHERE i.schemaname = current_schema() AND i.tablename = $1 AND NOT EXISTS \
-             (SELECT 1 FROM pg_constraint c WHERE c.conindid = \
-             (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass) \
-             ORDER BY i.indexname"
-        }
+        DbBackend::Postgres => postgres::INDEXES,
         _ => return Ok(DeferredIndexes::default()),
     };
     let mut deferred = DeferredIndexes::default();
