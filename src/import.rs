@@ -6,20 +6,37 @@
 //! means nothing is written; with `skip_invalid` the good rows are written
 //! and the bad ones reported. All writes happen in one transaction, with an
 //! audit event, so an import is whole or absent.
+//!
+//! An import that at least doubles the store is a bulk load
+//! ([`crate::store::bulk::Load`], as `seed`): the ids are given here, the
+//! indexes built after the rows. Smaller ones keep the indexes: rebuilding
+//! them would cost more than maintaining them for a few rows.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Value,
+};
 
-use crate::store::entity::{audit_event, contact, grant, offer};
+use crate::store::bulk::Load;
+use crate::store::bulk::rows::Rows;
+use crate::store::entity::{contact, grant, offer};
 use crate::store::{Store, StoreError};
 
 /// Longest name accepted; longer ones are a row error, not a truncation.
 pub const MAX_NAME_CHARS: usize = 500;
 /// Rows written per INSERT statement (well under every backend's parameter limit).
 const BATCH: usize = 500;
+/// An import of at least this many rows that also at least doubles the
+/// store is written as a bulk load.
+const BULK_AT: usize = 10_000;
+/// Emails per duplicate check against the store.
+const CHECK_BATCH: usize = 5_000;
+/// Rows per write of a bulk load.
+const BULK_BATCH: usize = 10_000;
 
 /// A row that cannot be imported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -279,9 +296,12 @@ pub async fn import(
 ) -> Result<ImportReport, ImportError> {
     let (mut rows, mut errors) = parse(input, progress)?;
 
-    // Duplicates against the store, in chunks so the IN list stays small.
+    // Duplicates against the store (none in an empty one), in chunks so
+    // the IN list stays within every backend's parameter limit.
+    let stored = count_contacts(store).await?;
     let mut existing: HashSet<String> = HashSet::new();
-    for chunk in rows.chunks(BATCH) {
+    let to_check = if stored == 0 { &rows[..0] } else { &rows[..] };
+    for chunk in to_check.chunks(CHECK_BATCH) {
         let emails: Vec<String> = chunk.iter().map(|r| r.email.to_lowercase()).collect();
         let found: Vec<String> = contact::Entity::find()
             .select_only_email()
@@ -307,9 +327,25 @@ pub async fn import(
         return Err(ImportError::Invalid(errors));
     }
 
-    let txn = store.begin_write().await?;
+    let bulk =
+        store.backend() != DbBackend::MySql && rows.len() >= BULK_AT && rows.len() as u64 >= stored;
+    let skipped = errors.len();
+    let written = if bulk {
+        write_bulk(store, &rows, skipped, actor, now, progress).await?
+    } else {
+        write_rows(store, &rows, skipped, actor, now, progress).await?
+    };
+    Ok(ImportReport { written, errors })
+}
+
+/// The offers the rows name, created where missing: name to id.
+async fn offer_ids(
+    db: &impl ConnectionTrait,
+    rows: &[ValidRow],
+    now: DateTime<Utc>,
+) -> Result<HashMap<String, i64>, ImportError> {
     let mut offer_ids: HashMap<String, i64> = offer::Entity::find()
-        .all(&txn)
+        .all(db)
         .await?
         .into_iter()
         .map(|o| (o.name, o.id))
@@ -322,11 +358,43 @@ pub async fn import(
                 created_at: Set(now),
                 ..Default::default()
             })
-            .exec(&txn)
+            .exec(db)
             .await?;
             offer_ids.insert(name.clone(), saved.last_insert_id);
         }
     }
+    Ok(offer_ids)
+}
+
+/// The import's audit event, as a row to write in the import's transaction.
+fn audit_row(actor: &str, now: DateTime<Utc>, written: u64, skipped: usize) -> Rows {
+    let mut audit = Rows::new("audit_events", AUDIT_COLUMNS);
+    audit.push([
+        Value::ChronoDateTimeUtc(Some(now)),
+        Value::String(Some(actor.to_owned())),
+        Value::String(Some("operator".into())),
+        Value::String(Some(String::new())),
+        Value::String(Some("contacts.imported".into())),
+        Value::String(Some("ok".into())),
+        Value::BigInt(None),
+        Value::String(Some(
+            serde_json::json!({ "written": written, "skipped": skipped }).to_string(),
+        )),
+    ]);
+    audit
+}
+
+/// A small import into a larger store: `INSERT`s with the indexes kept.
+async fn write_rows(
+    store: &Store,
+    rows: &[ValidRow],
+    skipped: usize,
+    actor: &str,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64),
+) -> Result<u64, ImportError> {
+    let txn = store.begin_write().await?;
+    let offer_ids = offer_ids(&txn, rows, now).await?;
     let mut written = 0u64;
     for chunk in rows.chunks(BATCH) {
         let models = chunk
@@ -372,21 +440,126 @@ pub async fn import(
         written += chunk.len() as u64;
         progress(written);
     }
-    audit_event::Entity::insert(audit_event::ActiveModel {
-        at: Set(now),
-        actor: Set(actor.to_owned()),
-        actor_kind: Set("operator".into()),
-        source: Set(String::new()),
-        action: Set("contacts.imported".into()),
-        outcome: Set("ok".into()),
-        contact_id: Set(None),
-        detail: Set(serde_json::json!({ "written": written, "skipped": errors.len() }).to_string()),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?;
+    audit_row(actor, now, written, skipped).flush(&txn).await?;
     txn.commit().await?;
-    Ok(ImportReport { written, errors })
+    Ok(written)
+}
+
+const CONTACT_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "email",
+    "name_lower",
+    "email_lower",
+    "subscribed",
+    "tags",
+    "notes",
+    "created_at",
+    "updated_at",
+];
+const GRANT_COLUMNS: &[&str] = &[
+    "contact_id",
+    "offer_id",
+    "source",
+    "granted_by",
+    "granted_at",
+];
+const OFFER_COLUMNS: &[&str] = &["id", "name", "products", "created_at"];
+const AUDIT_COLUMNS: &[&str] = &[
+    "at",
+    "actor",
+    "actor_kind",
+    "source",
+    "action",
+    "outcome",
+    "contact_id",
+    "detail",
+];
+
+/// An import at least as large as the store (a first load, a migration):
+/// loaded like a seed ([`Load`]), the indexes built after the rows, the
+/// contacts' ids given here so grants need no lookup. On PostgreSQL the
+/// dropped indexes lock the contacts table until the commit, as a
+/// schema change would.
+async fn write_bulk(
+    store: &Store,
+    rows: &[ValidRow],
+    skipped: usize,
+    actor: &str,
+    now: DateTime<Utc>,
+    progress: &dyn Fn(u64),
+) -> Result<u64, ImportError> {
+    // The offers there are, read before the load holds its connection.
+    let mut offer_ids: HashMap<String, i64> = offer::Entity::find()
+        .all(store.conn())
+        .await?
+        .into_iter()
+        .map(|o| (o.name, o.id))
+        .collect();
+    let mut load = Load::begin(store, &["contacts", "grants"]).await?;
+    for name in rows.iter().flat_map(|r| r.offers.iter()) {
+        if !offer_ids.contains_key(name) {
+            let id = load.new_id("offers").await?;
+            let mut offer = Rows::new("offers", OFFER_COLUMNS);
+            offer.push([
+                Value::BigInt(Some(id)),
+                Value::String(Some(name.clone())),
+                Value::String(Some(String::new())),
+                Value::ChronoDateTimeUtc(Some(now)),
+            ]);
+            load.write(&mut offer).await?;
+            offer_ids.insert(name.clone(), id);
+        }
+    }
+    let mut next_id = load.next_id("contacts").await?;
+    let mut written = 0u64;
+    for chunk in rows.chunks(BULK_BATCH) {
+        let mut contacts = Rows::new("contacts", CONTACT_COLUMNS);
+        let mut grants = Rows::new("grants", GRANT_COLUMNS);
+        for row in chunk {
+            let id = next_id;
+            next_id += 1;
+            contacts.push([
+                Value::BigInt(Some(id)),
+                Value::String(Some(row.name.clone())),
+                Value::String(Some(row.email.clone())),
+                Value::String(Some(row.name.to_lowercase())),
+                Value::String(Some(row.email.to_lowercase())),
+                Value::Bool(Some(row.subscribed)),
+                Value::String(Some(String::new())),
+                Value::String(Some(String::new())),
+                Value::ChronoDateTimeUtc(Some(now)),
+                Value::ChronoDateTimeUtc(Some(now)),
+            ]);
+            let mut granted = HashSet::new();
+            for name in &row.offers {
+                if let Some(&offer_id) = offer_ids.get(name)
+                    && granted.insert(offer_id)
+                {
+                    grants.push([
+                        Value::BigInt(Some(id)),
+                        Value::BigInt(Some(offer_id)),
+                        Value::String(Some("granted".into())),
+                        Value::String(Some(actor.to_owned())),
+                        Value::ChronoDateTimeUtc(Some(now)),
+                    ]);
+                }
+            }
+        }
+        load.write(&mut contacts).await?;
+        load.write(&mut grants).await?;
+        written += chunk.len() as u64;
+        progress(written);
+    }
+    load.write(&mut audit_row(actor, now, written, skipped))
+        .await?;
+    load.sync_sequence("contacts").await?;
+    load.commit(store).await?;
+    Ok(written)
+}
+
+async fn count_contacts(store: &Store) -> Result<u64, ImportError> {
+    Ok(contact::Entity::find().count(store.conn()).await?)
 }
 
 /// `select_only` + the lowercase email column, for duplicate checks.

@@ -7,10 +7,10 @@ use rand::{RngExt, SeedableRng};
 use sea_orm::Value;
 
 use super::SeedReport;
-use super::insert::Rows;
 use super::people::{People, Weighted, WordLists};
 use crate::clock::Clock;
 use crate::store::bulk::postgres::UnsupportedValue;
+use crate::store::bulk::rows::Rows;
 
 const CONTACT_COLUMNS: &[&str] = &[
     "id",

@@ -14,9 +14,10 @@
 //! Contacts get explicit ids from 1 (so grants and accounts can point at
 //! them without a round trip); PostgreSQL's sequence is moved past them.
 //!
-//! Writes go in multi-row `INSERT`s (see [`insert`]), all in one
-//! transaction with the secondary indexes dropped for the load and built
-//! once at the end ([`crate::store::bulk`]): the store is seeded whole or
+//! Writes go in multi-row `INSERT`s, or by `COPY` on PostgreSQL, all in
+//! one transaction with the secondary indexes (and on PostgreSQL the
+//! foreign keys) dropped for the load and built once at the end
+//! ([`crate::store::bulk`]): the store is seeded whole or
 //! not at all, and ten million contacts write a few times the final store
 //! size rather than dozens. Every contact's `updated_at` is the time its
 //! batch was written, as the search index's writer contract asks (see
@@ -24,7 +25,6 @@
 //! the seed started.
 
 mod batch;
-mod insert;
 pub mod people;
 
 use std::time::{Duration, Instant};
@@ -39,9 +39,10 @@ use sea_orm::{
 
 use crate::clock::Clock;
 use crate::settings::Argon2Settings;
-use crate::store::bulk::postgres::{CopyLoad, UnsupportedValue};
+use crate::store::bulk::Load;
+use crate::store::bulk::postgres::UnsupportedValue;
 use crate::store::entity::{contact, offer};
-use crate::store::{Store, StoreError, bulk, classify};
+use crate::store::{Store, StoreError, classify};
 use batch::{Batch, Generator, Plan};
 use people::WordLists;
 
@@ -206,11 +207,7 @@ pub async fn seed(
         }
         Ok(())
     });
-    let written = if copy {
-        write_by_copy(store, &mut rx, opts.contacts, &mut report, &progress).await
-    } else {
-        write_by_insert(store, &mut rx, opts.contacts, &mut report, &progress).await
-    };
+    let written = write(store, &mut rx, opts.contacts, &mut report, &progress).await;
     // Dropping the receiver first lets a producer blocked on a full channel end.
     drop(rx);
     let generated = producer
@@ -228,73 +225,26 @@ pub async fn seed(
     Ok(report)
 }
 
-/// SQLite, MySQL: multi-row `INSERT`s in one transaction.
-async fn write_by_insert(
+/// Writes the batches in one load (see [`crate::store::bulk::Load`]).
+async fn write(
     store: &Store,
     rx: &mut tokio::sync::mpsc::Receiver<Batch>,
     total: u64,
     report: &mut SeedReport,
     progress: &impl Fn(u64),
 ) -> Result<(), SeedError> {
-    let txn = store.begin_write().await?;
-    if store.backend() == DbBackend::Sqlite {
-        // Building the indexes at the end sorts in the page cache: give it room.
-        txn.execute_unprepared("PRAGMA cache_size = -262144")
-            .await?;
-    }
-    let deferred = bulk::defer_indexes(&txn, &TABLES).await?;
+    let mut load = Load::begin(store, &TABLES).await?;
     while let Some(mut batch) = rx.recv().await {
-        batch.contacts.flush(&txn).await?;
-        batch.grants.flush(&txn).await?;
-        batch.accounts.flush(&txn).await?;
+        load.write(&mut batch.contacts).await?;
+        load.write(&mut batch.grants).await?;
+        load.write(&mut batch.accounts).await?;
         report.add(&batch.tally);
         progress(report.contacts);
     }
     complete(report, total)?;
-    deferred.restore(&txn).await?;
-    if store.backend() == DbBackend::Sqlite {
-        // Back to SQLite's default for whoever uses this connection next.
-        txn.execute_unprepared("PRAGMA cache_size = -2000").await?;
-    }
-    txn.commit().await?;
-    if store.backend() == DbBackend::Sqlite {
-        // The load went through the WAL, which keeps its size after the
-        // commit copied it into the database: give that space back (at ten
-        // million contacts as much again as the store). Best effort: a
-        // reader that holds the WAL only delays it.
-        store
-            .conn()
-            .execute_unprepared("PRAGMA wal_checkpoint(TRUNCATE)")
-            .await?;
-    }
-    Ok(())
-}
-
-/// PostgreSQL: `COPY` in one transaction, keys and indexes built after.
-async fn write_by_copy(
-    store: &Store,
-    rx: &mut tokio::sync::mpsc::Receiver<Batch>,
-    total: u64,
-    report: &mut SeedReport,
-    progress: &impl Fn(u64),
-) -> Result<(), SeedError> {
-    let mut load = CopyLoad::begin(store, &TABLES).await?;
-    while let Some(mut batch) = rx.recv().await {
-        batch.contacts.copy(&mut load).await?;
-        batch.grants.copy(&mut load).await?;
-        batch.accounts.copy(&mut load).await?;
-        report.add(&batch.tally);
-        progress(report.contacts);
-    }
-    complete(report, total)?;
-    if report.contacts > 0 {
-        // Explicit ids do not move the sequence; the next insert must not collide.
-        load.execute(
-            "SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT MAX(id) FROM contacts))",
-        )
-        .await?;
-    }
-    load.commit().await?;
+    // Explicit ids do not move PostgreSQL's sequence.
+    load.sync_sequence("contacts").await?;
+    load.commit(store).await?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ fn share(part: u64, whole: u64) -> f64 {
 }
 
 /// Secondary index names on the seeded tables, from the catalogue.
-async fn index_names(db: &TestDb) -> Vec<String> {
+pub(crate) async fn index_names(db: &TestDb) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};
     let sql = match db.store.backend() {
         sea_orm::DbBackend::Sqlite => {
@@ -56,7 +56,7 @@ async fn index_names(db: &TestDb) -> Vec<String> {
 
 /// Foreign keys on the seeded tables (PostgreSQL drops them for the load;
 /// elsewhere they are part of the table and this is empty).
-async fn foreign_keys(db: &TestDb) -> Vec<String> {
+pub(crate) async fn foreign_keys(db: &TestDb) -> Vec<String> {
     use sea_orm::{ConnectionTrait, Statement};
     if db.store.backend() != sea_orm::DbBackend::Postgres {
         return Vec::new();

@@ -16,7 +16,11 @@
 //! arrive by `COPY`, and the tables' foreign keys are dropped with the
 //! indexes and added back (validated in one pass) at the end.
 
+mod load;
 pub mod postgres;
+pub mod rows;
+
+pub use load::Load;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 

@@ -157,6 +157,19 @@ impl CopyLoad {
         Ok(())
     }
 
+    /// Runs one query that returns one `bigint` (the first column of the
+    /// first row) inside the load's transaction.
+    ///
+    /// # Errors
+    /// When the query fails or returns no row.
+    pub async fn query_i64(&mut self, sql: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&mut *self.txn)
+            .await
+            .map_err(db_err)?;
+        row.try_get::<i64, _>(0).map_err(db_err)
+    }
+
     /// Builds the indexes, adds the foreign keys back (validating every
     /// loaded row) and commits.
     ///

@@ -6,12 +6,12 @@
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
+use super::postgres::{CopyLoad, UnsupportedValue, encode_row};
 use crate::store::StoreError;
-use crate::store::bulk::postgres::{CopyLoad, UnsupportedValue, encode_row};
 
 /// Rows of one table waiting to be written.
 #[derive(Debug)]
-pub(crate) struct Rows {
+pub struct Rows {
     table: &'static str,
     columns: &'static [&'static str],
     values: Vec<Value>,
@@ -20,7 +20,9 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    pub(crate) fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
+    /// No rows yet for `columns` of `table`.
+    #[must_use]
+    pub fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
         Self {
             table,
             columns,
@@ -30,14 +32,29 @@ impl Rows {
     }
 
     /// Adds one row; `row` has one value per column.
-    pub(crate) fn push(&mut self, row: impl IntoIterator<Item = Value>) {
+    pub fn push(&mut self, row: impl IntoIterator<Item = Value>) {
         let before = self.values.len();
         self.values.extend(row);
         debug_assert_eq!(self.values.len() - before, self.columns.len());
     }
 
-    /// Writes the rows and empties the buffer.
-    pub(crate) async fn flush(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    /// Rows waiting (not yet encoded or written).
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.values.len() / self.columns.len().max(1)
+    }
+
+    /// Whether no row is waiting.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty() && self.copy.is_empty()
+    }
+
+    /// Writes the rows with multi-row `INSERT`s and empties the buffer.
+    ///
+    /// # Errors
+    /// When the database refuses a statement.
+    pub async fn flush(&mut self, db: &impl ConnectionTrait) -> Result<(), DbErr> {
         let backend = db.get_database_backend();
         let per_statement = (max_params(backend) / self.columns.len()).clamp(1, 5_000);
         let values = std::mem::take(&mut self.values);
@@ -54,9 +71,12 @@ impl Rows {
         Ok(())
     }
 
-    /// Turns the rows into `COPY` text (done on the generating thread, so
-    /// the writer only sends bytes).
-    pub(crate) fn encode_copy(&mut self) -> Result<(), UnsupportedValue> {
+    /// Turns the rows into `COPY` text (a seed does it on the generating
+    /// thread, so the writer only sends bytes).
+    ///
+    /// # Errors
+    /// [`UnsupportedValue`] for a value type `COPY` text does not carry here.
+    pub fn encode_copy(&mut self) -> Result<(), UnsupportedValue> {
         let values = std::mem::take(&mut self.values);
         self.copy.reserve(values.len() * 16);
         for row in values.chunks(self.columns.len()) {
@@ -65,8 +85,14 @@ impl Rows {
         Ok(())
     }
 
-    /// Writes the rows [`Rows::encode_copy`] encoded and empties the buffer.
-    pub(crate) async fn copy(&mut self, load: &mut CopyLoad) -> Result<(), StoreError> {
+    /// Writes the rows by `COPY`, encoding any not encoded yet, and
+    /// empties the buffer.
+    ///
+    /// # Errors
+    /// When a value cannot be encoded or the server refuses a row.
+    pub async fn copy(&mut self, load: &mut CopyLoad) -> Result<(), StoreError> {
+        self.encode_copy()
+            .map_err(|e| StoreError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
         let data = std::mem::take(&mut self.copy);
         load.copy(self.table, self.columns, &data).await?;
         Ok(())
