@@ -24,16 +24,11 @@ use std::time::Instant;
 use keydesk::clock::Clock;
 use keydesk::seed::people::{People, WordLists};
 use keydesk::seed::{SeedOptions, seed};
-use keydesk::settings::{Settings, Sources};
 use keydesk::store::Store;
 use sea_orm::{ConnectionTrait, Database};
 
-fn contacts_wanted() -> u64 {
-    std::env::var("KEYDESK_BENCH_CONTACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
-}
+mod support;
+use support::settings;
 
 fn data_dir() -> PathBuf {
     let dir = std::env::var_os("KEYDESK_BENCH_DATA").map_or_else(
@@ -42,18 +37,6 @@ fn data_dir() -> PathBuf {
     );
     keydesk::files::private_dir_all(&dir).expect("bench data dir");
     dir
-}
-
-fn settings(url: &str) -> Settings {
-    let mut env = std::collections::BTreeMap::new();
-    env.insert("KEYDESK__DATABASE__URL".to_owned(), url.to_owned());
-    Settings::load(&Sources {
-        file: None,
-        skip_system_files: true,
-        env: Some(env),
-        data_dir: Some(std::env::temp_dir()),
-    })
-    .expect("bench settings")
 }
 
 /// Bytes written to the machine's block devices so far (sectors of 512
@@ -233,7 +216,7 @@ async fn run_import(backend: &'static str, url: &str, sqlite: Option<&Path>, csv
 }
 
 fn main() {
-    let n = contacts_wanted();
+    let n = support::contacts();
     let dir = data_dir();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let csv = dir.join(format!("bulk-{n}.csv"));

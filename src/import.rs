@@ -21,8 +21,8 @@ use sea_orm::{
     QueryFilter, Value,
 };
 
-use crate::store::bulk::Load;
 use crate::store::bulk::rows::Rows;
+use crate::store::bulk::{CONTACT_COLUMNS, GRANT_COLUMNS, Load};
 use crate::store::entity::{contact, grant, offer};
 use crate::store::{Store, StoreError};
 
@@ -353,18 +353,23 @@ pub async fn import(
     Ok(ImportReport { written, errors })
 }
 
+/// Every offer in the store: name to id.
+async fn existing_offers(db: &impl ConnectionTrait) -> Result<HashMap<String, i64>, ImportError> {
+    Ok(offer::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|o| (o.name, o.id))
+        .collect())
+}
+
 /// The offers the rows name, created where missing: name to id.
 async fn offer_ids(
     db: &impl ConnectionTrait,
     rows: &[ValidRow],
     now: DateTime<Utc>,
 ) -> Result<HashMap<String, i64>, ImportError> {
-    let mut offer_ids: HashMap<String, i64> = offer::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|o| (o.name, o.id))
-        .collect();
+    let mut offer_ids = existing_offers(db).await?;
     for name in rows.iter().flat_map(|r| r.offers.iter()) {
         if !offer_ids.contains_key(name) {
             let saved = offer::Entity::insert(offer::ActiveModel {
@@ -460,25 +465,6 @@ async fn write_rows(
     Ok(written)
 }
 
-const CONTACT_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "email",
-    "name_lower",
-    "email_lower",
-    "subscribed",
-    "tags",
-    "notes",
-    "created_at",
-    "updated_at",
-];
-const GRANT_COLUMNS: &[&str] = &[
-    "contact_id",
-    "offer_id",
-    "source",
-    "granted_by",
-    "granted_at",
-];
 const OFFER_COLUMNS: &[&str] = &["id", "name", "products", "created_at"];
 const AUDIT_COLUMNS: &[&str] = &[
     "at",
@@ -505,12 +491,7 @@ async fn write_bulk(
     progress: &dyn Fn(u64),
 ) -> Result<u64, ImportError> {
     // The offers there are, read before the load holds its connection.
-    let mut offer_ids: HashMap<String, i64> = offer::Entity::find()
-        .all(store.conn())
-        .await?
-        .into_iter()
-        .map(|o| (o.name, o.id))
-        .collect();
+    let mut offer_ids = existing_offers(store.conn()).await?;
     let mut load = Load::begin(store, &["contacts", "grants"]).await?;
     for name in rows.iter().flat_map(|r| r.offers.iter()) {
         if !offer_ids.contains_key(name) {

@@ -2,6 +2,8 @@
 //! `target/bench-data/tui-1m.db` (or `KEYDESK_BENCH_SQLITE`), seeded once
 //! with `KEYDESK_BENCH_CONTACTS` contacts (default 1,000,000) if empty.
 
+#![allow(dead_code, reason = "each bench uses only part of what is shared here")]
+
 pub mod quantile;
 
 use keydesk::seed::{SeedOptions, seed};
@@ -93,10 +95,6 @@ pub async fn ensure_viewer(store: &Store, name: &str) {
 
 /// The release `keydesk` binary as a user starts the console, on `url`,
 /// with its log, mail, data and config in `dir`.
-#[allow(
-    dead_code,
-    reason = "the tui bench drives the console in-process; the others do not"
-)]
 pub fn console_command(url: &str, dir: &std::path::Path) -> portable_pty::CommandBuilder {
     let mut cmd = portable_pty::CommandBuilder::new(env!("CARGO_BIN_EXE_keydesk"));
     cmd.env("TERM", "xterm-256color");

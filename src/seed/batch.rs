@@ -11,26 +11,8 @@ use super::people::{People, Weighted, WordLists};
 use crate::clock::Clock;
 use crate::store::bulk::postgres::UnsupportedValue;
 use crate::store::bulk::rows::Rows;
+use crate::store::bulk::{CONTACT_COLUMNS, GRANT_COLUMNS};
 
-const CONTACT_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "email",
-    "name_lower",
-    "email_lower",
-    "subscribed",
-    "tags",
-    "notes",
-    "created_at",
-    "updated_at",
-];
-const GRANT_COLUMNS: &[&str] = &[
-    "contact_id",
-    "offer_id",
-    "source",
-    "granted_by",
-    "granted_at",
-];
 const ACCOUNT_COLUMNS: &[&str] = &[
     "contact_id",
     "password_hash",

@@ -328,19 +328,8 @@ async fn a_failed_copy_load_keeps_nothing_and_restores_the_keys(db: TestDb) {
         ],
     )
     .unwrap();
-    let columns = [
-        "id",
-        "name",
-        "email",
-        "name_lower",
-        "email_lower",
-        "subscribed",
-        "tags",
-        "notes",
-        "created_at",
-        "updated_at",
-    ];
-    assert_eq!(load.copy("contacts", &columns, &contacts).await.unwrap(), 1);
+    let columns = keydesk::store::bulk::CONTACT_COLUMNS;
+    assert_eq!(load.copy("contacts", columns, &contacts).await.unwrap(), 1);
     // A grant of a contact and an offer that do not exist.
     let mut grants = Vec::new();
     encode_row(
@@ -354,15 +343,9 @@ async fn a_failed_copy_load_keeps_nothing_and_restores_the_keys(db: TestDb) {
         ],
     )
     .unwrap();
-    let grant_columns = [
-        "contact_id",
-        "offer_id",
-        "source",
-        "granted_by",
-        "granted_at",
-    ];
+    let grant_columns = keydesk::store::bulk::GRANT_COLUMNS;
     assert_eq!(
-        load.copy("grants", &grant_columns, &grants).await.unwrap(),
+        load.copy("grants", grant_columns, &grants).await.unwrap(),
         1
     );
     let err = load
@@ -379,7 +362,7 @@ async fn a_failed_copy_load_keeps_nothing_and_restores_the_keys(db: TestDb) {
 
     // And a load that is fine commits its rows, names with a tab intact.
     let mut load = CopyLoad::begin(&db.store, &["contacts"]).await.unwrap();
-    load.copy("contacts", &columns, &contacts).await.unwrap();
+    load.copy("contacts", columns, &contacts).await.unwrap();
     load.commit().await.unwrap();
     let saved = contact::Entity::find().all(conn).await.unwrap();
     assert_eq!(saved.len(), 1);

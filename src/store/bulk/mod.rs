@@ -22,6 +22,28 @@ pub mod rows;
 
 pub use load::Load;
 
+/// The `contacts` columns a load writes, in the order its rows give them.
+pub const CONTACT_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "email",
+    "name_lower",
+    "email_lower",
+    "subscribed",
+    "tags",
+    "notes",
+    "created_at",
+    "updated_at",
+];
+/// The `grants` columns a load writes, in the order its rows give them.
+pub const GRANT_COLUMNS: &[&str] = &[
+    "contact_id",
+    "offer_id",
+    "source",
+    "granted_by",
+    "granted_at",
+];
+
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Value};
 
 use super::StoreError;

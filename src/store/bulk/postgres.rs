@@ -74,36 +74,20 @@ impl CopyLoad {
         let mut indexes = Vec::new();
         let mut keys = Vec::new();
         for table in tables {
-            for row in sqlx::query(FOREIGN_KEYS)
-                .bind(*table)
-                .fetch_all(&mut *txn)
-                .await
-                .map_err(db_err)?
-            {
-                let name: String = row.try_get("name").map_err(db_err)?;
-                let def: String = row.try_get("def").map_err(db_err)?;
-                let table = quoted(table);
+            let quoted_table = quoted(table);
+            for (name, def) in catalogue(&mut txn, FOREIGN_KEYS, table).await? {
                 let name = quoted(&name);
-                sqlx::raw_sql(AssertSqlSafe(format!(
-                    "ALTER TABLE {table} DROP CONSTRAINT {name}"
-                )))
-                .execute(&mut *txn)
-                .await
-                .map_err(db_err)?;
-                keys.push(format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}"));
+                run(
+                    &mut txn,
+                    format!("ALTER TABLE {quoted_table} DROP CONSTRAINT {name}"),
+                )
+                .await?;
+                keys.push(format!(
+                    "ALTER TABLE {quoted_table} ADD CONSTRAINT {name} {def}"
+                ));
             }
-            for row in sqlx::query(INDEXES)
-                .bind(*table)
-                .fetch_all(&mut *txn)
-                .await
-                .map_err(db_err)?
-            {
-                let name: String = row.try_get("name").map_err(db_err)?;
-                let def: String = row.try_get("def").map_err(db_err)?;
-                sqlx::raw_sql(AssertSqlSafe(format!("DROP INDEX {}", quoted(&name))))
-                    .execute(&mut *txn)
-                    .await
-                    .map_err(db_err)?;
+            for (name, def) in catalogue(&mut txn, INDEXES, table).await? {
+                run(&mut txn, format!("DROP INDEX {}", quoted(&name))).await?;
                 indexes.push(def);
             }
         }
@@ -150,11 +134,7 @@ impl CopyLoad {
     /// # Errors
     /// When the statement fails.
     pub async fn execute(&mut self, sql: &str) -> Result<(), StoreError> {
-        sqlx::raw_sql(AssertSqlSafe(sql.to_owned()))
-            .execute(&mut *self.txn)
-            .await
-            .map_err(db_err)?;
-        Ok(())
+        run(&mut self.txn, sql.to_owned()).await
     }
 
     /// Runs one query that returns one `bigint` (the first column of the
@@ -182,6 +162,32 @@ impl CopyLoad {
         }
         self.txn.commit().await.map_err(db_err)
     }
+}
+
+/// Names and definitions the catalogue query `sql` lists for `table`.
+async fn catalogue(
+    txn: &mut Transaction<'static, Postgres>,
+    sql: &'static str,
+    table: &str,
+) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = sqlx::query(sql)
+        .bind(table)
+        .fetch_all(&mut **txn)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("name")?, row.try_get("def")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(db_err)
+}
+
+/// Runs one statement without parameters.
+async fn run(txn: &mut Transaction<'static, Postgres>, sql: String) -> Result<(), StoreError> {
+    sqlx::raw_sql(AssertSqlSafe(sql))
+        .execute(&mut **txn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }
 
 /// A value `COPY` text cannot carry here (none of the loaders make one).
