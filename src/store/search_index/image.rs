@@ -2,15 +2,18 @@
 //! so a process can search a file another process wrote by mapping it.
 //!
 //! ```text
-//! header   16 x u64 (128 bytes): magic, version, byte-order mark, checksum,
+//! header   18 x u64 (144 bytes): magic, version, byte-order mark, checksum,
 //!          total length, records, watermark, highest id, totals[4],
-//!          blocks, text length, by-id slots, one reserved word
+//!          blocks, text length, by-id slots, gram rows, gram block
+//!          shift, one reserved word
 //! ranks    256 bytes: byte frequency ranks of the text (memmem's prefilter)
 //! ids      records x i64, in (name_lower, id) order
 //! offsets  (records + 1) x u32, padded to 8 bytes
 //! by id    slots x u32, padded to 8 bytes: for each id from 0, where its
 //!          record sits and its kind (see `by_id`); no slots when the
 //!          ids are too sparse for a table
+//! grams    SLOTS x u32 rows, rows x 4 x u32 counts, rows x
+//!          ceil(coarse blocks / 64) x u64 bitmaps (see `grams`)
 //! filter   ceil(blocks / 64) x BUCKETS x u64 (see `filter`)
 //! text     the records, padded to 8 bytes
 //! ```
@@ -25,12 +28,13 @@ use std::ops::Range;
 use zerocopy::{FromBytes, IntoBytes};
 
 use super::filter::BUCKETS;
+use super::grams;
 
 const MAGIC: [u8; 8] = *b"KDSEARCH";
 /// Bumped whenever the layout changes; an older file is rebuilt.
-pub(super) const VERSION: u64 = 2;
+pub(super) const VERSION: u64 = 3;
 const BYTE_ORDER: u64 = 0x0102_0304_0506_0708;
-const HEADER_WORDS: usize = 16;
+const HEADER_WORDS: usize = 18;
 const HEADER_BYTES: usize = HEADER_WORDS * 8;
 /// The checksum covers the bytes from here on.
 const CHECKED_FROM: usize = 32;
@@ -72,6 +76,10 @@ pub(super) struct Header {
     pub(super) text_len: usize,
     /// Slots of the by-id table (highest id + 1), or 0 for none.
     pub(super) by_id_slots: usize,
+    /// Grams that occur (rows of the gram table).
+    pub(super) gram_rows: usize,
+    /// Records per coarse block of the gram table, as a power of two.
+    pub(super) gram_shift: u32,
 }
 
 /// Byte ranges of the sections.
@@ -81,6 +89,9 @@ pub(super) struct Layout {
     pub(super) ids: Range<usize>,
     pub(super) offsets: Range<usize>,
     pub(super) by_id: Range<usize>,
+    pub(super) gram_slots: Range<usize>,
+    pub(super) gram_counts: Range<usize>,
+    pub(super) gram_bits: Range<usize>,
     pub(super) bits: Range<usize>,
     pub(super) text: Range<usize>,
     pub(super) total: usize,
@@ -98,7 +109,17 @@ impl Layout {
         let offsets = ids.end..ids.end.checked_add(n.checked_add(1)?.checked_mul(4)?)?;
         let by_id_start = pad8(offsets.end)?;
         let by_id = by_id_start..by_id_start.checked_add(header.by_id_slots.checked_mul(4)?)?;
-        let bits_start = pad8(by_id.end)?;
+        let slots_start = pad8(by_id.end)?;
+        let gram_slots = slots_start..slots_start + grams::SLOTS * 4;
+        let gram_counts = gram_slots.end
+            ..gram_slots
+                .end
+                .checked_add(header.gram_rows.checked_mul(16)?)?;
+        let gram_words = header
+            .gram_rows
+            .checked_mul(grams::row_words(n, header.gram_shift))?;
+        let gram_bits = gram_counts.end..gram_counts.end.checked_add(gram_words.checked_mul(8)?)?;
+        let bits_start = gram_bits.end;
         let words = header.blocks.div_ceil(64).checked_mul(BUCKETS)?;
         let bits = bits_start..bits_start.checked_add(words.checked_mul(8)?)?;
         let text = bits.end..bits.end.checked_add(header.text_len)?;
@@ -108,6 +129,9 @@ impl Layout {
             ids,
             offsets,
             by_id,
+            gram_slots,
+            gram_counts,
+            gram_bits,
             bits,
             text,
             total,
@@ -153,6 +177,8 @@ fn header_words(header: &Header, layout: &Layout) -> [u64; HEADER_WORDS] {
     words[12] = header.blocks as u64;
     words[13] = header.text_len as u64;
     words[14] = header.by_id_slots as u64;
+    words[15] = header.gram_rows as u64;
+    words[16] = u64::from(header.gram_shift);
     words
 }
 
@@ -163,6 +189,9 @@ pub(super) struct Sections<'a> {
     pub(super) ids: &'a [i64],
     pub(super) offsets: &'a [u32],
     pub(super) by_id: &'a [u32],
+    pub(super) gram_slots: &'a [u32],
+    pub(super) gram_counts: &'a [u32],
+    pub(super) gram_bits: &'a [u64],
     pub(super) bits: &'a [u64],
     pub(super) text: &'a [u8],
 }
@@ -174,6 +203,9 @@ impl Sections<'_> {
         if layout.bits.len() != self.bits.len() * 8
             || self.offsets.len() != self.ids.len() + 1
             || layout.by_id.len() != self.by_id.len() * 4
+            || layout.gram_slots.len() != self.gram_slots.len() * 4
+            || layout.gram_counts.len() != self.gram_counts.len() * 4
+            || layout.gram_bits.len() != self.gram_bits.len() * 8
         {
             return Err(ImageError::Layout("section sizes disagree with the header"));
         }
@@ -187,6 +219,9 @@ impl Sections<'_> {
             put(&layout.ids, self.ids.as_bytes());
             put(&layout.offsets, self.offsets.as_bytes());
             put(&layout.by_id, self.by_id.as_bytes());
+            put(&layout.gram_slots, self.gram_slots.as_bytes());
+            put(&layout.gram_counts, self.gram_counts.as_bytes());
+            put(&layout.gram_bits, self.gram_bits.as_bytes());
             put(&layout.bits, self.bits.as_bytes());
             put(&layout.text, self.text);
         }
@@ -256,6 +291,11 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
         blocks: as_usize(head[12])?,
         text_len: as_usize(head[13])?,
         by_id_slots: as_usize(head[14])?,
+        gram_rows: as_usize(head[15])?,
+        gram_shift: u32::try_from(head[16])
+            .ok()
+            .filter(|s| (grams::MIN_SHIFT..=grams::MAX_SHIFT).contains(s))
+            .ok_or(ImageError::Layout("gram block size"))?,
     };
     let layout = Layout::of(&header).ok_or(ImageError::Layout("too large"))?;
     if layout.total != bytes.len() {
@@ -290,6 +330,19 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
     {
         return Err(ImageError::Layout(
             "the by-id table names a record that is not there",
+        ));
+    }
+    // A slot names a row or none, and a count is answered as exact.
+    let slots: &[u32] = words(&bytes[layout.gram_slots.clone()]);
+    let counts: &[u32] = words(&bytes[layout.gram_counts.clone()]);
+    if slots.len() != grams::SLOTS
+        || slots
+            .iter()
+            .any(|&row| row != grams::ABSENT && row as usize >= header.gram_rows)
+        || counts.iter().any(|&n| n as usize > header.records)
+    {
+        return Err(ImageError::Layout(
+            "the gram table does not fit the records",
         ));
     }
     Ok((header, layout))

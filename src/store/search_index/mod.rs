@@ -28,7 +28,14 @@
 //! becomes [`MatchCount::Estimate`] projected from the sample (three
 //! significant digits), and the scan stops once the page is full.
 //!
-//! All of it (records, ids, offsets, the block filter) is one byte image
+//! Two tables keep most queries off that full scan. A needle of one or two
+//! bytes, what every query starts as, is counted exactly from the gram
+//! table ([`grams`]: each gram's records by kind) and its page comes from
+//! the coarse blocks that hold it. A needle of three bytes or more scans
+//! only the blocks the trigram filter ([`filter`]) lets through when they
+//! are few.
+//!
+//! All of it (records, ids, offsets, the gram table, the block filter) is one byte image
 //! ([`image`]) that is the same in memory and in the index file, so the
 //! searcher can map a file another process wrote instead of building its
 //! own copy. The index is immutable; changes since it was built sit in a
@@ -38,6 +45,7 @@
 mod build;
 mod by_id;
 mod filter;
+mod grams;
 mod image;
 mod live;
 
@@ -371,6 +379,18 @@ impl SearchIndex {
         words(&self.bytes.get()[self.layout.bits.clone()])
     }
 
+    fn gram_slots(&self) -> &[u32] {
+        words(&self.bytes.get()[self.layout.gram_slots.clone()])
+    }
+
+    fn gram_counts(&self) -> &[u32] {
+        words(&self.bytes.get()[self.layout.gram_counts.clone()])
+    }
+
+    fn gram_bits(&self) -> &[u64] {
+        words(&self.bytes.get()[self.layout.gram_bits.clone()])
+    }
+
     /// The bytes of `count` blocks from `first`.
     fn block_range(&self, first: usize, count: usize) -> std::ops::Range<usize> {
         let n = self.len();
@@ -622,10 +642,18 @@ impl SearchIndex {
             rows,
             limit,
         };
+        if let Some(found) = self.find_short(needle, start, &scan) {
+            return found;
+        }
         let start_byte = self.offsets()[start] as usize;
         // The trigram filter bounds the hits from above: when its candidate
         // blocks hold few enough records, count them exactly straight away.
-        let candidates = filter::candidates(self.filter_bits(), self.header.blocks, needle);
+        // Its buckets are shared by many trigrams at ten million contacts;
+        // the gram table's exact two-byte grams narrow it further.
+        let mut candidates = filter::candidates(self.filter_bits(), self.header.blocks, needle);
+        if let Some(fine) = &mut candidates {
+            self.narrow_by_grams(fine, needle);
+        }
         let covered = candidates.as_ref().map(|bitmap| {
             bitmap
                 .iter()
@@ -663,6 +691,108 @@ impl SearchIndex {
         }
         let (page, count) = self.scan_parallel(&scan, start_byte);
         (page, MatchCount::Exact(count))
+    }
+
+    /// Clears the trigram filter's candidate blocks (of [`BLOCK_RECORDS`])
+    /// whose coarse block lacks one of the needle's two-byte grams.
+    fn narrow_by_grams(&self, fine: &mut [u64], needle: &[u8]) {
+        let (n, shift) = (self.len(), self.header.gram_shift);
+        let words = grams::row_words(n, shift);
+        let mut coarse = vec![u64::MAX; words];
+        for pair in needle.windows(2) {
+            let row = grams::slot(pair).and_then(|s| self.gram_slots().get(s).copied());
+            match row {
+                Some(row) if row != grams::ABSENT => {
+                    let row = row as usize;
+                    let bits = &self.gram_bits()[row * words..(row + 1) * words];
+                    for (c, b) in coarse.iter_mut().zip(bits) {
+                        *c &= b;
+                    }
+                }
+                // A gram no record holds: no candidate at all.
+                _ => {
+                    fine.fill(0);
+                    return;
+                }
+            }
+        }
+        // Fine block k holds records from k * BLOCK_RECORDS: coarse block
+        // k >> step (a coarse block is at least two fine ones).
+        let step = shift - BLOCK_RECORDS.trailing_zeros();
+        for (w, word) in fine.iter_mut().enumerate() {
+            let (mut bits, mut keep) = (*word, 0u64);
+            while bits != 0 {
+                let b = bits.trailing_zeros();
+                let c = (w * 64 + b as usize) >> step;
+                if coarse[c / 64] >> (c % 64) & 1 == 1 {
+                    keep |= 1 << b;
+                }
+                bits &= bits - 1;
+            }
+            *word = keep;
+        }
+    }
+
+    /// A one- or two-byte needle, from the gram table (see [`grams`]): the
+    /// count read off it, the page from the coarse blocks that hold the
+    /// needle. `None` for longer needles and for a filter's set of rows
+    /// (which the table cannot count).
+    fn find_short(
+        &self,
+        needle: &[u8],
+        start: usize,
+        scan: &Scan<'_, '_>,
+    ) -> Option<(Vec<usize>, MatchCount)> {
+        let slot = grams::slot(needle)?;
+        if scan.rows.only.is_some() {
+            return None;
+        }
+        let Some(row) = self.gram_slots().get(slot).filter(|&&r| r != grams::ABSENT) else {
+            return Some((Vec::new(), MatchCount::Exact(0)));
+        };
+        let row = *row as usize;
+        let counts = &self.gram_counts()[row * 4..row * 4 + 4];
+        let held: u64 = (0u8..4)
+            .filter(|&k| admits(scan.kind, FLAG_BASE | k))
+            .map(|k| u64::from(counts[usize::from(k)]))
+            .sum();
+        // Rows the delta replaced still sit in these counts.
+        let hidden = scan.rows.hidden.map_or(0, |hidden| {
+            hidden
+                .values()
+                .filter(|&&i| {
+                    admits(scan.kind, self.flags(i)) && scan.finder.find(self.record(i)).is_some()
+                })
+                .count() as u64
+        });
+        let total = held.saturating_sub(hidden);
+        let mut page = Vec::with_capacity(scan.limit + 1);
+        if total == 0 {
+            return Some((page, MatchCount::Exact(0)));
+        }
+        let (n, shift) = (self.len(), self.header.gram_shift);
+        let words = grams::row_words(n, shift);
+        let offsets = self.offsets();
+        let start_byte = offsets[start] as usize;
+        for (first, len) in filter::runs(&self.gram_bits()[row * words..(row + 1) * words]) {
+            let to = ((first + len) << shift).min(n);
+            if to <= start {
+                continue;
+            }
+            // Full, or (on the first page) every match found.
+            if page.len() > scan.limit || (start == 0 && page.len() as u64 >= total) {
+                break;
+            }
+            let from = (first << shift).clamp(start, n);
+            let rest = Scan {
+                limit: scan.limit - page.len(),
+                ..*scan
+            };
+            let range = offsets[from] as usize..offsets[to] as usize;
+            let (found, ..) = self.scan(&rest, range, start_byte, false);
+            page.extend(found);
+        }
+        Some((page, MatchCount::Exact(total)))
     }
 
     /// An exact count over only the blocks the trigram filter lets through.
