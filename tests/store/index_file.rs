@@ -145,6 +145,7 @@ proptest! {
         only in proptest::option::of(proptest::collection::btree_set(0usize..64, 0..40)),
         walk_sets in proptest::sample::select(vec![0usize, 1, 64]),
         sparse in any::<bool>(),
+        census in (0i64..100_200, 0i64..100_200),
     ) {
         prop_assume!(SearchIndex::supports(&needle));
         // Sparse ids (far above the records' count) leave the index without
@@ -179,6 +180,9 @@ proptest! {
         let set: Option<IdSet> = only.map(|slots| slots.into_iter().map(|s| first + i64::try_from(s).unwrap() * 2 + 1).collect());
         let want = naive(&all, &needle, kind, &|id| set.as_ref().is_none_or(|s| s.contains(id)));
         prop_assert_eq!(live.len(), all.len());
+        // The census's count of an id range, through base, delta and hidden rows.
+        let ids = census.0.min(census.1)..census.0.max(census.1);
+        prop_assert_eq!(live.count_ids(ids.clone()), all.keys().filter(|id| ids.contains(id)).count() as u64);
         let got = paged(&|after| live.search_with(&needle, kind, after, limit, set.as_ref()).unwrap());
         prop_assert_eq!(&got.0, &want);
         prop_assert_eq!(got.1, want.len() as u64);
@@ -260,7 +264,7 @@ fn reseal(image: &mut [u8]) {
 }
 
 #[test]
-fn a_file_of_another_version_or_with_a_bad_by_id_slot_is_refused() {
+fn a_file_of_another_version_or_with_a_bad_slot_or_count_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("index");
     let good = sample_index().image().to_vec();
@@ -269,10 +273,10 @@ fn a_file_of_another_version_or_with_a_bad_by_id_slot_is_refused() {
     let mut old = good.clone();
     old[8..16].copy_from_slice(&1u64.to_ne_bytes());
     assert_eq!(refused(&old), ImageError::Format("other version"));
-    // Sections of 500 records: header 128, ranks 256, ids 500 x 8, offsets
+    // Sections of 500 records: header 144, ranks 256, ids 500 x 8, offsets
     // 501 x 4 padded to 8; then the by-id table, slot 0 first. A slot naming
     // record 10,000 would send a filter past the end; the checksum is right.
-    let by_id = (128 + 256 + 500 * 8 + 501 * 4usize).next_multiple_of(8);
+    let by_id = (144 + 256 + 500 * 8 + 501 * 4usize).next_multiple_of(8);
     let mut bad = good.clone();
     bad[by_id..by_id + 4].copy_from_slice(&10_000u32.to_ne_bytes());
     reseal(&mut bad);
@@ -283,6 +287,34 @@ fn a_file_of_another_version_or_with_a_bad_by_id_slot_is_refused() {
     reseal(&mut fine);
     replace(&path, &fine);
     assert!(matches!(SearchIndex::open(&path), Ok(Ok(_))));
+
+    // Then the gram table: 500 slots of the by-id table before it, and
+    // 65,792 row numbers, then four counts a row. A slot naming a row past
+    // the last, or a count above the records, is refused: both are trusted.
+    let slots = by_id + 500 * 4;
+    let row_of = |image: &[u8], slot: usize| {
+        u32::from_ne_bytes(
+            image[slots + slot * 4..slots + slot * 4 + 4]
+                .try_into()
+                .unwrap(),
+        )
+    };
+    let e = 65_536 + usize::from(b'e');
+    assert_ne!(
+        row_of(&good, e),
+        u32::MAX,
+        "every sample record holds an 'e'"
+    );
+    let mut bad = good.clone();
+    bad[slots + e * 4..slots + e * 4 + 4].copy_from_slice(&70_000u32.to_ne_bytes());
+    reseal(&mut bad);
+    assert!(matches!(refused(&bad), ImageError::Layout(_)));
+    let counts = slots + 65_792 * 4;
+    let mut bad = good.clone();
+    let at = counts + row_of(&good, e) as usize * 16;
+    bad[at..at + 4].copy_from_slice(&501u32.to_ne_bytes());
+    reseal(&mut bad);
+    assert!(matches!(refused(&bad), ImageError::Layout(_)));
 }
 
 async fn seeded(db: &TestDb, contacts: u64) {

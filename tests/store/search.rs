@@ -10,7 +10,7 @@ use keydesk::seed::{SeedOptions, seed};
 use keydesk::settings::SearchSettings;
 use keydesk::store::contacts::{self, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery};
 use keydesk::store::entity::{contact, grant, offer};
-use keydesk::store::search::{DEEP_CHECK_EVERY, IndexStatus, RefreshOutcome, Searcher};
+use keydesk::store::search::{CENSUS_IDS, IndexStatus, RefreshOutcome, Searcher};
 use keydesk::store::search_index::{IndexEntry, SearchIndex, Tuning};
 use proptest::prelude::*;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
@@ -340,7 +340,7 @@ async fn changes_show_up_after_a_refresh(db: TestDb) {
     );
 
     // A contact deleted, and one written without bumping updated_at (a
-    // contract breach): both caught by the periodic count.
+    // contract breach): both caught by the census.
     contact::Entity::delete_by_id(id).exec(conn).await.unwrap();
     add_contact(
         conn,
@@ -351,7 +351,7 @@ async fn changes_show_up_after_a_refresh(db: TestDb) {
     )
     .await;
     let mut reloaded = false;
-    for _ in 0..DEEP_CHECK_EVERY * 20 {
+    for _ in 0..100 {
         clock.advance(Duration::from_secs(1));
         match searcher.refresh().await.unwrap() {
             RefreshOutcome::Loaded { .. } => {
@@ -376,6 +376,61 @@ async fn changes_show_up_after_a_refresh(db: TestDb) {
     assert_same_pages(&db, &searcher, "e", KindFilter::All, 50, 20).await;
 }
 on_every_backend!(refresh, changes_show_up_after_a_refresh);
+
+/// Each poll counts one slice of ids; a deletion far up the ids, which
+/// leaves the highest id alone, is caught when the sweep reaches its slice.
+async fn a_deletion_far_up_the_ids_is_caught_by_the_census(db: TestDb) {
+    crafted_store(&db, 50).await;
+    let conn = db.store.conn();
+    let insert_at = |id: i64, name: &'static str, email: &'static str| async move {
+        let mut row = contact::ActiveModel::new_contact(name, email, false, at());
+        row.id = Set(id);
+        row.insert(conn).await.expect("insert contact");
+    };
+    let far = 5 * CENSUS_IDS + 7;
+    insert_at(far, "Faraway Deleted", "faraway@example.com").await;
+    insert_at(12 * CENSUS_IDS, "Topmost Kept", "topmost@example.com").await;
+    let clock = Clock::fixed(at());
+    let searcher = Searcher::new(
+        db.store.clone(),
+        &settings(true, Duration::from_millis(100)),
+        clock.clone(),
+    );
+    searcher.load().await.unwrap();
+    assert_eq!(
+        found(&searcher, "faraway", KindFilter::All).await,
+        vec!["faraway@example.com"]
+    );
+    contact::Entity::delete_by_id(far).exec(conn).await.unwrap();
+    let mut polls = 0;
+    let mut reloaded = false;
+    while polls < 60 && !reloaded {
+        clock.advance(Duration::from_secs(1));
+        polls += 1;
+        match searcher.refresh().await.unwrap() {
+            RefreshOutcome::Loaded { .. } => reloaded = true,
+            RefreshOutcome::Deferred => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => {}
+        }
+    }
+    assert!(reloaded, "the census sweep finds the deletion");
+    // Slices 0 to 4 hold nothing changed: the sixth poll is the first
+    // that can see it.
+    assert!(polls >= 6, "caught after {polls} polls");
+    assert!(
+        found(&searcher, "faraway", KindFilter::All)
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        found(&searcher, "topmost", KindFilter::All).await,
+        vec!["topmost@example.com"]
+    );
+}
+on_every_backend!(
+    census_sweep,
+    a_deletion_far_up_the_ids_is_caught_by_the_census
+);
 
 async fn the_background_task_picks_up_changes(db: TestDb) {
     crafted_store(&db, 100).await;
@@ -725,7 +780,8 @@ fn the_block_filter_never_hides_a_match() {
             threads: 2,
             ..Tuning::default()
         });
-    // Needles cut from real records, at every length the filter sees.
+    // Needles cut from real records, at every length: the gram table
+    // answers one and two bytes, the trigram filter three and more.
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = |n: usize| {
         state ^= state << 13;
@@ -740,7 +796,7 @@ fn the_block_filter_never_hides_a_match() {
         } else {
             e.email_lower.chars().collect()
         };
-        let len = 3 + next(6);
+        let len = 1 + next(8);
         if field.len() < len {
             continue;
         }
@@ -756,6 +812,85 @@ fn the_block_filter_never_hides_a_match() {
         assert_eq!(hits.total, MatchCount::Exact(want), "{needle:?} {kind:?}");
         if kind.admits(e.customer, e.subscriber) && want <= 50 {
             assert!(hits.ids.contains(&e.id), "{needle:?} finds its own record");
+        }
+    }
+}
+
+#[test]
+fn short_needles_are_counted_exactly_and_paged_through_every_block() {
+    use keydesk::seed::people::{People, WordLists};
+    use keydesk::store::search_index::LiveIndex;
+    let lists = WordLists::builtin().unwrap();
+    let mut people = People::new(&lists, 5);
+    let mut entries: Vec<IndexEntry> = (0..30_000)
+        .map(|i| {
+            let p = people.next_person();
+            entry(
+                i,
+                &p.name.to_lowercase(),
+                &p.email.to_lowercase(),
+                i % 3 == 0,
+                i % 4 == 0,
+            )
+        })
+        .collect();
+    // A needle held by a handful of records scattered over the sort order.
+    for i in (0..30_000).step_by(4_999) {
+        entries[i as usize].name_lower.push_str(" qq");
+    }
+    let index = SearchIndex::build(entries.clone()).unwrap();
+    // One- and two-byte needles: common, rare, non-ASCII, absent.
+    let needles = ["a", "q", "qq", "ø", "é", "zb", "@", ".", "xj", "~", "ß"];
+    for needle in needles {
+        for kind in KINDS {
+            for limit in [7, 50] {
+                assert_eq!(
+                    index_pages(&index, needle, kind, limit),
+                    naive_pages(&entries, needle, kind, limit),
+                    "{needle:?} {kind:?} {limit}"
+                );
+            }
+            // Exact however dense, as the table knows.
+            let hits = index.search(needle, kind, None, 50).unwrap();
+            assert!(matches!(hits.total, MatchCount::Exact(_)), "{needle:?}");
+        }
+    }
+    // Rows replaced by a delta leave the base's table counts: the live
+    // index subtracts them.
+    let changed: Vec<IndexEntry> = (0..30_000)
+        .step_by(97)
+        .map(|i| {
+            entry(
+                i,
+                &format!("renamed {i}"),
+                "moved@example.org",
+                i % 2 == 0,
+                false,
+            )
+        })
+        .collect();
+    let live = LiveIndex::new(index)
+        .with_changes(changed.clone(), &[5, 6])
+        .unwrap()
+        .unwrap();
+    let mut now: std::collections::BTreeMap<i64, IndexEntry> =
+        entries.into_iter().map(|e| (e.id, e)).collect();
+    now.remove(&5);
+    now.remove(&6);
+    for c in changed {
+        now.insert(c.id, c);
+    }
+    let now: Vec<IndexEntry> = now.into_values().collect();
+    for needle in needles {
+        for kind in KINDS {
+            let (want, count) = naive_pages(&now, needle, kind, 50);
+            let hits = live.search(needle, kind, None, 50).unwrap();
+            assert_eq!(hits.total, MatchCount::Exact(count), "{needle:?} {kind:?}");
+            assert_eq!(
+                hits.ids,
+                want.first().cloned().unwrap_or_default(),
+                "{needle:?} {kind:?}"
+            );
         }
     }
 }

@@ -30,19 +30,29 @@ const IN_CHUNK: usize = 1_000;
 pub(super) struct Changes {
     /// Changed contacts with their `updated_at`; `None` when more than the cap.
     pub(super) rows: Option<Vec<(DateTime<Utc>, IndexEntry)>>,
-    /// How many contacts there are and the highest id, when asked.
-    pub(super) census: Option<(u64, Option<i64>)>,
+    /// The census asked for.
+    pub(super) census: Option<Census>,
+}
+
+/// How many contacts have an id in one range, and the highest id.
+pub(super) struct Census {
+    /// The ids counted.
+    pub(super) ids: std::ops::Range<i64>,
+    /// Contacts with such an id.
+    pub(super) count: u64,
+    /// The highest id of all.
+    pub(super) max_id: Option<i64>,
 }
 
 /// Reads contacts changed at or after `since` (all when `None`), and the
-/// contact count and highest id when `census` is set, in one read-only
-/// snapshot. A missed insert shows in the count or the highest id even
-/// when a deletion cancels it in the count.
+/// census of the ids `census` when asked, in one read-only snapshot. A
+/// missed insert shows in the count or the highest id even when a
+/// deletion cancels it in the count.
 pub(super) async fn read_changes(
     store: &Store,
     since: Option<DateTime<Utc>>,
     cap: usize,
-    census: bool,
+    census: Option<std::ops::Range<i64>>,
 ) -> Result<Changes, StoreError> {
     let snapshot = match store.backend() {
         // SQLite snapshots at the first read of any transaction and takes no options.
@@ -95,24 +105,37 @@ pub(super) async fn read_changes(
                 .collect(),
         )
     };
-    let census = if census {
-        let mut q = Query::select();
-        q.from(contact::Entity)
-            .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
-            .expr_as(
+    let census = match census {
+        Some(ids) => {
+            // A range of the primary key: a few milliseconds however many
+            // contacts there are, where counting them all took a second
+            // of both cores at ten million.
+            let mut count = Query::select();
+            count
+                .from(contact::Entity)
+                .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
+                .and_where(contact::Column::Id.gte(ids.start))
+                .and_where(contact::Column::Id.lt(ids.end));
+            let mut max = Query::select();
+            max.from(contact::Entity).expr_as(
                 Func::max(Expr::col(contact::Column::Id)),
                 Alias::new("max_id"),
             );
-        match snapshot.query_one(&q).await? {
-            Some(row) => {
-                let n: i64 = row.try_get("", "n")?;
-                let max_id: Option<i64> = row.try_get("", "max_id")?;
-                Some((u64::try_from(n).unwrap_or(0), max_id))
-            }
-            None => Some((0, None)),
+            let n: i64 = match snapshot.query_one(&count).await? {
+                Some(row) => row.try_get("", "n")?,
+                None => 0,
+            };
+            let max_id: Option<i64> = match snapshot.query_one(&max).await? {
+                Some(row) => row.try_get("", "max_id")?,
+                None => None,
+            };
+            Some(Census {
+                ids,
+                count: u64::try_from(n).unwrap_or(0),
+                max_id,
+            })
         }
-    } else {
-        None
+        None => None,
     };
     snapshot.commit().await?;
     Ok(Changes { rows, census })

@@ -88,6 +88,25 @@ impl Tuning {
 }
 
 impl SearchIndex {
+    /// Records whose id is in `ids`: read off the by-id table, or by
+    /// going through every id when there is none.
+    #[must_use]
+    pub fn count_ids(&self, ids: std::ops::Range<i64>) -> u64 {
+        let table = self.by_id();
+        if table.is_empty() {
+            return self.ids().iter().filter(|id| ids.contains(id)).count() as u64;
+        }
+        let clamp = |id: i64| {
+            usize::try_from(id.max(0))
+                .unwrap_or(usize::MAX)
+                .min(table.len())
+        };
+        let (from, to) = (clamp(ids.start), clamp(ids.end));
+        table.get(from..to).map_or(0, |slots| {
+            slots.iter().filter(|&&s| s != ABSENT).count() as u64
+        })
+    }
+
     /// The page (record positions from `start`, up to `limit + 1`) and
     /// the exact count of the contacts in `rows`' set whose record holds
     /// `needle` and that pass `kind`, visiting only the set's ids. `None`

@@ -122,6 +122,14 @@ impl LiveIndex {
     }
 
     /// Heap bytes this process holds (see [`SearchIndex::memory_bytes`]).
+    /// Contacts held whose id is in `ids` (the census compares it with
+    /// the store's count of the same ids).
+    #[must_use]
+    pub fn count_ids(&self, ids: std::ops::Range<i64>) -> u64 {
+        let hidden = self.hidden.keys().filter(|id| ids.contains(id)).count() as u64;
+        self.base.count_ids(ids.clone()).saturating_sub(hidden) + self.delta.count_ids(ids)
+    }
+
     #[must_use]
     pub fn memory_bytes(&self) -> usize {
         let per_change = std::mem::size_of::<(i64, Option<IndexEntry>)>() + 48;
