@@ -216,6 +216,8 @@ fn main() {
     first.key(b"/");
     let mut per_shape: Vec<(&str, &str, Vec<Duration>)> = Vec::new();
     let mut all = Vec::new();
+    // Every key with the query it completed, to name the slow ones.
+    let mut keys: Vec<(Duration, String)> = Vec::new();
     let rounds = if std::env::args().any(|a| a == "--quick") {
         1
     } else {
@@ -231,6 +233,7 @@ fn main() {
                 let sent = first.key(ch.encode_utf8(&mut bytes).as_bytes());
                 let at = first.wait(|s| shows_results(s, &typed));
                 times.push(at - sent);
+                keys.push((at - sent, typed.clone()));
             }
             all.extend(times.iter().copied());
             match per_shape.iter_mut().find(|(_, q, _)| q == query) {
@@ -279,6 +282,13 @@ fn main() {
         ms(percentile(&all, 0.95)),
         ms(*all.last().unwrap_or(&Duration::ZERO))
     );
+    keys.sort_by(|a, b| b.0.cmp(&a.0));
+    let slowest: Vec<String> = keys
+        .iter()
+        .take(12)
+        .map(|(t, q)| format!("{q:?} {}", ms(*t)))
+        .collect();
+    println!("slowest keys (query so far, ms): {}", slowest.join(", "));
     println!(
         "spawn to first results: first console {} ms, second {} ms",
         ms(launched),
