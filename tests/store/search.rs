@@ -835,8 +835,8 @@ fn short_needles_are_counted_exactly_and_paged_through_every_block() {
         })
         .collect();
     // A needle held by a handful of records scattered over the sort order.
-    for i in (0..30_000).step_by(4_999) {
-        entries[i as usize].name_lower.push_str(" qq");
+    for i in (0..30_000usize).step_by(4_999) {
+        entries[i].name_lower.push_str(" qq");
     }
     let index = SearchIndex::build(entries.clone()).unwrap();
     // One- and two-byte needles: common, rare, non-ASCII, absent.

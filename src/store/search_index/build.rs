@@ -62,10 +62,10 @@ impl Parts {
         let size = self.buf.len();
         let end = u32::try_from(size).map_err(|_| IndexError::TooLarge(size))?;
         self.offsets.push(end);
-        // The gram table on a thread of its own while this one makes the
-        // rest: together they are about a tenth of a ten-million build.
+        // The gram table on threads of its own while this one makes the
+        // rest (the trigram filter is the longest part of it).
         let (text, offsets) = (&self.buf, &self.offsets);
-        let gram_threads = (self.tuning.threads / 2).max(1);
+        let gram_threads = self.tuning.threads;
         let (grams, ranks, (blocks, bits), by_id) = std::thread::scope(|scope| {
             let grams = scope.spawn(move || grams::build(text, offsets, gram_threads));
             let ranks = ByteRanks::of(text);

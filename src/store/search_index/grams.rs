@@ -72,87 +72,124 @@ fn record<'t>(text: &'t [u8], offsets: &[u32], i: usize) -> (&'t [u8], usize) {
     (&text[from..to - 2], kind_bits(text[to - 2]))
 }
 
-/// Calls `seen` once per distinct searchable gram of `bytes`, using
-/// `last[slot] == mark` to tell a gram already seen under this mark.
-fn each_gram(bytes: &[u8], last: &mut [u32], mark: u32, mut seen: impl FnMut(usize)) {
-    let mut prev: Option<u8> = None;
-    for &b in bytes {
-        if b < 0x20 {
-            prev = None;
-            continue;
-        }
-        let one = 65_536 + usize::from(b);
-        if last[one] != mark {
-            last[one] = mark;
-            seen(one);
-        }
-        if let Some(a) = prev {
-            let two = usize::from(a) << 8 | usize::from(b);
-            if last[two] != mark {
-                last[two] = mark;
-                seen(two);
-            }
-        }
-        prev = Some(b);
-    }
+/// What one pass keeps per slot, in one cache line's reach: the last
+/// record and block that held the gram (so each is counted and marked
+/// once), its row in this part's bitmaps, and its counts by kind.
+#[derive(Clone, Copy)]
+struct Seen {
+    record: u32,
+    block: u32,
+    row: u32,
+    counts: [u32; 4],
 }
 
-/// Record counts per slot over records `range`: four per slot.
-fn count(text: &[u8], offsets: &[u32], range: std::ops::Range<usize>) -> Vec<u32> {
-    let mut counts = vec![0u32; SLOTS * 4];
-    let mut last = vec![ABSENT; SLOTS];
-    for i in range {
+/// One part's table: counts and bitmap rows (at [`MIN_SHIFT`], `words`
+/// words a row) for records `records`, rows in order of first sight.
+struct Part {
+    seen: Vec<Seen>,
+    bits: Vec<u64>,
+    words: usize,
+}
+
+/// One pass over records `records` (starting on a 64-block boundary, so
+/// the part owns whole words of every bitmap row).
+fn scan_part(text: &[u8], offsets: &[u32], records: std::ops::Range<usize>) -> Part {
+    let first_block = records.start >> MIN_SHIFT;
+    let words = (records.len().div_ceil(1 << MIN_SHIFT)).div_ceil(64);
+    let mut seen = vec![
+        Seen {
+            record: ABSENT,
+            block: ABSENT,
+            row: ABSENT,
+            counts: [0; 4],
+        };
+        SLOTS
+    ];
+    let mut bits: Vec<u64> = Vec::new();
+    let mut rows = 0u32;
+    for i in records {
         let (bytes, kind) = record(text, offsets, i);
-        // Record numbers fit u32 (offsets are u32) and never spell ABSENT.
+        // Record and block numbers fit u32 (offsets are u32) and never spell ABSENT.
         let mark = u32::try_from(i).unwrap_or(ABSENT - 1);
-        each_gram(bytes, &mut last, mark, |s| counts[s * 4 + kind] += 1);
-    }
-    counts
-}
-
-/// Bitmap rows for coarse blocks `blocks` (a multiple of 64 from the
-/// start, so each part owns whole words): `words` words a row.
-fn mark_blocks(
-    text: &[u8],
-    offsets: &[u32],
-    slots: &[u32],
-    shift: u32,
-    blocks: std::ops::Range<usize>,
-    rows: usize,
-) -> Vec<u64> {
-    let records = offsets.len() - 1;
-    let words = blocks.len().div_ceil(64);
-    let mut bits = vec![0u64; rows * words];
-    let mut last = vec![ABSENT; SLOTS];
-    for block in blocks.clone() {
-        let (word, bit) = ((block - blocks.start) / 64, 1u64 << (block % 64));
-        let mark = u32::try_from(block).unwrap_or(ABSENT - 1);
-        let from = (block << shift).min(records);
-        let to = ((block + 1) << shift).min(records);
-        for i in from..to {
-            let (bytes, _) = record(text, offsets, i);
-            each_gram(bytes, &mut last, mark, |s| {
-                bits[slots[s] as usize * words + word] |= bit;
-            });
+        let block = (i >> MIN_SHIFT) - first_block;
+        let block_mark = u32::try_from(block).unwrap_or(ABSENT - 1);
+        let mut gram = |slot: usize| {
+            let s = &mut seen[slot];
+            if s.record == mark {
+                return;
+            }
+            s.record = mark;
+            s.counts[kind] += 1;
+            if s.block != block_mark {
+                s.block = block_mark;
+                if s.row == ABSENT {
+                    s.row = rows;
+                    rows += 1;
+                    bits.resize(bits.len() + words, 0);
+                }
+                bits[s.row as usize * words + block / 64] |= 1 << (block % 64);
+            }
+        };
+        let mut prev: Option<u8> = None;
+        for &b in bytes {
+            if b < 0x20 {
+                prev = None;
+                continue;
+            }
+            gram(65_536 + usize::from(b));
+            if let Some(a) = prev {
+                gram(usize::from(a) << 8 | usize::from(b));
+            }
+            prev = Some(b);
         }
     }
-    bits
+    Part { seen, bits, words }
+}
+
+/// Bits 0, 2, 4, ... of `x` packed into its low 32 bits.
+fn even_bits(x: u64) -> u64 {
+    let mut x = x & 0x5555_5555_5555_5555;
+    x = (x | (x >> 1)) & 0x3333_3333_3333_3333;
+    x = (x | (x >> 2)) & 0x0F0F_0F0F_0F0F_0F0F;
+    x = (x | (x >> 4)) & 0x00FF_00FF_00FF_00FF;
+    x = (x | (x >> 8)) & 0x0000_FFFF_0000_FFFF;
+    (x | (x >> 16)) & 0x0000_0000_FFFF_FFFF
+}
+
+/// Bitmap rows of `words` words at one block size, ORed pairwise into
+/// rows at twice the size: block `k` there is blocks `2k` and `2k + 1`
+/// here.
+fn coarsen(bits: &[u64], words: usize, rows: usize) -> (Vec<u64>, usize) {
+    let half = words.div_ceil(2);
+    let mut out = vec![0u64; rows * half];
+    for r in 0..rows {
+        let row = &bits[r * words..(r + 1) * words];
+        for (w, &word) in row.iter().enumerate() {
+            out[r * half + w / 2] |= even_bits(word | (word >> 1)) << (32 * (w % 2));
+        }
+    }
+    (out, half)
 }
 
 /// Builds the table over records sorted into `text` at `offsets`, on up
-/// to `threads` threads.
+/// to `threads` threads: one pass counts and marks blocks of 64 records;
+/// blocks are then merged pairwise until the bitmaps fit the budget.
 pub(super) fn build(text: &[u8], offsets: &[u32], threads: usize) -> Grams {
     let records = offsets.len().saturating_sub(1);
     let parts = if records < 1 << 16 { 1 } else { threads.max(1) };
-    let bounds: Vec<usize> = (0..=parts).map(|p| p * records / parts).collect();
-    let partial: Vec<Vec<u32>> = std::thread::scope(|scope| {
+    // Parts start on multiples of 64 blocks, so each owns whole words.
+    let unit = 64 << MIN_SHIFT;
+    let bounds: Vec<usize> = (0..=parts)
+        .map(|p| (p * records.div_ceil(unit) / parts * unit).min(records))
+        .collect();
+    let scanned: Vec<Part> = std::thread::scope(|scope| {
         let helpers: Vec<_> = (1..parts)
             .map(|p| {
                 let range = bounds[p]..bounds[p + 1];
-                scope.spawn(move || count(text, offsets, range))
+                scope.spawn(move || scan_part(text, offsets, range))
             })
             .collect();
-        let mut all = vec![count(text, offsets, bounds[0]..bounds[1])];
+        let mut all = vec![scan_part(text, offsets, bounds[0]..bounds[1])];
         for helper in helpers {
             all.push(
                 helper
@@ -162,71 +199,43 @@ pub(super) fn build(text: &[u8], offsets: &[u32], threads: usize) -> Grams {
         }
         all
     });
-    let mut counts_by_slot = vec![0u32; SLOTS * 4];
-    for part in &partial {
-        for (total, n) in counts_by_slot.iter_mut().zip(part) {
-            *total += n;
-        }
-    }
-    drop(partial);
 
     let mut slots = vec![ABSENT; SLOTS];
     let mut counts = Vec::new();
     let mut rows = 0usize;
     for (s, slot) in slots.iter_mut().enumerate() {
-        let c = &counts_by_slot[s * 4..s * 4 + 4];
+        let mut c = [0u32; 4];
+        for part in &scanned {
+            for (total, n) in c.iter_mut().zip(part.seen[s].counts) {
+                *total += n;
+            }
+        }
         if c.iter().any(|&n| n > 0) {
             *slot = u32::try_from(rows).unwrap_or(ABSENT);
-            counts.extend_from_slice(c);
+            counts.extend_from_slice(&c);
             rows += 1;
         }
     }
-    let budget = (records * BUDGET_PER_RECORD).max(BUDGET_FLOOR);
-    let shift = (MIN_SHIFT..MAX_SHIFT)
-        .find(|&s| rows * row_words(records, s) * 8 <= budget)
-        .unwrap_or(MAX_SHIFT);
-    let blocks = records.div_ceil(1 << shift);
-    let words = blocks.div_ceil(64);
-    // Parts own whole words: split at multiples of 64 blocks.
-    let parts = parts.min(words.max(1));
-    let word_bounds: Vec<usize> = (0..=parts).map(|p| p * words / parts).collect();
-    let block_range =
-        |p: usize| (word_bounds[p] * 64).min(blocks)..(word_bounds[p + 1] * 64).min(blocks);
-    let slots_ref = &slots;
-    let pieces: Vec<Vec<u64>> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..parts)
-            .map(|p| {
-                let range = block_range(p);
-                scope.spawn(move || mark_blocks(text, offsets, slots_ref, shift, range, rows))
-            })
-            .collect();
-        let mut all = vec![mark_blocks(
-            text,
-            offsets,
-            slots_ref,
-            shift,
-            block_range(0),
-            rows,
-        )];
-        for helper in helpers {
-            all.push(
-                helper
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
-        }
-        all
-    });
+    let mut words = row_words(records, MIN_SHIFT);
     let mut bits = vec![0u64; rows * words];
-    for (p, piece) in pieces.iter().enumerate() {
-        let width = word_bounds[p + 1] - word_bounds[p];
-        if width == 0 {
-            continue;
+    for (p, part) in scanned.iter().enumerate() {
+        let at = bounds[p] / unit;
+        for (s, &row) in slots.iter().enumerate() {
+            let own = part.seen[s].row;
+            if row == ABSENT || own == ABSENT {
+                continue;
+            }
+            let from = own as usize * part.words;
+            let to = row as usize * words + at;
+            bits[to..to + part.words].copy_from_slice(&part.bits[from..from + part.words]);
         }
-        for (r, row) in piece.chunks_exact(width).enumerate() {
-            let at = r * words + word_bounds[p];
-            bits[at..at + width].copy_from_slice(row);
-        }
+    }
+    drop(scanned);
+    let budget = (records * BUDGET_PER_RECORD).max(BUDGET_FLOOR);
+    let mut shift = MIN_SHIFT;
+    while shift < MAX_SHIFT && rows * words * 8 > budget {
+        (bits, words) = coarsen(&bits, words, rows);
+        shift += 1;
     }
     Grams {
         slots,
@@ -282,6 +291,28 @@ mod tests {
     }
 
     #[test]
+    fn coarsening_ors_neighbouring_blocks() {
+        let rows = [
+            0x8000_0000_0000_0001u64,
+            0b0110,
+            0,
+            u64::MAX,
+            0x0000_0003_0000_0000,
+        ];
+        // One row of five words (320 blocks) becomes three words (160).
+        let (out, words) = coarsen(&rows, 5, 1);
+        assert_eq!(words, 3);
+        let bit = |bits: &[u64], k: usize| bits[k / 64] >> (k % 64) & 1 == 1;
+        for k in 0..160 {
+            assert_eq!(
+                bit(&out, k),
+                bit(&rows, 2 * k) || bit(&rows, 2 * k + 1),
+                "block {k}"
+            );
+        }
+    }
+
+    #[test]
     fn threads_build_the_same_table() {
         let bodies: Vec<String> = (0..70_000)
             .map(|i| format!("n{}\u{1f}{}@{}", i * 7919 % 1000, i, i % 97))
@@ -289,7 +320,7 @@ mod tests {
         let records: Vec<(&str, u8)> = bodies
             .iter()
             .enumerate()
-            .map(|(i, b)| (b.as_str(), (i % 4) as u8))
+            .map(|(i, b)| (b.as_str(), u8::try_from(i % 4).unwrap()))
             .collect();
         let (text, offsets) = text_of(&records);
         let one = build(&text, &offsets, 1);
