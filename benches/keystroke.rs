@@ -282,7 +282,7 @@ fn main() {
         ms(percentile(&all, 0.95)),
         ms(*all.last().unwrap_or(&Duration::ZERO))
     );
-    keys.sort_by(|a, b| b.0.cmp(&a.0));
+    keys.sort_by_key(|k| std::cmp::Reverse(k.0));
     let slowest: Vec<String> = keys
         .iter()
         .take(12)
