@@ -264,15 +264,36 @@ async fn found(searcher: &Searcher, text: &str, kind: KindFilter) -> Vec<String>
         .collect()
 }
 
-async fn changes_show_up_after_a_refresh(db: TestDb) {
-    crafted_store(&db, 300).await;
-    let clock = Clock::fixed(at());
+/// A searcher polling every 100 ms on `clock`, its index loaded.
+async fn loaded_searcher(db: &TestDb, clock: &Clock) -> Searcher {
     let searcher = Searcher::new(
         db.store.clone(),
         &settings(true, Duration::from_millis(100)),
         clock.clone(),
     );
     searcher.load().await.unwrap();
+    searcher
+}
+
+/// Polls a second apart until one reloads the whole index: how many it
+/// took, or `None` after `most`.
+async fn polls_until_reloaded(searcher: &Searcher, clock: &Clock, most: u32) -> Option<u32> {
+    for polls in 1..=most {
+        clock.advance(Duration::from_secs(1));
+        match searcher.refresh().await.unwrap() {
+            RefreshOutcome::Loaded { .. } => return Some(polls),
+            // Reloads are not run back to back; wait out the gap.
+            RefreshOutcome::Deferred => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => {}
+        }
+    }
+    None
+}
+
+async fn changes_show_up_after_a_refresh(db: TestDb) {
+    crafted_store(&db, 300).await;
+    let clock = Clock::fixed(at());
+    let searcher = loaded_searcher(&db, &clock).await;
     let conn = db.store.conn();
     assert_eq!(searcher.refresh().await.unwrap(), RefreshOutcome::Unchanged);
 
@@ -350,20 +371,10 @@ async fn changes_show_up_after_a_refresh(db: TestDb) {
         at() - chrono::TimeDelta::days(400),
     )
     .await;
-    let mut reloaded = false;
-    for _ in 0..100 {
-        clock.advance(Duration::from_secs(1));
-        match searcher.refresh().await.unwrap() {
-            RefreshOutcome::Loaded { .. } => {
-                reloaded = true;
-                break;
-            }
-            // Reloads are not run back to back; wait out the gap.
-            RefreshOutcome::Deferred => tokio::time::sleep(Duration::from_millis(100)).await,
-            _ => {}
-        }
-    }
-    assert!(reloaded, "the count check reloads the index");
+    assert!(
+        polls_until_reloaded(&searcher, &clock, 100).await.is_some(),
+        "the census reloads the index"
+    );
     assert!(
         found(&searcher, "renamed", KindFilter::All)
             .await
@@ -391,41 +402,24 @@ async fn a_deletion_far_up_the_ids_is_caught_by_the_census(db: TestDb) {
     insert_at(far, "Faraway Deleted", "faraway@example.com").await;
     insert_at(12 * CENSUS_IDS, "Topmost Kept", "topmost@example.com").await;
     let clock = Clock::fixed(at());
-    let searcher = Searcher::new(
-        db.store.clone(),
-        &settings(true, Duration::from_millis(100)),
-        clock.clone(),
-    );
-    searcher.load().await.unwrap();
+    let searcher = loaded_searcher(&db, &clock).await;
     assert_eq!(
         found(&searcher, "faraway", KindFilter::All).await,
         vec!["faraway@example.com"]
     );
     contact::Entity::delete_by_id(far).exec(conn).await.unwrap();
-    let mut polls = 0;
-    let mut reloaded = false;
-    while polls < 60 && !reloaded {
-        clock.advance(Duration::from_secs(1));
-        polls += 1;
-        match searcher.refresh().await.unwrap() {
-            RefreshOutcome::Loaded { .. } => reloaded = true,
-            RefreshOutcome::Deferred => tokio::time::sleep(Duration::from_millis(100)).await,
-            _ => {}
-        }
-    }
-    assert!(reloaded, "the census sweep finds the deletion");
+    let polls = polls_until_reloaded(&searcher, &clock, 60)
+        .await
+        .expect("the census sweep finds the deletion");
     // Slices 0 to 4 hold nothing changed: the sixth poll is the first
     // that can see it.
     assert!(polls >= 6, "caught after {polls} polls");
-    assert!(
-        found(&searcher, "faraway", KindFilter::All)
-            .await
-            .is_empty()
-    );
-    assert_eq!(
+    // The deleted one gone, the rest still there.
+    let after = (
+        found(&searcher, "faraway", KindFilter::All).await,
         found(&searcher, "topmost", KindFilter::All).await,
-        vec!["topmost@example.com"]
     );
+    assert_eq!(after, (vec![], vec!["topmost@example.com".to_owned()]));
 }
 on_every_backend!(
     census_sweep,
@@ -755,12 +749,13 @@ proptest! {
     }
 }
 
-#[test]
-fn the_block_filter_never_hides_a_match() {
+/// `n` seeded people (seed `seed`) as index entries: a third customers,
+/// a quarter subscribers.
+fn seeded_entries(seed: u64, n: i64) -> Vec<IndexEntry> {
     use keydesk::seed::people::{People, WordLists};
     let lists = WordLists::builtin().unwrap();
-    let mut people = People::new(&lists, 3);
-    let entries: Vec<IndexEntry> = (0..30_000)
+    let mut people = People::new(&lists, seed);
+    (0..n)
         .map(|i| {
             let p = people.next_person();
             entry(
@@ -771,7 +766,12 @@ fn the_block_filter_never_hides_a_match() {
                 i % 4 == 0,
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn the_block_filter_never_hides_a_match() {
+    let entries = seeded_entries(3, 30_000);
     let index = SearchIndex::build(entries.clone())
         .unwrap()
         .with_tuning(Tuning {
@@ -818,22 +818,8 @@ fn the_block_filter_never_hides_a_match() {
 
 #[test]
 fn short_needles_are_counted_exactly_and_paged_through_every_block() {
-    use keydesk::seed::people::{People, WordLists};
     use keydesk::store::search_index::LiveIndex;
-    let lists = WordLists::builtin().unwrap();
-    let mut people = People::new(&lists, 5);
-    let mut entries: Vec<IndexEntry> = (0..30_000)
-        .map(|i| {
-            let p = people.next_person();
-            entry(
-                i,
-                &p.name.to_lowercase(),
-                &p.email.to_lowercase(),
-                i % 3 == 0,
-                i % 4 == 0,
-            )
-        })
-        .collect();
+    let mut entries = seeded_entries(5, 30_000);
     // A needle held by a handful of records scattered over the sort order.
     for i in (0..30_000usize).step_by(4_999) {
         entries[i].name_lower.push_str(" qq");
