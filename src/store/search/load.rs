@@ -30,8 +30,8 @@ const IN_CHUNK: usize = 1_000;
 pub(super) struct Changes {
     /// Changed contacts with their `updated_at`; `None` when more than the cap.
     pub(super) rows: Option<Vec<(DateTime<Utc>, IndexEntry)>>,
-    /// The census asked for.
-    pub(super) census: Option<Census>,
+    /// The census of the ids asked for.
+    pub(super) census: Census,
 }
 
 /// How many contacts have an id in one range, and the highest id.
@@ -45,14 +45,14 @@ pub(super) struct Census {
 }
 
 /// Reads contacts changed at or after `since` (all when `None`), and the
-/// census of the ids `census` when asked, in one read-only snapshot. A
+/// census of the ids `census`, in one read-only snapshot. A
 /// missed insert shows in the count or the highest id even when a
 /// deletion cancels it in the count.
 pub(super) async fn read_changes(
     store: &Store,
     since: Option<DateTime<Utc>>,
     cap: usize,
-    census: Option<std::ops::Range<i64>>,
+    census: std::ops::Range<i64>,
 ) -> Result<Changes, StoreError> {
     let snapshot = match store.backend() {
         // SQLite snapshots at the first read of any transaction and takes no options.
@@ -105,37 +105,32 @@ pub(super) async fn read_changes(
                 .collect(),
         )
     };
-    let census = match census {
-        Some(ids) => {
-            // A range of the primary key: a few milliseconds however many
-            // contacts there are, where counting them all took a second
-            // of both cores at ten million.
-            let mut count = Query::select();
-            count
-                .from(contact::Entity)
-                .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
-                .and_where(contact::Column::Id.gte(ids.start))
-                .and_where(contact::Column::Id.lt(ids.end));
-            let mut max = Query::select();
-            max.from(contact::Entity).expr_as(
-                Func::max(Expr::col(contact::Column::Id)),
-                Alias::new("max_id"),
-            );
-            let n: i64 = match snapshot.query_one(&count).await? {
-                Some(row) => row.try_get("", "n")?,
-                None => 0,
-            };
-            let max_id: Option<i64> = match snapshot.query_one(&max).await? {
-                Some(row) => row.try_get("", "max_id")?,
-                None => None,
-            };
-            Some(Census {
-                ids,
-                count: u64::try_from(n).unwrap_or(0),
-                max_id,
-            })
-        }
+    // A range of the primary key: a few milliseconds however many
+    // contacts there are, where counting them all took a second of both
+    // cores at ten million.
+    let mut count = Query::select();
+    count
+        .from(contact::Entity)
+        .expr_as(Func::count(Expr::col(contact::Column::Id)), Alias::new("n"))
+        .and_where(contact::Column::Id.gte(census.start))
+        .and_where(contact::Column::Id.lt(census.end));
+    let mut max = Query::select();
+    max.from(contact::Entity).expr_as(
+        Func::max(Expr::col(contact::Column::Id)),
+        Alias::new("max_id"),
+    );
+    let n: i64 = match snapshot.query_one(&count).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let max_id: Option<i64> = match snapshot.query_one(&max).await? {
+        Some(row) => row.try_get("", "max_id")?,
         None => None,
+    };
+    let census = Census {
+        ids: census,
+        count: u64::try_from(n).unwrap_or(0),
+        max_id,
     };
     snapshot.commit().await?;
     Ok(Changes { rows, census })

@@ -486,8 +486,6 @@ impl Shared {
         sync.recent.clear();
         self.swap(Arc::clone(&live));
         // Boxed: a poll may rebuild, and a rebuild may adopt another file.
-        // Not a deep poll: counting ten million contacts would compete with
-        // the console's first frames; the count comes with a later poll.
         let outcome = Box::pin(self.poll(sync, &live)).await?;
         if let RefreshOutcome::Loaded { .. } = outcome {
             return Ok(outcome);
@@ -611,7 +609,7 @@ impl Shared {
         let since = sync.polled_at.map(|at| at - delta(CHANGE_MARGIN));
         let cap = (index.len() / 5).max(20_000);
         let slice = sync.census_from..sync.census_from.saturating_add(CENSUS_IDS);
-        let snapshot = load::read_changes(&self.store, since, cap, Some(slice)).await?;
+        let snapshot = load::read_changes(&self.store, since, cap, slice).await?;
         let Some(rows) = snapshot.rows else {
             return self.reload_or_defer(sync).await;
         };
@@ -648,24 +646,23 @@ impl Shared {
         }
         sync.polled_at = Some(started);
 
-        if let Some(census) = snapshot.census {
-            let held = current.count_ids(census.ids.clone());
-            if census.count != held || census.max_id != current.max_id() {
-                tracing::info!(
-                    from_id = census.ids.start,
-                    store = census.count,
-                    index = held,
-                    "search index disagrees with the store's census; reloading"
-                );
-                return self.reload_or_defer(sync).await;
-            }
-            // Past the highest id, round again from the start.
-            sync.census_from = if census.max_id.is_some_and(|max| census.ids.end <= max) {
-                census.ids.end
-            } else {
-                0
-            };
+        let census = snapshot.census;
+        let held = current.count_ids(census.ids.clone());
+        if census.count != held || census.max_id != current.max_id() {
+            tracing::info!(
+                from_id = census.ids.start,
+                store = census.count,
+                index = held,
+                "search index disagrees with the store's census; reloading"
+            );
+            return self.reload_or_defer(sync).await;
         }
+        // Past the highest id, round again from the start.
+        sync.census_from = if census.max_id.is_some_and(|max| census.ids.end <= max) {
+            census.ids.end
+        } else {
+            0
+        };
         // Many rows read that the file already held (a file written just
         // after a bulk write: those rows sit inside its change margin)
         // are folded too, restamping the file, or every process that maps

@@ -19,7 +19,7 @@
 //!   coarse block `k` (records `k << shift ..`) holds it. The block size
 //!   grows with the number of distinct grams, so the bitmaps stay within
 //!   [`BUDGET_PER_RECORD`] bytes a record however varied the text (at ten
-//!   million seeded contacts: 256 records a block, about 1.5 bytes a
+//!   million seeded contacts: 256 records a block, about a byte a
 //!   contact).
 
 use super::{FLAG_CUSTOMER, FLAG_SUBSCRIBER};

@@ -391,6 +391,22 @@ impl SearchIndex {
         words(&self.bytes.get()[self.layout.gram_bits.clone()])
     }
 
+    /// The gram table's row of a one- or two-byte gram; `None` when no
+    /// record holds it.
+    fn gram_row(&self, gram: &[u8]) -> Option<usize> {
+        let slot = grams::slot(gram)?;
+        self.gram_slots()
+            .get(slot)
+            .filter(|&&row| row != grams::ABSENT)
+            .map(|&row| row as usize)
+    }
+
+    /// The coarse blocks that hold the gram of `row`, as a bitmap.
+    fn gram_blocks(&self, row: usize) -> &[u64] {
+        let words = grams::row_words(self.len(), self.header.gram_shift);
+        &self.gram_bits()[row * words..(row + 1) * words]
+    }
+
     /// The bytes of `count` blocks from `first`.
     fn block_range(&self, first: usize, count: usize) -> std::ops::Range<usize> {
         let n = self.len();
@@ -696,29 +712,21 @@ impl SearchIndex {
     /// Clears the trigram filter's candidate blocks (of [`BLOCK_RECORDS`])
     /// whose coarse block lacks one of the needle's two-byte grams.
     fn narrow_by_grams(&self, fine: &mut [u64], needle: &[u8]) {
-        let (n, shift) = (self.len(), self.header.gram_shift);
-        let words = grams::row_words(n, shift);
+        let words = grams::row_words(self.len(), self.header.gram_shift);
         let mut coarse = vec![u64::MAX; words];
         for pair in needle.windows(2) {
-            let row = grams::slot(pair).and_then(|s| self.gram_slots().get(s).copied());
-            match row {
-                Some(row) if row != grams::ABSENT => {
-                    let row = row as usize;
-                    let bits = &self.gram_bits()[row * words..(row + 1) * words];
-                    for (c, b) in coarse.iter_mut().zip(bits) {
-                        *c &= b;
-                    }
-                }
-                // A gram no record holds: no candidate at all.
-                _ => {
-                    fine.fill(0);
-                    return;
-                }
+            // A gram no record holds: no candidate at all.
+            let Some(row) = self.gram_row(pair) else {
+                fine.fill(0);
+                return;
+            };
+            for (c, b) in coarse.iter_mut().zip(self.gram_blocks(row)) {
+                *c &= b;
             }
         }
         // Fine block k holds records from k * BLOCK_RECORDS: coarse block
         // k >> step (a coarse block is at least two fine ones).
-        let step = shift - BLOCK_RECORDS.trailing_zeros();
+        let step = self.header.gram_shift - BLOCK_RECORDS.trailing_zeros();
         for (w, word) in fine.iter_mut().enumerate() {
             let (mut bits, mut keep) = (*word, 0u64);
             while bits != 0 {
@@ -743,14 +751,12 @@ impl SearchIndex {
         start: usize,
         scan: &Scan<'_, '_>,
     ) -> Option<(Vec<usize>, MatchCount)> {
-        let slot = grams::slot(needle)?;
-        if scan.rows.only.is_some() {
+        if grams::slot(needle).is_none() || scan.rows.only.is_some() {
             return None;
         }
-        let Some(row) = self.gram_slots().get(slot).filter(|&&r| r != grams::ABSENT) else {
+        let Some(row) = self.gram_row(needle) else {
             return Some((Vec::new(), MatchCount::Exact(0)));
         };
-        let row = *row as usize;
         let counts = &self.gram_counts()[row * 4..row * 4 + 4];
         let held: u64 = (0u8..4)
             .filter(|&k| admits(scan.kind, FLAG_BASE | k))
@@ -771,10 +777,9 @@ impl SearchIndex {
             return Some((page, MatchCount::Exact(0)));
         }
         let (n, shift) = (self.len(), self.header.gram_shift);
-        let words = grams::row_words(n, shift);
         let offsets = self.offsets();
         let start_byte = offsets[start] as usize;
-        for (first, len) in filter::runs(&self.gram_bits()[row * words..(row + 1) * words]) {
+        for (first, len) in filter::runs(self.gram_blocks(row)) {
             let to = ((first + len) << shift).min(n);
             if to <= start {
                 continue;
