@@ -13,13 +13,13 @@ use std::pin::pin;
 use std::time::Duration;
 
 use base64::Engine;
+use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
 use ratatui::crossterm::event::Event;
 use ratatui::layout::Rect;
 use tokio::sync::mpsc;
-use tokio::task::AbortHandle;
 
 use super::app::App;
 use super::msg::{Cmd, Msg, TaskError};
@@ -94,11 +94,52 @@ pub fn osc52(text: &str) -> String {
     format!("\x1b]52;c;{b64}\x1b\\")
 }
 
-/// Spawned tasks that a newer request replaces.
-#[derive(Default)]
+/// Reads that a newer request replaces.
 struct Pending {
-    search: Option<AbortHandle>,
-    profile: Option<AbortHandle>,
+    search: Latest,
+    profile: Latest,
+}
+
+impl Pending {
+    fn new() -> Self {
+        Self {
+            search: Latest::new("search"),
+            profile: Latest::new("profile load"),
+        }
+    }
+}
+
+/// One kind of read that a newer request of its kind replaces: one runs at
+/// a time and, of those waiting, only the newest starts. A running one is
+/// never aborted: cancelling a database call mid-query closes its pooled
+/// connection, and on PostgreSQL the next query then waits for a new one
+/// (some 100 ms a key). Its stale answer is dropped by its generation.
+struct Latest {
+    jobs: mpsc::UnboundedSender<BoxFuture<'static, ()>>,
+}
+
+impl Latest {
+    /// Starts the queue's task; it ends with the console (the sender's drop).
+    fn new(what: &'static str) -> Self {
+        let (jobs, mut queue) = mpsc::unbounded_channel::<BoxFuture<'static, ()>>();
+        tokio::spawn(async move {
+            while let Some(mut job) = queue.recv().await {
+                while let Ok(newer) = queue.try_recv() {
+                    job = newer;
+                }
+                // In a task of its own, so a panic ends this job, not the queue.
+                if let Err(err) = tokio::spawn(job).await {
+                    tracing::error!(error = %err, "a console {what} failed");
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    fn submit(&self, job: impl Future<Output = ()> + Send + 'static) {
+        // Fails only once the queue's task is gone, with the console.
+        let _ = self.jobs.send(Box::pin(job));
+    }
 }
 
 /// Runs the console until the user quits, the input ends or `shutdown`
@@ -122,7 +163,7 @@ where
     let mut events = pin!(events);
     let mut shutdown = pin!(shutdown);
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let mut pending = Pending::default();
+    let pending = Pending::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -130,7 +171,7 @@ where
     let first = init(&mut app);
     spawn_operator(&services, &tx);
     for cmd in first {
-        execute(cmd, &services, &tx, &mut pending, terminal)?;
+        execute(cmd, &services, &tx, &pending, terminal)?;
     }
     draw(terminal, &mut app)?;
 
@@ -166,7 +207,7 @@ where
                 resize(terminal, (w, h))?;
             }
             for cmd in update(&mut app, msg) {
-                execute(cmd, &services, &tx, &mut pending, terminal)?;
+                execute(cmd, &services, &tx, &pending, terminal)?;
             }
             if app.quit {
                 return Ok(Exit::Quit);
@@ -246,7 +287,7 @@ fn execute<B: Backend + RawOutput>(
     cmd: Cmd,
     services: &Services,
     tx: &mpsc::UnboundedSender<Msg>,
-    pending: &mut Pending,
+    pending: &Pending,
     terminal: &mut Terminal<B>,
 ) -> Result<(), RuntimeError> {
     let s = services.clone();
@@ -257,36 +298,29 @@ fn execute<B: Backend + RawOutput>(
             query,
             append,
         } => {
-            if !append {
-                // The newest search replaces any still running.
-                if let Some(old) = pending.search.take() {
-                    old.abort();
-                }
-            }
-            let handle = tokio::spawn(async move {
+            let job = async move {
                 let result = s.search(&query).await;
                 let _ = tx.send(Msg::SearchDone {
                     generation,
                     append,
                     result,
                 });
-            });
-            if !append {
-                pending.search = Some(handle.abort_handle());
+            };
+            if append {
+                // The next page of the search on screen: nothing replaces it.
+                tokio::spawn(job);
+            } else {
+                pending.search.submit(job);
             }
         }
         Cmd::LoadProfile {
             generation,
             contact_id,
         } => {
-            if let Some(old) = pending.profile.take() {
-                old.abort();
-            }
-            let handle = tokio::spawn(async move {
+            pending.profile.submit(async move {
                 let result = s.profile(contact_id).await.map(Box::new);
                 let _ = tx.send(Msg::ProfileLoaded { generation, result });
             });
-            pending.profile = Some(handle.abort_handle());
         }
         Cmd::Act { contact_id, action } => {
             // Never aborted: an action, once confirmed, runs to its end.
@@ -432,6 +466,66 @@ fn execute<B: Backend + RawOutput>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::oneshot;
+
+    /// Records `name` when it starts and when it ends (after `gate`).
+    fn job(
+        log: &Arc<Mutex<Vec<String>>>,
+        name: &'static str,
+        gate: Option<oneshot::Receiver<()>>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let log = Arc::clone(log);
+        async move {
+            log.lock().expect("log").push(format!("{name} started"));
+            if let Some(gate) = gate {
+                let _ = gate.await;
+            }
+            log.lock().expect("log").push(format!("{name} ended"));
+        }
+    }
+
+    async fn settle() {
+        for _ in 0..20 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_running_read_ends_and_only_the_newest_waiting_one_starts() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let latest = Latest::new("test");
+        let (open, gate) = oneshot::channel();
+        latest.submit(job(&log, "first", Some(gate)));
+        settle().await;
+        latest.submit(job(&log, "second", None));
+        latest.submit(job(&log, "third", None));
+        settle().await;
+        assert_eq!(*log.lock().expect("log"), ["first started"]);
+        open.send(()).expect("first is waiting");
+        settle().await;
+        assert_eq!(
+            *log.lock().expect("log"),
+            [
+                "first started",
+                "first ended",
+                "third started",
+                "third ended"
+            ],
+            "the running one is never aborted; the superseded waiting one never starts"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_that_panics_does_not_stop_the_next() {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let latest = Latest::new("test");
+        latest.submit(async { panic!("a failing read") });
+        settle().await;
+        latest.submit(job(&log, "next", None));
+        settle().await;
+        assert_eq!(*log.lock().expect("log"), ["next started", "next ended"]);
+    }
 
     #[test]
     fn osc52_encodes_base64_and_ends_with_st() {
