@@ -278,9 +278,25 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
             actual: bytes.len() as u64,
         });
     }
-    if checksum(bytes) != head[3] {
-        return Err(ImageError::Checksum);
+    // The checksum (a read of the whole file) runs beside the structural
+    // checks (a read of the offsets and every record's end): launch waits
+    // for the longer, not for both. They only read, so a corrupt file is
+    // safe to walk; a bad checksum is what it is reported as, first.
+    let (sum, structure) = std::thread::scope(|scope| {
+        let sum = scope.spawn(|| checksum(bytes));
+        let structure = structure(bytes, head);
+        (sum.join(), structure)
+    });
+    match sum {
+        Ok(sum) if sum != head[3] => Err(ImageError::Checksum),
+        Ok(_) => structure,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// The header's fields and the layout they give, checked against the
+/// image: section sizes, record boundaries, table slots.
+fn structure(bytes: &[u8], head: &[u64]) -> Result<(Header, Layout), ImageError> {
     let as_usize = |w: u64| usize::try_from(w).map_err(|_| ImageError::Layout("too large"));
     let max_id = head[7].cast_signed();
     let header = Header {
