@@ -12,7 +12,7 @@ use super::error::DeskError;
 use super::roles::{self, Identity, Operator};
 use super::{ContactRef, Desk};
 pub use crate::store::contacts::{
-    ContactRow, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery,
+    ContactRow, Cursor, KindFilter, MatchCount, PAGE_SIZE, SearchPage, SearchQuery,
 };
 use crate::store::entity::contact;
 pub use crate::store::search::Searcher;

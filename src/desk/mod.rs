@@ -51,7 +51,9 @@ use sea_orm::{
 use tokio::sync::{Notify, Semaphore};
 
 pub use action::{Action, Role};
-pub use browse::{ContactRow, Cursor, KindFilter, MatchCount, SearchPage, SearchQuery, Searcher};
+pub use browse::{
+    ContactRow, Cursor, KindFilter, MatchCount, PAGE_SIZE, SearchPage, SearchQuery, Searcher,
+};
 pub use console_sessions::{ConsoleEnd, ConsoleSession, ConsoleVia};
 pub use error::{DeskError, LinkProblem};
 pub use operation::MAX_RETRIES;

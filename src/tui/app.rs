@@ -304,7 +304,7 @@ impl App {
             limit: if self.filters.lockout_view() {
                 super::oncall_state::LOCKOUT_PAGE
             } else {
-                0
+                self.page_rows()
             },
             only: self.filters.set.clone(),
         }
@@ -391,6 +391,20 @@ impl App {
     #[must_use]
     pub fn visible_rows(&self) -> usize {
         usize::from(self.size.1.saturating_sub(CHROME_ROWS)).max(1)
+    }
+
+    /// Rows a page asks for: the store's page, or on a screen taller than
+    /// that, the screen and the prefetch margin and one, so that a new
+    /// query's first page does not at once ask for the next (a second
+    /// search per key while typing).
+    #[must_use]
+    pub fn page_rows(&self) -> usize {
+        let tall = self.visible_rows() + PREFETCH_ROWS + 1;
+        if tall > crate::desk::PAGE_SIZE {
+            tall
+        } else {
+            0
+        }
     }
 
     /// Where keys go now.

@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::app::{App, Focus, Level, Screen, UiConfig};
+use super::app::{App, Focus, Level, PREFETCH_ROWS, Screen, UiConfig};
 use super::dialogs::{CpField, Dialog, Disabled, Notice};
 use super::keymap::Keymap;
 use super::msg::{ActionOutcome, Cmd, Msg, OperatorView, PolicyFeedback, Request, TaskError};
@@ -291,6 +291,35 @@ fn moving_near_the_end_loads_the_next_page_once() {
     assert_eq!((a.list.selected, a.list.offset), (0, 0));
     update(&mut a, code(KeyCode::PageDown));
     assert_eq!(a.list.selected, a.visible_rows());
+}
+
+#[test]
+fn on_a_tall_screen_a_new_query_asks_for_one_page_that_fills_it() {
+    // 200x80: more rows on screen than the store's page.
+    let mut a = showing(200, 80, many(3), false);
+    let want = a.visible_rows() + PREFETCH_ROWS + 1;
+    assert!(want > crate::desk::PAGE_SIZE);
+    update(&mut a, key('/'));
+    let (generation, append, query) = searched(&update(&mut a, key('P'))).unwrap();
+    assert!(!append);
+    assert_eq!(query.page_size(), want);
+    let done = update(
+        &mut a,
+        Msg::SearchDone {
+            generation,
+            append: false,
+            result: Ok(page(many(i64::try_from(want).unwrap()), true)),
+        },
+    );
+    assert!(
+        searched(&done).is_none(),
+        "no second search for the same key: {done:?}"
+    );
+    // A short screen keeps the store's page.
+    let mut short = showing(120, 40, many(3), false);
+    update(&mut short, key('/'));
+    let (_, _, query) = searched(&update(&mut short, key('P'))).unwrap();
+    assert_eq!(query.page_size(), crate::desk::PAGE_SIZE);
 }
 
 #[test]
