@@ -154,15 +154,9 @@ async fn customers_among(
     Ok(customers)
 }
 
-/// Reads every contact into an index builder, in chunks by id so no
-/// single query holds the store for long. On SQLite and PostgreSQL the ids
-/// are split in two halves read side by side, each a chain of chunks
-/// asked for ahead of the parsing: the database works on two chunks while
-/// this process parses a third.
-pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, StoreError> {
-    // Grants first: a contact that becomes a customer after this read has
-    // a fresh `updated_at` and is picked up by the next poll.
-    let customers: IdSet = grant::Entity::find()
+/// Who holds a grant: the contacts the index marks as customers.
+async fn customers(db: &DatabaseConnection) -> Result<IdSet, StoreError> {
+    Ok(grant::Entity::find()
         .select_only()
         .column(grant::Column::ContactId)
         .distinct()
@@ -170,10 +164,24 @@ pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, St
         .all(db)
         .await?
         .into_iter()
-        .collect();
+        .collect())
+}
+
+/// Reads every contact into an index builder, in chunks by id so no
+/// single query holds the store for long. On SQLite and PostgreSQL the ids
+/// are split in two halves read side by side, each a chain of chunks
+/// asked for ahead of the parsing: the database works on two chunks while
+/// this process parses a third. Who is a customer is read beside them
+/// (a few seconds at ten million) and marked once both are in.
+///
+/// A grant given or taken during the read bumps the contact's
+/// `updated_at`, past the watermark the caller took before it: the next
+/// poll reads that contact again, whichever read saw the grant.
+pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, StoreError> {
     let mut builder = IndexBuilder::default();
     let backend = db.get_database_backend();
     if backend == DbBackend::MySql {
+        let customers = customers(db).await?;
         let mut after = i64::MIN;
         while let Some((n, last)) = load_rows(db, after, &customers, &mut builder).await? {
             if n < LOAD_CHUNK {
@@ -183,6 +191,10 @@ pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, St
         }
         return Ok(builder);
     }
+    let granted = {
+        let db = db.clone();
+        tokio::spawn(async move { customers(&db).await })
+    };
     // Contacts added after this read have a fresh `updated_at`: the next
     // poll brings them, whatever their id.
     let Some((first, last)) = id_range(db).await? else {
@@ -213,12 +225,16 @@ pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, St
     }
     drop(tx);
     while let Some(chunk) = rx.recv().await {
-        parse_aggregated(&chunk?.recs, &customers, &mut builder).map_err(|at| {
+        parse_aggregated(&chunk?.recs, &mut builder).map_err(|at| {
             StoreError::Unavailable(format!(
                 "unexpected contact data at byte {at} while loading the search index"
             ))
         })?;
     }
+    let customers = granted
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reading the customers: {e}")))??;
+    builder.mark_customers(|id| customers.contains(id));
     Ok(builder)
 }
 
@@ -329,13 +345,10 @@ async fn fetch_aggregated(
     })
 }
 
-/// Parses `id,subscribed,name_len,email_len,<name><email>` records; the
-/// error is the byte offset where the text stopped making sense.
-fn parse_aggregated(
-    recs: &str,
-    customers: &IdSet,
-    builder: &mut IndexBuilder,
-) -> Result<Option<(u64, i64)>, usize> {
+/// Parses `id,subscribed,name_len,email_len,<name><email>` records, none
+/// a customer yet (see [`IndexBuilder::mark_customers`]); the error is the
+/// byte offset where the text stopped making sense.
+fn parse_aggregated(recs: &str, builder: &mut IndexBuilder) -> Result<Option<(u64, i64)>, usize> {
     let mut rest = recs;
     let mut n = 0u64;
     let mut last = None;
@@ -356,7 +369,7 @@ fn parse_aggregated(
         let email_len: usize = email_len.parse().map_err(|_| at)?;
         let name = tail.get(..name_len).ok_or(at)?;
         let email = tail.get(name_len..name_len + email_len).ok_or(at)?;
-        builder.push(id, name, email, customers.contains(id), sub == "1");
+        builder.push(id, name, email, false, sub == "1");
         rest = &tail[name_len + email_len..];
         n += 1;
         last = Some(last.map_or(id, |l: i64| l.max(id)));
@@ -374,8 +387,9 @@ mod tests {
         let mut builder = IndexBuilder::default();
         let name = "a,b 3,4,ünï\u{1f}x";
         let recs = format!("1,0,3,5,abcx@y.z2,1,{},3,{name}e@f", name.len());
-        let got = parse_aggregated(&recs, &customers, &mut builder);
+        let got = parse_aggregated(&recs, &mut builder);
         assert_eq!(got, Ok(Some((2, 2))));
+        builder.mark_customers(|id| customers.contains(id));
         let index = builder.finish().unwrap();
         let second = index
             .search(
@@ -386,12 +400,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(second.ids, vec![2]);
-        assert!(
-            parse_aggregated("1,0,9,9,short", &customers, &mut IndexBuilder::default()).is_err()
-        );
-        assert_eq!(
-            parse_aggregated("", &customers, &mut IndexBuilder::default()),
-            Ok(None)
-        );
+        assert!(parse_aggregated("1,0,9,9,short", &mut IndexBuilder::default()).is_err());
+        assert_eq!(parse_aggregated("", &mut IndexBuilder::default()), Ok(None));
     }
 }
