@@ -7,7 +7,7 @@ use keydesk::store::entity::{contact, grant};
 use sea_orm::{ActiveModelTrait, Set};
 
 use crate::on_every_backend;
-use crate::support::db::TestDb;
+use crate::support::db::{Backend, TestDb, fresh_url, settings_for};
 
 fn new_contact(name: &str, email: &str) -> contact::ActiveModel {
     contact::ActiveModel::new_contact(name, email, false, Utc::now())
@@ -65,3 +65,47 @@ async fn timestamps_round_trip_exactly(db: TestDb) {
     );
 }
 on_every_backend!(timestamps, timestamps_round_trip_exactly);
+
+/// `status` on an empty database (no migration table: everything pending)
+/// and once migrated (nothing pending), on `backend`.
+async fn status_sees_the_migration_table_or_its_absence(backend: Backend) {
+    let Some((url, dir)) = fresh_url(backend).await else {
+        return;
+    };
+    let data = tempfile::tempdir().expect("temp dir");
+    let settings = settings_for(&url, data.path());
+    let store = keydesk::store::Store::connect(&settings.database)
+        .await
+        .expect("connect");
+    let known = keydesk::store::schema::known();
+    let empty = keydesk::store::schema::status(store.conn())
+        .await
+        .expect("status of an empty database");
+    assert_eq!(
+        empty.pending, known,
+        "an empty database has everything pending"
+    );
+    assert!(empty.applied.is_empty() && empty.unknown.is_empty());
+    store.migrate().await.expect("migrate");
+    let migrated = keydesk::store::schema::status(store.conn())
+        .await
+        .expect("status once migrated");
+    assert!(migrated.pending.is_empty(), "{:?}", migrated.pending);
+    assert_eq!(migrated.applied.len(), known.len());
+    drop(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_on_sqlite() {
+    status_sees_the_migration_table_or_its_absence(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_on_postgres() {
+    status_sees_the_migration_table_or_its_absence(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_on_mysql() {
+    status_sees_the_migration_table_or_its_absence(Backend::MySql).await;
+}
