@@ -399,12 +399,7 @@ impl App {
     /// search per key while typing).
     #[must_use]
     pub fn page_rows(&self) -> usize {
-        let tall = self.visible_rows() + PREFETCH_ROWS + 1;
-        if tall > crate::desk::PAGE_SIZE {
-            tall
-        } else {
-            0
-        }
+        (self.visible_rows() + PREFETCH_ROWS + 1).max(crate::desk::PAGE_SIZE)
     }
 
     /// Where keys go now.
