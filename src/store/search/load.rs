@@ -191,14 +191,14 @@ pub(super) async fn load_all(db: &DatabaseConnection) -> Result<IndexBuilder, St
         }
         return Ok(builder);
     }
-    let granted = {
-        let db = db.clone();
-        tokio::spawn(async move { customers(&db).await })
-    };
     // Contacts added after this read have a fresh `updated_at`: the next
     // poll brings them, whatever their id.
     let Some((first, last)) = id_range(db).await? else {
         return Ok(builder);
+    };
+    let granted = {
+        let db = db.clone();
+        tokio::spawn(async move { customers(&db).await })
     };
     let middle = first + (last - first) / 2;
     let (tx, mut rx) = tokio::sync::mpsc::channel(4);
