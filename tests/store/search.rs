@@ -250,6 +250,25 @@ async fn index_and_sql_return_the_same_pages(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(both.rows.len(), 2);
+    // Each row says who it is, read in one statement with its grants.
+    for (name, email, subscribed, customer) in CRAFTED {
+        let email_lower = email.to_lowercase();
+        let page = searcher
+            .search(&query(email, KindFilter::All, None, 50))
+            .await
+            .unwrap();
+        let row = page
+            .rows
+            .iter()
+            .find(|r| r.email.to_lowercase() == email_lower)
+            .unwrap_or_else(|| panic!("{email} is found"));
+        assert_eq!(
+            (row.name.as_str(), row.customer, row.subscriber),
+            (*name, *customer, *subscribed),
+            "{:?}: the row of {email}",
+            db.backend
+        );
+    }
 }
 on_every_backend!(index_matches_sql, index_and_sql_return_the_same_pages);
 
