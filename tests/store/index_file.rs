@@ -126,6 +126,7 @@ fn paged(
 fn exact(walk_sets: usize) -> Tuning {
     Tuning {
         estimate_above: u64::MAX,
+        estimate_scans_above: u64::MAX,
         small: 0,
         threads: 2,
         walk_sets,

@@ -632,6 +632,81 @@ fn dense_queries_are_estimated_and_pages_stay_exact() {
     }
 }
 
+#[test]
+fn a_count_that_would_scan_many_blocks_is_estimated_only_from_a_sharp_sample() {
+    // Every other contact holds "half"; one in 64 holds "rare". Both sit in
+    // many blocks, so an exact count of either scans most of the index.
+    let entries: Vec<IndexEntry> = (0..100_000)
+        .map(|i| {
+            let email = if i % 2 == 0 {
+                format!("half{i}@a.example")
+            } else if i % 64 == 1 {
+                format!("rare{i}@b.example")
+            } else {
+                format!("x{i}@c.example")
+            };
+            entry(i, &format!("n{i:06}"), &email, i % 3 == 0, false)
+        })
+        .collect();
+    let built = SearchIndex::build(entries).unwrap();
+    let exact = SearchIndex::clone(&built).with_tuning(Tuning {
+        estimate_above: u64::MAX,
+        estimate_scans_above: u64::MAX,
+        small: 0,
+        ..Tuning::default()
+    });
+    let thrifty = SearchIndex::clone(&built).with_tuning(Tuning {
+        estimate_above: u64::MAX,
+        estimate_scans_above: 1_000,
+        small: 0,
+        ..Tuning::default()
+    });
+    let sure = exact.search("half", KindFilter::All, None, 50).unwrap();
+    assert_eq!(sure.total, MatchCount::Exact(50_000));
+    let quick = thrifty.search("half", KindFilter::All, None, 50).unwrap();
+    let MatchCount::Estimate(n) = quick.total else {
+        panic!(
+            "a sharp sample over many blocks is an estimate: {:?}",
+            quick.total
+        )
+    };
+    assert!((47_500..=52_500).contains(&n), "estimate {n}");
+    assert_eq!(quick.ids, sure.ids, "the page stays exact");
+    assert_eq!(quick.next, sure.next);
+    // The kind filter's share is projected too (a third are customers).
+    let MatchCount::Estimate(customers) = thrifty
+        .search("half", KindFilter::Customers, None, 50)
+        .unwrap()
+        .total
+    else {
+        panic!("estimated")
+    };
+    assert!(
+        (15_800..=17_500).contains(&customers),
+        "estimate {customers}"
+    );
+    // Too few hits in the sample to project: counted exactly all the same.
+    let rare = thrifty.search("rare", KindFilter::All, None, 50).unwrap();
+    assert_eq!(rare.total, MatchCount::Exact(1_563));
+    assert_eq!(
+        rare,
+        exact.search("rare", KindFilter::All, None, 50).unwrap()
+    );
+    // The default scans a hundred thousand records rather than estimate.
+    let default = SearchIndex::clone(&built).with_tuning(Tuning {
+        estimate_above: u64::MAX,
+        small: 0,
+        ..Tuning::default()
+    });
+    assert_eq!(
+        default
+            .search("half", KindFilter::All, None, 50)
+            .unwrap()
+            .total,
+        MatchCount::Exact(50_000)
+    );
+}
+
 // ---- Property: the index equals a naive filter ----
 
 const ALPHABET: &[char] = &['a', 'b', 'é', 'ß', 'σ', 'ς', '%', '_', '\\', ' ', '@', '.'];

@@ -95,3 +95,15 @@ pub(super) fn runs(bitmap: &[u64]) -> Vec<(usize, usize)> {
     }
     runs
 }
+
+/// A bitmap with every one of `blocks` blocks set: the candidates of a
+/// needle the filter cannot narrow.
+pub(super) fn every_block(blocks: usize) -> Vec<u64> {
+    let mut bitmap = vec![u64::MAX; blocks.div_ceil(64)];
+    if let Some(last) = bitmap.last_mut()
+        && !blocks.is_multiple_of(64)
+    {
+        *last = (1u64 << (blocks % 64)) - 1;
+    }
+    bitmap
+}

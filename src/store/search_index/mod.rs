@@ -19,21 +19,26 @@
 //! would break the layout (`\n`, `0x1F`) are replaced by `0x1A` inside
 //! names and emails; such a contact sorts by the replaced bytes.
 //!
-//! Searching is a scan of the whole buffer (memmem's SIMD prefilter looks
-//! for the needle's two rarest bytes, ranked by this buffer's own byte
+//! Searching is a scan of the records (memmem's SIMD prefilter looks for
+//! the needle's two rarest bytes, ranked by this buffer's own byte
 //! frequencies), split over the available cores; the page is collected
-//! and every match counted on the way. When a small strided sample shows
-//! the needle is dense (it would hit more than [`Tuning::estimate_above`]
-//! contacts), counting every hit would be the slow part, so the count
-//! becomes [`MatchCount::Estimate`] projected from the sample (three
-//! significant digits), and the scan stops once the page is full.
+//! and every match counted on the way.
 //!
-//! Two tables keep most queries off that full scan. A needle of one or two
+//! Two tables keep most queries off a full scan. A needle of one or two
 //! bytes, what every query starts as, is counted exactly from the gram
 //! table ([`grams`]: each gram's records by kind) and its page comes from
 //! the coarse blocks that hold it. A needle of three bytes or more scans
-//! only the blocks the trigram filter ([`filter`]) lets through when they
-//! are few.
+//! only the blocks the trigram filter ([`filter`]) lets through (all of
+//! them when they are over a quarter).
+//!
+//! Counting every hit is the slow part of a needle that hits many
+//! records, and so is scanning a large set of candidate blocks. When a
+//! sample of the candidate blocks shows the needle is dense (it would hit
+//! more than [`Tuning::estimate_above`] contacts), or shows enough hits to
+//! project sharply while the exact count would scan more than
+//! [`Tuning::estimate_scans_above`] records, the count becomes
+//! [`MatchCount::Estimate`] projected from the sample (three significant
+//! digits), and the scan stops once the page is full.
 //!
 //! All of it (records, ids, offsets, the gram table, the block filter) is one byte image
 //! ([`image`]) that is the same in memory and in the index file, so the
@@ -149,6 +154,10 @@ pub enum IndexError {
 pub struct Tuning {
     /// Above this many projected matches the count is an estimate.
     pub estimate_above: u64,
+    /// An exact count that would scan more than this many records (the
+    /// needle's candidate blocks) is an estimate too, when its sample is
+    /// sharp: it saw at least [`SHARP_SAMPLE_HITS`] hits.
+    pub estimate_scans_above: u64,
     /// Below this many records there is no sampling and no extra thread:
     /// a scan is cheaper than either.
     pub small: usize,
@@ -166,6 +175,9 @@ impl Default for Tuning {
             // Counting costs some 30 ns a hit on one core: 50k hits split
             // over two cores add under a millisecond to the scan itself.
             estimate_above: 50_000,
+            // Some 1 ms a hundred thousand records on two cores: past this,
+            // an exact count costs more than a keystroke should wait.
+            estimate_scans_above: 200_000,
             small: 50_000,
             threads: std::thread::available_parallelism()
                 .map_or(1, std::num::NonZero::get)
@@ -178,16 +190,19 @@ impl Default for Tuning {
     }
 }
 
-/// Samples taken to decide whether a needle is dense: up to this many
-/// short windows spread evenly over the records (many small windows, since
-/// equal and similar names sit together in sort order)...
-const SAMPLE_WINDOWS: usize = 4096;
-/// ...covering together about one record in this many...
-const SAMPLE_FRACTION: usize = 32;
-/// ...but no more records than this in all: past two million contacts a
-/// bigger sample costs time (a tenth of the scan) without sharpening a
-/// three-digit estimate.
-const SAMPLE_MAX_RECORDS: usize = 1 << 16;
+/// Blocks sampled to decide whether a needle is dense: about this many
+/// of its candidate blocks, every so many in order (evenly spread, since
+/// equal and similar names sit together in sort order). Sampling only
+/// where the needle can be makes the projection sharper than a sample of
+/// every record, and a needle that turns out not to be dense has paid
+/// little for it: a thousand blocks scan in a fraction of a millisecond.
+const SAMPLE_BLOCKS: usize = 1024;
+/// ...but at most one candidate block in this many, so that a sample is
+/// a sample and not the whole count.
+const SAMPLE_STRIDE_MIN: usize = 8;
+/// A sample that saw this many hits projects within a few percent (the
+/// estimate shows three significant digits).
+const SHARP_SAMPLE_HITS: u64 = 1000;
 
 /// What the index found for one query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -670,27 +685,37 @@ impl SearchIndex {
         if let Some(fine) = &mut candidates {
             self.narrow_by_grams(fine, needle);
         }
-        let covered = candidates.as_ref().map(|bitmap| {
-            bitmap
-                .iter()
-                .map(|w| w.count_ones() as usize)
-                .sum::<usize>()
-        });
-        if let (Some(bitmap), Some(covered)) = (&candidates, covered)
-            && (covered * BLOCK_RECORDS) as u64 <= self.tuning.estimate_above
-        {
-            return self.scan_blocks(bitmap, &scan, start_byte);
+        let all_blocks;
+        let (bitmap, covered) = if let Some(bitmap) = &candidates {
+            (bitmap, bitmap.iter().map(|w| w.count_ones() as usize).sum())
+        } else {
+            all_blocks = filter::every_block(self.header.blocks);
+            (&all_blocks, self.header.blocks)
+        };
+        let runs = filter::runs(bitmap);
+        let covered_records = (covered * BLOCK_RECORDS) as u64;
+        let costly = covered_records > self.tuning.estimate_scans_above;
+        // Candidates that cannot hold a dense needle and are cheap to scan:
+        // counted exactly straight away.
+        if candidates.is_some() && covered_records <= self.tuning.estimate_above && !costly {
+            return self.count_blocks(&runs, &scan, start_byte);
         }
         // Counting costs by the records the needle hits, whether or not the
         // kind filter then admits them; so density is judged on hits.
-        let dense = if self.len() >= self.tuning.small {
-            self.sample(&scan)
-                .filter(|(hits, _)| *hits > self.tuning.estimate_above)
+        let estimate = if self.len() >= self.tuning.small {
+            self.sample(bitmap, covered, &scan).filter(|sample| {
+                sample.hits > self.tuning.estimate_above
+                    || (costly && sample.seen_hits >= SHARP_SAMPLE_HITS)
+            })
         } else {
             None
         };
-        if let Some((_, projected)) = dense {
-            let (page, ..) = self.scan(&scan, start_byte..self.buf().len(), start_byte, false);
+        if let Some(Sample {
+            admitted: projected,
+            ..
+        }) = estimate
+        {
+            let (page, _) = self.scan_runs(&runs, &scan, start_byte, false);
             let total = if first_page && page.len() <= limit {
                 // The whole result fits the page: the sample misjudged.
                 MatchCount::Exact(page.len() as u64)
@@ -699,14 +724,12 @@ impl SearchIndex {
             };
             return (page, total);
         }
-        if let (Some(bitmap), Some(covered)) = (&candidates, covered)
-            // Past a quarter of the blocks, a parallel scan of everything is as quick.
-            && covered * 4 <= self.header.blocks
-        {
-            return self.scan_blocks(bitmap, &scan, start_byte);
+        if covered * 4 <= self.header.blocks {
+            return self.count_blocks(&runs, &scan, start_byte);
         }
-        let (page, count) = self.scan_parallel(&scan, start_byte);
-        (page, MatchCount::Exact(count))
+        // Past a quarter of the blocks, scanning everything in long runs
+        // is as quick as picking out the candidates.
+        self.count_blocks(&[(0, self.header.blocks)], &scan, start_byte)
     }
 
     /// Clears the trigram filter's candidate blocks (of [`BLOCK_RECORDS`])
@@ -800,58 +823,149 @@ impl SearchIndex {
         Some((page, MatchCount::Exact(total)))
     }
 
-    /// An exact count over only the blocks the trigram filter lets through.
-    fn scan_blocks(
+    /// An exact count over the blocks of `runs` (first block, blocks in
+    /// the run, in order), collecting the page on the way; split over the
+    /// tuning's threads when they hold enough records to be worth one.
+    fn count_blocks(
         &self,
-        candidates: &[u64],
+        runs: &[(usize, usize)],
         scan: &Scan<'_, '_>,
         page_from: usize,
     ) -> (Vec<usize>, MatchCount) {
+        let blocks: usize = runs.iter().map(|&(_, len)| len).sum();
+        let parts = if blocks * BLOCK_RECORDS < self.tuning.small {
+            1
+        } else {
+            self.tuning.threads.clamp(1, blocks.max(1))
+        };
+        let split = split_runs(runs, parts);
+        let results: Vec<(Vec<usize>, u64)> = match split.as_slice() {
+            [] => Vec::new(),
+            [only] => vec![self.scan_runs(only, scan, page_from, true)],
+            [first, rest @ ..] => std::thread::scope(|scope| {
+                let helpers: Vec<_> = rest
+                    .iter()
+                    .map(|part| scope.spawn(move || self.scan_runs(part, scan, page_from, true)))
+                    .collect();
+                let mut results = vec![self.scan_runs(first, scan, page_from, true)];
+                for helper in helpers {
+                    // A panicking helper would be a bug in `scan`: let it
+                    // take this search down as it would on one thread,
+                    // rather than answer a count that misses its part.
+                    results.push(
+                        helper
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                    );
+                }
+                results
+            }),
+        };
         let mut page = Vec::with_capacity(scan.limit + 1);
         let mut count = 0;
-        for (first, len) in filter::runs(candidates) {
-            let range = self.block_range(first, len);
-            // Once the page is full, later blocks are only counted.
-            let from = if page.len() > scan.limit {
-                usize::MAX
-            } else {
-                page_from
-            };
-            let (found, matches, _) = self.scan(scan, range, from, true);
-            count += matches;
-            for i in found {
-                if page.len() <= scan.limit {
-                    page.push(i);
-                }
-            }
+        for (part_page, part_count) in results {
+            count += part_count;
+            page.extend(
+                part_page
+                    .into_iter()
+                    .take((scan.limit + 1).saturating_sub(page.len())),
+            );
         }
         (page, MatchCount::Exact(count))
     }
 
-    /// Projects from a strided sample of the records how many the needle
-    /// hits, and how many of those the filters admit.
-    fn sample(&self, scan: &Scan<'_, '_>) -> Option<(u64, u64)> {
-        let n = self.len();
-        let windows = SAMPLE_WINDOWS.min(n / SAMPLE_FRACTION);
-        if windows == 0 {
+    /// Scans the blocks of `runs` in order: the matches (up to `limit + 1`
+    /// from `page_from`) and how many the filters admit. Without `count`
+    /// it stops once the page is full.
+    fn scan_runs(
+        &self,
+        runs: &[(usize, usize)],
+        scan: &Scan<'_, '_>,
+        page_from: usize,
+        count: bool,
+    ) -> (Vec<usize>, u64) {
+        let mut page = Vec::with_capacity(scan.limit + 1);
+        let mut matches = 0;
+        for &(first, len) in runs {
+            let full = page.len() > scan.limit;
+            if full && !count {
+                break;
+            }
+            // Once the page is full, later blocks are only counted.
+            let from = if full { usize::MAX } else { page_from };
+            let rest = Scan {
+                limit: scan.limit - page.len().min(scan.limit),
+                ..*scan
+            };
+            let mut range = self.block_range(first, len);
+            if !count {
+                // Only the page is wanted: nothing before it need be read.
+                if range.end <= page_from {
+                    continue;
+                }
+                range.start = range.start.max(page_from);
+            }
+            let (found, found_matches, _) = self.scan(&rest, range, from, count);
+            matches += found_matches;
+            page.extend(
+                found
+                    .into_iter()
+                    .take((scan.limit + 1).saturating_sub(page.len())),
+            );
+        }
+        (page, matches)
+    }
+
+    /// Projects, from a sample of the needle's candidate blocks (`covered`
+    /// of them, set in `candidates`), how many records the needle hits, and
+    /// how many of those the filters admit.
+    fn sample(&self, candidates: &[u64], covered: usize, scan: &Scan<'_, '_>) -> Option<Sample> {
+        let stride = covered.div_ceil(SAMPLE_BLOCKS).max(SAMPLE_STRIDE_MIN);
+        let sampling = Scan { limit: 0, ..*scan };
+        let (mut hits, mut admitted, mut seen) = (0u64, 0u64, 0usize);
+        let mut k = 0usize;
+        for (w, &word) in candidates.iter().enumerate() {
+            let mut bits = word;
+            while bits != 0 {
+                let block = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                // The middle of each stride, not its edge.
+                if k % stride == stride / 2 {
+                    let range = self.block_range(block, 1);
+                    let (_, yes, all) = self.scan(&sampling, range, usize::MAX, true);
+                    admitted += yes;
+                    hits += all;
+                    seen += self.block_records(block);
+                }
+                k += 1;
+            }
+        }
+        if seen == 0 {
             return None;
         }
-        let per_window =
-            (n / (windows * SAMPLE_FRACTION)).clamp(1, (SAMPLE_MAX_RECORDS / windows).max(1));
-        let offsets = self.offsets();
-        let sampling = Scan { limit: 0, ..*scan };
-        let (mut hits, mut admitted, mut seen) = (0u64, 0u64, 0u64);
-        for w in 0..windows {
-            let first = w * n / windows;
-            let last = (first + per_window).min(n);
-            let range = offsets[first] as usize..offsets[last] as usize;
-            let (_, yes, all) = self.scan(&sampling, range, usize::MAX, true);
-            admitted += yes;
-            hits += all;
-            seen += (last - first) as u64;
-        }
-        let project = |k: u64| k * n as u64 / seen.max(1);
-        Some((project(hits), project(admitted)))
+        // Every candidate block is whole but perhaps the last of all.
+        let last = self.header.blocks.saturating_sub(1);
+        let short = if candidates
+            .get(last / 64)
+            .is_some_and(|w| w >> (last % 64) & 1 == 1)
+        {
+            BLOCK_RECORDS - self.block_records(last)
+        } else {
+            0
+        };
+        let records = (covered * BLOCK_RECORDS - short) as u64;
+        let project = |k: u64| k * records / seen as u64;
+        Some(Sample {
+            hits: project(hits),
+            admitted: project(admitted),
+            seen_hits: hits,
+        })
+    }
+
+    /// Records in block `block`: [`BLOCK_RECORDS`], but fewer in the last.
+    fn block_records(&self, block: usize) -> usize {
+        let n = self.len();
+        ((block + 1) * BLOCK_RECORDS).min(n) - (block * BLOCK_RECORDS).min(n)
     }
 
     /// Scans `range` (whole records): counts the records the needle hits
@@ -905,51 +1019,17 @@ impl SearchIndex {
         }
         (page, found, hits)
     }
+}
 
-    /// An exact count over the whole buffer, split over the tuning's
-    /// threads, collecting the page on the way.
-    fn scan_parallel(&self, scan: &Scan<'_, '_>, page_from: usize) -> (Vec<usize>, u64) {
-        let parts = if self.len() < self.tuning.small {
-            1
-        } else {
-            self.tuning.threads.max(1)
-        };
-        let n = self.len();
-        let offsets = self.offsets();
-        let bounds: Vec<usize> = (0..=parts)
-            .map(|p| offsets[p * n / parts] as usize)
-            .collect();
-        let results: Vec<(Vec<usize>, u64, u64)> = if parts == 1 {
-            vec![self.scan(scan, 0..self.buf().len(), page_from, true)]
-        } else {
-            std::thread::scope(|scope| {
-                let helpers: Vec<_> = (1..parts)
-                    .map(|p| {
-                        let range = bounds[p]..bounds[p + 1];
-                        scope.spawn(move || self.scan(scan, range, page_from, true))
-                    })
-                    .collect();
-                let mut results = vec![self.scan(scan, bounds[0]..bounds[1], page_from, true)];
-                for helper in helpers {
-                    // A panicking helper would be a bug in `scan`; treat it
-                    // as having found nothing rather than taking the caller down.
-                    results.push(helper.join().unwrap_or_default());
-                }
-                results
-            })
-        };
-        let mut page = Vec::with_capacity(scan.limit + 1);
-        let mut count = 0;
-        for (part_page, part_count, _) in results {
-            count += part_count;
-            for i in part_page {
-                if page.len() <= scan.limit {
-                    page.push(i);
-                }
-            }
-        }
-        (page, count)
-    }
+/// What a sample projects (see [`SearchIndex::sample`]).
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// Records the needle hits.
+    hits: u64,
+    /// Of those, the ones the filters admit.
+    admitted: u64,
+    /// Hits the sample itself saw: how sharp the projection is.
+    seen_hits: u64,
 }
 
 /// What one search scans for.
@@ -959,6 +1039,32 @@ struct Scan<'f, 'r> {
     kind: KindFilter,
     rows: &'r RowFilter<'r>,
     limit: usize,
+}
+
+/// Splits runs of blocks (in order) into up to `parts` parts of about as
+/// many blocks each, cutting a run where a part ends.
+fn split_runs(runs: &[(usize, usize)], parts: usize) -> Vec<Vec<(usize, usize)>> {
+    let total: usize = runs.iter().map(|&(_, len)| len).sum();
+    let per_part = total.div_ceil(parts.max(1)).max(1);
+    let mut out = vec![Vec::new()];
+    let mut room = per_part;
+    for &(mut first, mut len) in runs {
+        while len > 0 {
+            if room == 0 {
+                out.push(Vec::new());
+                room = per_part;
+            }
+            let take = len.min(room);
+            if let Some(part) = out.last_mut() {
+                part.push((first, take));
+            }
+            first += take;
+            len -= take;
+            room -= take;
+        }
+    }
+    out.retain(|part| !part.is_empty());
+    out
 }
 
 /// Rounds to `digits` significant digits, so an estimate does not pretend
