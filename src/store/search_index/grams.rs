@@ -23,6 +23,7 @@
 //!   contact).
 
 use super::{FLAG_CUSTOMER, FLAG_SUBSCRIBER};
+use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 /// One slot per two-byte gram, then one per byte.
 pub(super) const SLOTS: usize = 65_536 + 256;
@@ -171,8 +172,8 @@ fn coarsen(bits: &[u64], words: usize, rows: usize) -> (Vec<u64>, usize) {
     (out, half)
 }
 
-/// Builds the table over records sorted into `text` at `offsets`, on up
-/// to `threads` threads: one pass counts and marks blocks of 64 records;
+/// Builds the table over records sorted into `text` at `offsets`, in up
+/// to `threads` parts on rayon's pool: one pass counts and marks blocks of 64 records;
 /// blocks are then merged pairwise until the bitmaps fit the budget.
 pub(super) fn build(text: &[u8], offsets: &[u32], threads: usize) -> Grams {
     let records = offsets.len().saturating_sub(1);
@@ -182,23 +183,10 @@ pub(super) fn build(text: &[u8], offsets: &[u32], threads: usize) -> Grams {
     let bounds: Vec<usize> = (0..=parts)
         .map(|p| (p * records.div_ceil(unit) / parts * unit).min(records))
         .collect();
-    let scanned: Vec<Part> = std::thread::scope(|scope| {
-        let helpers: Vec<_> = (1..parts)
-            .map(|p| {
-                let range = bounds[p]..bounds[p + 1];
-                scope.spawn(move || scan_part(text, offsets, range))
-            })
-            .collect();
-        let mut all = vec![scan_part(text, offsets, bounds[0]..bounds[1])];
-        for helper in helpers {
-            all.push(
-                helper
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            );
-        }
-        all
-    });
+    let scanned: Vec<Part> = (0..parts)
+        .into_par_iter()
+        .map(|p| scan_part(text, offsets, bounds[p]..bounds[p + 1]))
+        .collect();
 
     let mut slots = vec![ABSENT; SLOTS];
     let mut counts = Vec::new();

@@ -282,15 +282,11 @@ pub(super) fn check(bytes: &[u8]) -> Result<(Header, Layout), ImageError> {
     // checks (a read of the offsets and every record's end): launch waits
     // for the longer, not for both. They only read, so a corrupt file is
     // safe to walk; a bad checksum is what it is reported as, first.
-    let (sum, structure) = std::thread::scope(|scope| {
-        let sum = scope.spawn(|| checksum(bytes));
-        let structure = structure(bytes, head);
-        (sum.join(), structure)
-    });
-    match sum {
-        Ok(sum) if sum != head[3] => Err(ImageError::Checksum),
-        Ok(_) => structure,
-        Err(panic) => std::panic::resume_unwind(panic),
+    let (sum, structure) = rayon::join(|| checksum(bytes), || structure(bytes, head));
+    if sum == head[3] {
+        structure
+    } else {
+        Err(ImageError::Checksum)
     }
 }
 

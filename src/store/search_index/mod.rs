@@ -56,6 +56,7 @@ mod live;
 
 use memchr::arch::all::packedpair::HeuristicFrequencyRank;
 use memchr::memmem::{Finder, FinderBuilder};
+use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 
 pub use build::IndexBuilder;
 use filter::BLOCK_RECORDS;
@@ -161,7 +162,8 @@ pub struct Tuning {
     /// Below this many records there is no sampling and no extra thread:
     /// a scan is cheaper than either.
     pub small: usize,
-    /// Threads that share an exact count (the caller's plus helpers).
+    /// Parts an exact count over many blocks is split into (rayon's pool
+    /// runs them).
     pub threads: usize,
     /// A filter's set is visited id by id instead of scanning the records
     /// when it holds at most one record in this many (always when there
@@ -825,7 +827,7 @@ impl SearchIndex {
 
     /// An exact count over the blocks of `runs` (first block, blocks in
     /// the run, in order), collecting the page on the way; split over the
-    /// tuning's threads when they hold enough records to be worth one.
+    /// tuning's parts when they hold enough records to be worth it.
     fn count_blocks(
         &self,
         runs: &[(usize, usize)],
@@ -839,27 +841,13 @@ impl SearchIndex {
             self.tuning.threads.clamp(1, blocks.max(1))
         };
         let split = split_runs(runs, parts);
-        let results: Vec<(Vec<usize>, u64)> = match split.as_slice() {
-            [] => Vec::new(),
-            [only] => vec![self.scan_runs(only, scan, page_from, true)],
-            [first, rest @ ..] => std::thread::scope(|scope| {
-                let helpers: Vec<_> = rest
-                    .iter()
-                    .map(|part| scope.spawn(move || self.scan_runs(part, scan, page_from, true)))
-                    .collect();
-                let mut results = vec![self.scan_runs(first, scan, page_from, true)];
-                for helper in helpers {
-                    // A panicking helper would be a bug in `scan`: let it
-                    // take this search down as it would on one thread,
-                    // rather than answer a count that misses its part.
-                    results.push(
-                        helper
-                            .join()
-                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                    );
-                }
-                results
-            }),
+        let results: Vec<(Vec<usize>, u64)> = if let [only] = split.as_slice() {
+            vec![self.scan_runs(only, scan, page_from, true)]
+        } else {
+            split
+                .par_iter()
+                .map(|part| self.scan_runs(part, scan, page_from, true))
+                .collect()
         };
         let mut page = Vec::with_capacity(scan.limit + 1);
         let mut count = 0;
