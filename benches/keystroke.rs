@@ -14,6 +14,8 @@
 //!
 //! Run: `cargo bench --bench keystroke` (no criterion groups: the figures
 //! are medians and percentiles of individually timed keys, printed at the end).
+//! Each query is typed three times; `KEYDESK_BENCH_ROUNDS` sets how many
+//! (a shape's p95 over three keys of one letter is their max).
 
 use std::io::{Read, Write};
 use std::sync::mpsc;
@@ -221,7 +223,11 @@ fn main() {
     let rounds = if std::env::args().any(|a| a == "--quick") {
         1
     } else {
-        3
+        std::env::var("KEYDESK_BENCH_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(3)
     };
     for _ in 0..rounds {
         for (shape, query) in QUERIES {
