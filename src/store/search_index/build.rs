@@ -9,7 +9,7 @@ use rayon::slice::ParallelSliceMut;
 use super::image::{Bytes, Header, Sections};
 use super::{
     ByteRanks, FIELD_SEP, IndexEntry, IndexError, KindFilter, RECORD_END, SearchIndex, Tuning,
-    admits, by_id, filter, flags_byte, grams, kind_slot,
+    admits, by_id, filter, flags_at, flags_byte, grams, kind_slot,
 };
 
 /// Records in sort order, before the derived sections (ranks, filter)
@@ -41,7 +41,7 @@ impl Parts {
             .push(u32::try_from(self.buf.len()).unwrap_or(u32::MAX));
         self.buf.extend_from_slice(record);
         self.ids.push(id);
-        let flags = record[record.len() - 2];
+        let flags = record[flags_at(record.len())];
         for kind in [
             KindFilter::All,
             KindFilter::Customers,
@@ -71,7 +71,7 @@ impl Parts {
             let grams = scope.spawn(move || grams::build(text, offsets, gram_threads));
             let ranks = ByteRanks::of(text);
             let filter = filter::build(text, offsets);
-            let by_id = by_id::build(&self.ids, |i| text[offsets[i + 1] as usize - 2]);
+            let by_id = by_id::build(&self.ids, |i| text[flags_at(offsets[i + 1] as usize)]);
             let grams = grams
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p));
@@ -193,8 +193,7 @@ impl IndexBuilder {
     pub fn mark_customers(&mut self, is_customer: impl Fn(i64) -> bool) {
         for p in &self.pending {
             if is_customer(p.id) {
-                // A record ends in its flags byte and RECORD_END.
-                self.raw[p.start + p.len - 2] |= super::FLAG_CUSTOMER;
+                self.raw[flags_at(p.start + p.len)] |= super::FLAG_CUSTOMER;
             }
         }
     }

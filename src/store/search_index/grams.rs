@@ -22,7 +22,7 @@
 //!   million seeded contacts: 256 records a block, about a byte a
 //!   contact).
 
-use super::{FLAG_CUSTOMER, FLAG_SUBSCRIBER};
+use super::{FLAG_CUSTOMER, FLAG_SUBSCRIBER, flags_at};
 use rayon::iter::{IntoParallelIterator, ParallelIterator};
 
 /// One slot per two-byte gram, then one per byte.
@@ -69,8 +69,8 @@ pub(super) struct Grams {
 /// The searchable bytes of record `i` (without its flags and end) and its
 /// count slot.
 fn record<'t>(text: &'t [u8], offsets: &[u32], i: usize) -> (&'t [u8], usize) {
-    let (from, to) = (offsets[i] as usize, offsets[i + 1] as usize);
-    (&text[from..to - 2], kind_bits(text[to - 2]))
+    let (from, flags) = (offsets[i] as usize, flags_at(offsets[i + 1] as usize));
+    (&text[from..flags], kind_bits(text[flags]))
 }
 
 /// What one pass keeps per slot, in one cache line's reach: the last

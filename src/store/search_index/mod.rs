@@ -126,6 +126,12 @@ fn push_record(buf: &mut Vec<u8>, entry: &IndexEntry) {
     buf.push(RECORD_END);
 }
 
+/// Where the flags byte of a record ending at `end` (one past its
+/// `RECORD_END`) sits: every record ends in `FLAGS '\n'`.
+const fn flags_at(end: usize) -> usize {
+    end - 2
+}
+
 fn admits(kind: KindFilter, flags: u8) -> bool {
     kind.admits(flags & FLAG_CUSTOMER != 0, flags & FLAG_SUBSCRIBER != 0)
 }
@@ -494,7 +500,7 @@ impl SearchIndex {
     }
 
     fn flags(&self, i: usize) -> u8 {
-        self.buf()[self.offsets()[i + 1] as usize - 2]
+        self.buf()[flags_at(self.offsets()[i + 1] as usize)]
     }
 
     /// The entry at position `i` in sort order (tests and diagnostics).
@@ -503,11 +509,12 @@ impl SearchIndex {
         let id = *self.ids().get(i)?;
         let record = self.record(i);
         let sep = memchr::memchr(FIELD_SEP, record)?;
-        let flags = record[record.len() - 2];
+        let flags_pos = flags_at(record.len());
+        let flags = record[flags_pos];
         Some(IndexEntry {
             id,
             name_lower: String::from_utf8_lossy(&record[..sep]).into_owned(),
-            email_lower: String::from_utf8_lossy(&record[sep + 1..record.len() - 2]).into_owned(),
+            email_lower: String::from_utf8_lossy(&record[sep + 1..flags_pos]).into_owned(),
             customer: flags & FLAG_CUSTOMER != 0,
             subscriber: flags & FLAG_SUBSCRIBER != 0,
         })
